@@ -1,0 +1,379 @@
+package lambda
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/wasmlambda/lambda/internal/wasm"
+)
+
+// AWS Lambda's defaults and limits.
+const (
+	// DefaultTimeout is AWS's default function timeout.
+	DefaultTimeout = 3 * time.Second
+	// MaxTimeout is AWS's largest function timeout.
+	MaxTimeout = 900 * time.Second
+	// DefaultMemorySize is AWS's default memory, in MB.
+	DefaultMemorySize = 128
+	// MinMemorySize and MaxMemorySize bound the memory, in MB.
+	MinMemorySize = 128
+	MaxMemorySize = 10240
+	// DefaultPayloadLimit is AWS's limit on a synchronous request and on
+	// its response: 6 MB.
+	DefaultPayloadLimit = 6 * 1024 * 1024
+	// MaxEnvironmentSize is AWS's limit on the environment: 4 KB of keys and
+	// values together.
+	MaxEnvironmentSize = 4 * 1024
+	// DefaultMaxConcurrency is AWS's default account concurrency, the cap a
+	// function without reserved concurrency runs under.
+	DefaultMaxConcurrency = 1000
+	// DefaultIdleTimeout is how long an idle sandbox is kept warm.
+	DefaultIdleTimeout = 10 * time.Minute
+	// DefaultMaxLogBytes bounds the output captured from one invocation.
+	DefaultMaxLogBytes = 256 * 1024
+	// InitTimeout is AWS's limit on a sandbox's initialisation.
+	InitTimeout = 10 * time.Second
+	// LatestVersion is the version of an unpublished function.
+	LatestVersion = "$LATEST"
+)
+
+// FunctionConfig is a function's configuration. Like http.Server, a zero
+// field means the documented default, which is AWS Lambda's wherever AWS has
+// one.
+type FunctionConfig struct {
+	// Name is the function's name: 1 to 64 letters, digits, hyphens and
+	// underscores. Required.
+	Name string
+
+	// Code is the wasm module. Exactly one of Code and CodePath is set.
+	Code []byte
+	// CodePath is a file holding the wasm module.
+	CodePath string
+
+	// Version is the function version the guest sees. Default "$LATEST".
+	Version string
+
+	// Handler is the value of _HANDLER in the guest's environment. Default
+	// "bootstrap", as for AWS's OS-only runtimes.
+	Handler string
+
+	// Timeout bounds one invocation. Default 3 s, at most 900 s. Unlike AWS,
+	// which counts in whole seconds from 1 s, any positive duration is
+	// accepted, so that tests can use short ones.
+	Timeout time.Duration
+
+	// MemorySize is the memory in MB, 128 to 10,240; default 128. It is
+	// enforced as the limit of the guest's linear memory.
+	MemorySize int
+
+	// Environment holds the function's variables. Keys match
+	// [a-zA-Z][a-zA-Z0-9_]+, AWS's reserved names are refused, and keys and
+	// values together take at most 4 KB.
+	Environment map[string]string
+
+	// MaxConcurrency caps the sandboxes, and so the invocations, the
+	// function runs at once: AWS's reserved concurrency, or
+	// database/sql's SetMaxOpenConns. Default 1000, AWS's default account
+	// concurrency.
+	MaxConcurrency int
+
+	// MinWarm sandboxes are initialised at deploy and kept initialised:
+	// AWS's provisioned concurrency. At most MaxConcurrency. Default 0.
+	MinWarm int
+
+	// IdleTimeout closes a sandbox left idle this long, MinWarm excepted.
+	// Default 10 minutes; negative keeps idle sandboxes forever.
+	IdleTimeout time.Duration
+
+	// MaxUses recycles a sandbox after this many invocations. Default 0:
+	// no limit.
+	MaxUses int
+
+	// ThrottleWhenBusy makes an invocation that finds every allowed
+	// sandbox busy fail at once with ErrThrottled, as AWS does. By default
+	// it waits for a sandbox, bounded by its context, as database/sql waits
+	// for a connection: in-process callers have no retrying client to
+	// absorb a throttle.
+	ThrottleWhenBusy bool
+
+	// MaxRequestBytes and MaxResponseBytes bound a synchronous payload
+	// each way. Default 6 MB each, as AWS.
+	MaxRequestBytes  int
+	MaxResponseBytes int
+
+	// MaxLogBytes bounds the guest output captured per invocation; past it
+	// output is dropped and counted. Default 256 KiB.
+	MaxLogBytes int
+}
+
+var (
+	nameRE   = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+	envKeyRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]+$`)
+)
+
+// reservedEnv are the keys AWS refuses in a function's environment.
+var reservedEnv = map[string]bool{
+	"_HANDLER": true, "_X_AMZN_TRACE_ID": true, "AWS_DEFAULT_REGION": true, "AWS_REGION": true,
+	"AWS_EXECUTION_ENV": true, "AWS_LAMBDA_FUNCTION_NAME": true, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": true,
+	"AWS_LAMBDA_FUNCTION_VERSION": true, "AWS_LAMBDA_INITIALIZATION_TYPE": true,
+	"AWS_LAMBDA_LOG_GROUP_NAME": true, "AWS_LAMBDA_LOG_STREAM_NAME": true, "AWS_ACCESS_KEY": true,
+	"AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true, "AWS_SESSION_TOKEN": true,
+	"AWS_LAMBDA_RUNTIME_API": true, "LAMBDA_TASK_ROOT": true, "LAMBDA_RUNTIME_DIR": true,
+}
+
+// withDefaults validates c and returns it with every zero field resolved.
+func (c FunctionConfig) withDefaults() (FunctionConfig, error) {
+	if !nameRE.MatchString(c.Name) {
+		return c, invalidConfig("Name %q: want 1 to 64 letters, digits, hyphens or underscores", c.Name)
+	}
+	switch {
+	case len(c.Code) > 0 && c.CodePath != "":
+		return c, invalidConfig("function %s: set Code or CodePath, not both", c.Name)
+	case len(c.Code) == 0 && c.CodePath == "":
+		return c, invalidConfig("function %s: Code or CodePath is required", c.Name)
+	}
+	if c.Version == "" {
+		c.Version = LatestVersion
+	}
+	if c.Handler == "" {
+		c.Handler = "bootstrap"
+	}
+	switch {
+	case c.Timeout == 0:
+		c.Timeout = DefaultTimeout
+	case c.Timeout < 0 || c.Timeout > MaxTimeout:
+		return c, invalidConfig("function %s: Timeout %v: want more than 0 and at most %v", c.Name, c.Timeout, MaxTimeout)
+	}
+	switch {
+	case c.MemorySize == 0:
+		c.MemorySize = DefaultMemorySize
+	case c.MemorySize < MinMemorySize || c.MemorySize > MaxMemorySize:
+		return c, invalidConfig("function %s: MemorySize %d MB: want %d to %d", c.Name, c.MemorySize, MinMemorySize, MaxMemorySize)
+	}
+	if err := validateEnv(c.Name, c.Environment); err != nil {
+		return c, err
+	}
+	switch {
+	case c.MaxConcurrency == 0:
+		c.MaxConcurrency = DefaultMaxConcurrency
+	case c.MaxConcurrency < 0:
+		return c, invalidConfig("function %s: MaxConcurrency %d: want at least 1", c.Name, c.MaxConcurrency)
+	}
+	if c.MinWarm < 0 || c.MinWarm > c.MaxConcurrency {
+		return c, invalidConfig("function %s: MinWarm %d: want 0 to MaxConcurrency (%d)", c.Name, c.MinWarm, c.MaxConcurrency)
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.MaxUses < 0 {
+		return c, invalidConfig("function %s: MaxUses %d: want 0 (no limit) or more", c.Name, c.MaxUses)
+	}
+	for _, lim := range []struct {
+		name string
+		v    *int
+		def  int
+	}{{"MaxRequestBytes", &c.MaxRequestBytes, DefaultPayloadLimit}, {"MaxResponseBytes", &c.MaxResponseBytes, DefaultPayloadLimit}, {"MaxLogBytes", &c.MaxLogBytes, DefaultMaxLogBytes}} {
+		switch {
+		case *lim.v == 0:
+			*lim.v = lim.def
+		case *lim.v < 0:
+			return c, invalidConfig("function %s: %s %d: want more than 0", c.Name, lim.name, *lim.v)
+		}
+	}
+	return c, nil
+}
+
+func validateEnv(fn string, env map[string]string) error {
+	size := 0
+	for k, v := range env {
+		if !envKeyRE.MatchString(k) {
+			return invalidConfig("function %s: environment variable %q: keys match [a-zA-Z][a-zA-Z0-9_]+", fn, k)
+		}
+		if reservedEnv[k] || len(k) >= len("WASMLAMBDA_") && k[:len("WASMLAMBDA_")] == "WASMLAMBDA_" {
+			return invalidConfig("function %s: environment variable %s is reserved", fn, k)
+		}
+		size += len(k) + len(v)
+	}
+	if size > MaxEnvironmentSize {
+		return invalidConfig("function %s: environment is %d bytes, over the %d-byte limit", fn, size, MaxEnvironmentSize)
+	}
+	return nil
+}
+
+// Function is a deployed function. It is safe for concurrent use.
+type Function struct {
+	rt      *Runtime
+	cfg     FunctionConfig
+	name    string
+	arn     string
+	module  *wasm.Module
+	env     [][2]string
+	pool    *pool
+	logger  *slog.Logger
+	timeout string
+}
+
+// Deploy compiles, validates and deploys a function. With MinWarm set, it
+// also initialises that many sandboxes before it returns.
+//
+// # Errors
+//
+//   - ErrInvalidConfig: a field out of AWS's bounds, or a bad environment.
+//   - ErrInvalidCode: malformed wasm, a missing handler export, or an
+//     import the runtime does not provide; the message names it.
+//   - ErrConflict: a function of that name is deployed already.
+//   - a *FunctionError of type Runtime.InitError: a MinWarm sandbox failed
+//     to initialise.
+func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	code := cfg.Code
+	if cfg.CodePath != "" {
+		if code, err = os.ReadFile(cfg.CodePath); err != nil {
+			return nil, invalidConfig("function %s: CodePath: %v", cfg.Name, err)
+		}
+	}
+	f := &Function{
+		rt:      r,
+		cfg:     cfg,
+		name:    cfg.Name,
+		arn:     fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", r.region, r.accountID, cfg.Name),
+		timeout: strconv.FormatFloat(cfg.Timeout.Seconds(), 'f', 2, 64),
+	}
+	if r.logger != nil {
+		f.logger = r.logger.With(slog.String("function", cfg.Name), slog.String("version", cfg.Version))
+	}
+	if err := r.register(f); err != nil {
+		return nil, err
+	}
+	f.module, err = wasm.Compile(ctx, wasm.Config{
+		Code:             code,
+		MemoryLimitPages: uint32(cfg.MemorySize) * (1 << 20) / wasm.PageSize,
+		Cache:            r.cache,
+	})
+	if err != nil {
+		r.unregister(f)
+		return nil, serviceError(ErrInvalidCode, "function %s: %v", cfg.Name, err)
+	}
+	f.env = f.environment()
+	f.pool = newPool(f)
+	if err := f.pool.prewarm(ctx); err != nil {
+		_ = f.Close(context.Background())
+		return nil, err
+	}
+	return f, nil
+}
+
+// environment is the guest's environment: the function's variables and the
+// reserved ones AWS sets, sorted by key.
+func (f *Function) environment() [][2]string {
+	c := f.cfg
+	env := map[string]string{
+		"AWS_LAMBDA_FUNCTION_NAME":        c.Name,
+		"AWS_LAMBDA_FUNCTION_VERSION":     c.Version,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(c.MemorySize),
+		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + c.Name,
+		"AWS_REGION":                      f.rt.region,
+		"AWS_DEFAULT_REGION":              f.rt.region,
+		"AWS_EXECUTION_ENV":               "AWS_Lambda_wasmlambda",
+		"LAMBDA_TASK_ROOT":                "/var/task",
+		"_HANDLER":                        c.Handler,
+		"TZ":                              "UTC",
+	}
+	for k, v := range c.Environment {
+		env[k] = v
+	}
+	out := make([][2]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, [2]string{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}
+
+// Name is the function's name.
+func (f *Function) Name() string { return f.name }
+
+// Version is the function's version, "$LATEST" unless set.
+func (f *Function) Version() string { return f.cfg.Version }
+
+// ARN is the function's ARN, arn:aws:lambda:REGION:ACCOUNT:function:NAME.
+func (f *Function) ARN() string { return f.arn }
+
+// Config is the function's configuration with every default resolved.
+func (f *Function) Config() FunctionConfig {
+	c := f.cfg
+	c.Code = nil
+	return c
+}
+
+// Close stops new invocations of the function, waits for those in flight
+// and releases its sandboxes and compiled code. Invocations still running
+// when ctx ends are aborted, and Close returns ctx's error.
+func (f *Function) Close(ctx context.Context) error {
+	f.rt.unregister(f)
+	var err error
+	if f.pool != nil {
+		err = f.pool.close(ctx)
+	}
+	if cerr := f.module.Close(context.Background()); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// InvokeOption sets a detail of one invocation.
+type InvokeOption func(*invokeOptions)
+
+type invokeOptions struct {
+	requestID     string
+	clientContext []byte
+	identity      []byte
+}
+
+// WithRequestID sets the invocation's request ID instead of a fresh one.
+func WithRequestID(id string) InvokeOption {
+	return func(o *invokeOptions) { o.requestID = id }
+}
+
+// WithClientContext passes a client context (JSON, as AWS's
+// lambdacontext.ClientContext) to the guest.
+func WithClientContext(clientContext []byte) InvokeOption {
+	return func(o *invokeOptions) { o.clientContext = clientContext }
+}
+
+// WithIdentity passes a Cognito identity (JSON, as AWS's
+// lambdacontext.CognitoIdentity) to the guest.
+func WithIdentity(identity []byte) InvokeOption {
+	return func(o *invokeOptions) { o.identity = identity }
+}
+
+// InvokeJSON invokes f with in encoded as JSON and decodes the response
+// into an Out.
+func InvokeJSON[Out, In any](ctx context.Context, f *Function, in In, opts ...InvokeOption) (Out, error) {
+	var out Out
+	payload, err := json.Marshal(in)
+	if err != nil {
+		return out, invalidConfig("encode the event: %v", err)
+	}
+	resp, err := f.Invoke(ctx, payload, opts...)
+	if err != nil {
+		return out, err
+	}
+	if len(resp) == 0 {
+		return out, nil
+	}
+	if err := json.Unmarshal(resp, &out); err != nil {
+		return out, fmt.Errorf("decode the response of %s as %T: %w", f.name, out, err)
+	}
+	return out, nil
+}

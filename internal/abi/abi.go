@@ -1,0 +1,222 @@
+// Package abi is the one codec of wasmlambda's guest ABI v1. The host and the
+// Go guest SDK both import it, so the two sides cannot drift apart.
+//
+// docs/ABI.md is the contract for other languages; this package is its Go
+// implementation. All integers are little-endian.
+package abi
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Version is the ABI version this package implements.
+const Version = 1
+
+// Names of the exports a v1 guest provides.
+const (
+	// ExportAlloc is `wasmlambda_v1_alloc(size i32) -> i32`: it returns the
+	// address of a guest-owned buffer of at least size bytes, valid until the
+	// next call to it, or 0 when it cannot.
+	ExportAlloc = "wasmlambda_v1_alloc"
+	// ExportInvoke is `wasmlambda_v1_invoke(ptr i32, len i32) -> i32`: it
+	// handles the request envelope at ptr and returns the address of a
+	// 12-byte result record.
+	ExportInvoke = "wasmlambda_v1_invoke"
+	// ExportInitialize is the WASI reactor initialiser, called once if present.
+	ExportInitialize = "_initialize"
+	// ExportStart is the WASI command entry point (compatibility mode).
+	ExportStart = "_start"
+	// ExportMemory is the linear memory the envelope travels through.
+	ExportMemory = "memory"
+)
+
+// Environment variables that carry the invocation context to a WASI command
+// in compatibility mode, where there is no envelope.
+const (
+	EnvRequestID          = "WASMLAMBDA_REQUEST_ID"
+	EnvDeadlineMs         = "WASMLAMBDA_DEADLINE_MS"
+	EnvInvokedFunctionARN = "WASMLAMBDA_INVOKED_FUNCTION_ARN"
+	EnvClientContext      = "WASMLAMBDA_CLIENT_CONTEXT"
+	EnvIdentity           = "WASMLAMBDA_IDENTITY"
+)
+
+// HeaderSize is the size of the fixed part of a request envelope.
+const HeaderSize = 20
+
+// Request is the request envelope: the invocation context and the event.
+type Request struct {
+	// DeadlineMs is the deadline in milliseconds since the Unix epoch.
+	DeadlineMs int64
+	// MemoryMB is the function's memory limit.
+	MemoryMB uint32
+
+	RequestID          string
+	FunctionName       string
+	FunctionVersion    string
+	InvokedFunctionARN string
+	// ClientContext is the JSON client context, or empty.
+	ClientContext []byte
+	// Identity is the JSON Cognito identity, or empty.
+	Identity []byte
+	// Payload is the event, as given by the caller.
+	Payload []byte
+}
+
+// Size is the encoded size of r in bytes.
+func (r *Request) Size() int {
+	return HeaderSize + 7*4 + len(r.RequestID) + len(r.FunctionName) + len(r.FunctionVersion) +
+		len(r.InvokedFunctionARN) + len(r.ClientContext) + len(r.Identity) + len(r.Payload)
+}
+
+// Encode writes r into dst, which must hold at least r.Size() bytes, and
+// returns the number of bytes written. It is the host's one copy of the
+// event into guest memory.
+func (r *Request) Encode(dst []byte) int {
+	le := binary.LittleEndian
+	le.PutUint32(dst[0:], Version)
+	le.PutUint32(dst[4:], 0)
+	le.PutUint64(dst[8:], uint64(r.DeadlineMs))
+	le.PutUint32(dst[16:], r.MemoryMB)
+	n := HeaderSize
+	n += putString(dst[n:], r.RequestID)
+	n += putString(dst[n:], r.FunctionName)
+	n += putString(dst[n:], r.FunctionVersion)
+	n += putString(dst[n:], r.InvokedFunctionARN)
+	n += putBytes(dst[n:], r.ClientContext)
+	n += putBytes(dst[n:], r.Identity)
+	n += putBytes(dst[n:], r.Payload)
+	return n
+}
+
+func putString(dst []byte, s string) int {
+	binary.LittleEndian.PutUint32(dst, uint32(len(s)))
+	return 4 + copy(dst[4:], s)
+}
+
+func putBytes(dst []byte, b []byte) int {
+	binary.LittleEndian.PutUint32(dst, uint32(len(b)))
+	return 4 + copy(dst[4:], b)
+}
+
+// ErrMalformed reports an envelope that does not follow ABI v1.
+var ErrMalformed = errors.New("abi: malformed envelope")
+
+// DecodeRequest decodes a request envelope. The byte slices of the result
+// alias b; the strings are copies.
+func DecodeRequest(b []byte) (Request, error) {
+	var r Request
+	if len(b) < HeaderSize {
+		return r, fmt.Errorf("%w: %d bytes is shorter than the %d-byte header", ErrMalformed, len(b), HeaderSize)
+	}
+	le := binary.LittleEndian
+	if v := le.Uint32(b); v != Version {
+		return r, fmt.Errorf("%w: version %d, want %d", ErrMalformed, v, Version)
+	}
+	r.DeadlineMs = int64(le.Uint64(b[8:]))
+	r.MemoryMB = le.Uint32(b[16:])
+	d := decoder{b: b, off: HeaderSize}
+	r.RequestID = string(d.field())
+	r.FunctionName = string(d.field())
+	r.FunctionVersion = string(d.field())
+	r.InvokedFunctionARN = string(d.field())
+	r.ClientContext = d.field()
+	r.Identity = d.field()
+	r.Payload = d.field()
+	if d.err != nil {
+		return Request{}, d.err
+	}
+	return r, nil
+}
+
+type decoder struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (d *decoder) field() []byte {
+	if d.err != nil {
+		return nil
+	}
+	if len(d.b)-d.off < 4 {
+		d.err = fmt.Errorf("%w: truncated length at offset %d", ErrMalformed, d.off)
+		return nil
+	}
+	n := int(binary.LittleEndian.Uint32(d.b[d.off:]))
+	d.off += 4
+	if n > len(d.b)-d.off {
+		d.err = fmt.Errorf("%w: field of %d bytes at offset %d overruns the envelope", ErrMalformed, n, d.off)
+		return nil
+	}
+	f := d.b[d.off : d.off+n : d.off+n]
+	d.off += n
+	return f
+}
+
+// Status is the first word of a result record.
+type Status uint32
+
+const (
+	// StatusOK: the payload is the handler's response.
+	StatusOK Status = 0
+	// StatusError: the payload is an ErrorPayload; the instance stays warm.
+	StatusError Status = 1
+	// StatusFatal: the payload is an ErrorPayload and the guest asks to be
+	// discarded (a recovered panic, as aws-lambda-go exits after one).
+	StatusFatal Status = 2
+)
+
+// ResultSize is the size of a result record: status, address, length.
+const ResultSize = 12
+
+// EncodeResult writes a result record into dst.
+func EncodeResult(dst []byte, s Status, ptr, n uint32) {
+	le := binary.LittleEndian
+	le.PutUint32(dst[0:], uint32(s))
+	le.PutUint32(dst[4:], ptr)
+	le.PutUint32(dst[8:], n)
+}
+
+// DecodeResult reads a result record.
+func DecodeResult(b []byte) (s Status, ptr, n uint32) {
+	le := binary.LittleEndian
+	return Status(le.Uint32(b[0:])), le.Uint32(b[4:]), le.Uint32(b[8:])
+}
+
+// ErrorPayload is AWS Lambda's error shape.
+type ErrorPayload struct {
+	Message    string       `json:"errorMessage"`
+	Type       string       `json:"errorType"`
+	StackTrace []StackFrame `json:"stackTrace,omitempty"`
+}
+
+// StackFrame is one frame of a stack trace, as aws-lambda-go writes it.
+type StackFrame struct {
+	Path  string `json:"path,omitempty"`
+	Line  int32  `json:"line,omitempty"`
+	Label string `json:"label,omitempty"`
+}
+
+// UnmarshalJSON accepts a frame object or, as other runtimes write them, a
+// plain string, which becomes the label.
+func (f *StackFrame) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		return json.Unmarshal(b, &f.Label)
+	}
+	type frame StackFrame
+	return json.Unmarshal(b, (*frame)(f))
+}
+
+// String formats a frame as "label (path:line)".
+func (f StackFrame) String() string {
+	var sb strings.Builder
+	sb.WriteString(f.Label)
+	if f.Path != "" {
+		fmt.Fprintf(&sb, " (%s:%d)", f.Path, f.Line)
+	}
+	return sb.String()
+}

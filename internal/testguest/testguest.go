@@ -1,0 +1,155 @@
+// Package testguest builds the test guests from source, once per source
+// version, and gives every test one shared on-disk compilation cache, so
+// that wazero compiles each guest once per run rather than once per test.
+//
+// Builds land in $TMPDIR/wasmlambda-test/guests, named by a hash of their
+// sources and toolchain; the compilation cache is $TMPDIR/wasmlambda-test/cache.
+// A missing toolchain skips the test, except under CI=true, where it fails.
+package testguest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Root is the repository's root directory.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+func workDir() string { return filepath.Join(os.TempDir(), "wasmlambda-test") }
+
+// CacheDir is the compilation cache directory every test shares.
+func CacheDir() string { return filepath.Join(workDir(), "cache") }
+
+// Go builds testdata/guests/go/NAME as a reactor (-buildmode=c-shared), or
+// as a plain WASI command when command is true.
+func Go(t testing.TB, name string) []byte {
+	t.Helper()
+	return GoDir(t, filepath.Join(Root(), "testdata", "guests", "go", name), name == "command")
+}
+
+// GoDir builds the Go guest in dir; see Go.
+func GoDir(t testing.TB, dir string, command bool) []byte {
+	t.Helper()
+	args := []string{"build", "-trimpath"}
+	if !command {
+		args = append(args, "-buildmode=c-shared")
+	}
+	root := Root()
+	inputs := []string{dir, filepath.Join(root, "guest"), filepath.Join(root, "internal", "abi"), filepath.Join(root, "go.mod"), filepath.Join(root, "go.sum")}
+	return build(t, "go", inputs, args, func(out string) *exec.Cmd {
+		cmd := exec.Command("go", append(args, "-o", out, ".")...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+		return cmd
+	})
+}
+
+// C builds testdata/guests/c/NAME.c with clang for wasm32-wasi: as a
+// reactor, unless reactor is false.
+func C(t testing.TB, name string, reactor bool) []byte {
+	t.Helper()
+	src := filepath.Join(Root(), "testdata", "guests", "c", name+".c")
+	args := []string{"--target=wasm32-wasi", "-O2", "-Wl,--strip-debug"}
+	if reactor {
+		args = append(args, "-mexec-model=reactor")
+	}
+	return build(t, "clang", []string{src}, args, func(out string) *exec.Cmd {
+		return exec.Command("clang", append(args, "-o", out, src)...)
+	})
+}
+
+// WAT assembles testdata/guests/wat/NAME.wat with wat2wasm.
+func WAT(t testing.TB, name string) []byte {
+	t.Helper()
+	src := filepath.Join(Root(), "testdata", "guests", "wat", name+".wat")
+	return build(t, "wat2wasm", []string{src}, nil, func(out string) *exec.Cmd {
+		return exec.Command("wat2wasm", src, "-o", out)
+	})
+}
+
+var mu sync.Mutex
+
+func build(t testing.TB, tool string, inputs, args []string, cmd func(out string) *exec.Cmd) []byte {
+	t.Helper()
+	if _, err := exec.LookPath(tool); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required to build test guests under CI: %v", tool, err)
+		}
+		t.Skipf("%s not installed: %v", tool, err)
+	}
+	key := hashInputs(t, tool, inputs, args)
+	out := filepath.Join(workDir(), "guests", key+".wasm")
+	mu.Lock()
+	defer mu.Unlock()
+	if b, err := os.ReadFile(out); err == nil {
+		return b
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmp := fmt.Sprintf("%s.%d.tmp", out, os.Getpid())
+	c := cmd(tmp)
+	var stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stderr, &stderr
+	if err := c.Run(); err != nil {
+		t.Fatalf("build guest: %s: %v\n%s", strings.Join(c.Args, " "), err, stderr.String())
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// hashInputs hashes the tool's version, the arguments and every file under
+// the inputs.
+func hashInputs(t testing.TB, tool string, inputs, args []string) string {
+	t.Helper()
+	h := sha256.New()
+	fmt.Fprintln(h, tool, runtime.Version(), strings.Join(args, " "))
+	if v, err := exec.Command(tool, "--version").CombinedOutput(); err == nil {
+		h.Write(v)
+	}
+	var files []string
+	for _, in := range inputs {
+		err := filepath.WalkDir(in, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && !strings.HasSuffix(p, "_test.go") {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("hash guest sources: %v", err)
+		}
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(h, "%s %d\n", f, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:24]
+}

@@ -1,0 +1,287 @@
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmlambda/lambda/internal/abi"
+)
+
+// FaultKind classifies a failure after which an instance is unusable.
+type FaultKind int
+
+const (
+	// FaultDeadline: the context's deadline passed during the call.
+	FaultDeadline FaultKind = iota + 1
+	// FaultCanceled: the context was canceled during the call.
+	FaultCanceled
+	// FaultExit: the guest called proc_exit.
+	FaultExit
+	// FaultTrap: the guest trapped.
+	FaultTrap
+	// FaultOutOfMemory: the guest trapped or exited at its memory limit.
+	FaultOutOfMemory
+	// FaultBadResult: the guest broke the ABI (bad buffer or result record).
+	FaultBadResult
+)
+
+// Fault is an error after which the instance is discarded.
+type Fault struct {
+	Kind     FaultKind
+	ExitCode uint32
+	// Detail is a one-line description, such as the trap's message.
+	Detail string
+}
+
+func (f *Fault) Error() string { return f.Detail }
+
+// Instance is one sandbox: a module instance serving one call at a time.
+// It is not safe for concurrent use; the pool hands it to one caller at a
+// time.
+type Instance struct {
+	m      *Module
+	mod    api.Module
+	mem    api.Memory
+	alloc  api.Function
+	invoke api.Function
+	stack  [2]uint64
+	bufPtr uint32
+	bufCap uint32
+	// done is the channel of the current call's context, read by nanosleep.
+	done atomic.Pointer[<-chan struct{}]
+	// InitDuration is how long instantiation and _initialize took.
+	InitDuration time.Duration
+}
+
+// InstanceConfig is what an instance is made with.
+type InstanceConfig struct {
+	// Env is the environment, in order.
+	Env [][2]string
+	// Stdout and Stderr receive the guest's output; nil discards it.
+	Stdout, Stderr io.Writer
+	// Stdin is the guest's standard input, for commands.
+	Stdin io.Reader
+}
+
+func (m *Module) moduleConfig(ic InstanceConfig, done *atomic.Pointer[<-chan struct{}]) wazero.ModuleConfig {
+	mc := wazero.NewModuleConfig().
+		WithName("").
+		WithArgs("bootstrap").
+		WithSysWalltime().
+		WithSysNanotime().
+		WithRandSource(randSource).
+		WithNanosleep(func(ns int64) { sleep(done, ns) }).
+		WithStartFunctions()
+	for _, kv := range ic.Env {
+		mc = mc.WithEnv(kv[0], kv[1])
+	}
+	if ic.Stdout != nil {
+		mc = mc.WithStdout(ic.Stdout)
+	}
+	if ic.Stderr != nil {
+		mc = mc.WithStderr(ic.Stderr)
+	}
+	if ic.Stdin != nil {
+		mc = mc.WithStdin(ic.Stdin)
+	}
+	return mc
+}
+
+// sleep is the guest's nanosleep: real, but cut short when the current
+// call's context ends, so that a sleeping guest cannot outlive its deadline.
+func sleep(done *atomic.Pointer[<-chan struct{}], ns int64) {
+	if ns <= 0 {
+		return
+	}
+	var ch <-chan struct{}
+	if p := done.Load(); p != nil {
+		ch = *p
+	}
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ch:
+	}
+}
+
+// Instantiate makes a warm ABI v1 instance and runs _initialize under ctx.
+func (m *Module) Instantiate(ctx context.Context, ic InstanceConfig) (*Instance, error) {
+	if m.mode != ModeABI {
+		return nil, errors.New("a command module is not instantiated ahead of time")
+	}
+	start := time.Now()
+	in := &Instance{m: m}
+	in.setDone(ctx)
+	defer in.done.Store(nil)
+	mod, err := m.rt.InstantiateModule(ctx, m.compiled, m.moduleConfig(ic, &in.done))
+	if err != nil {
+		return nil, m.fault(ctx, nil, err)
+	}
+	in.mod = mod
+	in.mem = mod.ExportedMemory(abi.ExportMemory)
+	in.alloc = mod.ExportedFunction(abi.ExportAlloc)
+	in.invoke = mod.ExportedFunction(abi.ExportInvoke)
+	if m.hasInit {
+		if _, err := mod.ExportedFunction(abi.ExportInitialize).Call(ctx); err != nil {
+			f := m.fault(ctx, in.mem, err)
+			_ = mod.Close(context.Background())
+			return nil, f
+		}
+	}
+	in.InitDuration = time.Since(start)
+	return in, nil
+}
+
+func (in *Instance) setDone(ctx context.Context) {
+	ch := ctx.Done()
+	in.done.Store(&ch)
+}
+
+// Invoke sends one request and returns the guest's status and a copy of its
+// result payload. A *Fault error means the instance must be discarded.
+// A result over maxResult bytes is not copied: Invoke returns its size with
+// a nil payload and StatusOK.
+func (in *Instance) Invoke(ctx context.Context, req *abi.Request, maxResult int) (abi.Status, []byte, int, error) {
+	in.setDone(ctx)
+	defer in.done.Store(nil)
+	n := req.Size()
+	if uint32(n) > in.bufCap || n > int(^uint32(0)>>1) {
+		if err := in.grow(ctx, n); err != nil {
+			return 0, nil, 0, err
+		}
+	}
+	view, ok := in.mem.Read(in.bufPtr, uint32(n))
+	if !ok {
+		return 0, nil, 0, &Fault{Kind: FaultBadResult, Detail: fmt.Sprintf("buffer at %#x from %s lies outside memory", in.bufPtr, abi.ExportAlloc)}
+	}
+	req.Encode(view)
+	in.stack[0], in.stack[1] = uint64(in.bufPtr), uint64(n)
+	if err := in.invoke.CallWithStack(ctx, in.stack[:]); err != nil {
+		return 0, nil, 0, in.m.fault(ctx, in.mem, err)
+	}
+	if err := ctx.Err(); err != nil {
+		// The guest returned after its deadline, from a sleep cut short.
+		return 0, nil, 0, in.m.fault(ctx, in.mem, err)
+	}
+	rec, ok := in.mem.Read(uint32(in.stack[0]), abi.ResultSize)
+	if !ok {
+		return 0, nil, 0, &Fault{Kind: FaultBadResult, Detail: fmt.Sprintf("result record at %#x lies outside memory", uint32(in.stack[0]))}
+	}
+	status, ptr, size := abi.DecodeResult(rec)
+	if status > abi.StatusFatal {
+		return 0, nil, 0, &Fault{Kind: FaultBadResult, Detail: fmt.Sprintf("unknown result status %d", status)}
+	}
+	payload, ok := in.mem.Read(ptr, size)
+	if !ok {
+		return 0, nil, 0, &Fault{Kind: FaultBadResult, Detail: fmt.Sprintf("result payload [%#x, +%d) lies outside memory", ptr, size)}
+	}
+	if int(size) > maxResult {
+		return status, nil, int(size), nil
+	}
+	return status, bytes.Clone(payload), int(size), nil
+}
+
+func (in *Instance) grow(ctx context.Context, n int) error {
+	c := uint32(4096)
+	for int(c) < n {
+		c *= 2
+	}
+	in.stack[0] = uint64(c)
+	if err := in.alloc.CallWithStack(ctx, in.stack[:]); err != nil {
+		return in.m.fault(ctx, in.mem, err)
+	}
+	ptr := uint32(in.stack[0])
+	if ptr == 0 {
+		return &Fault{Kind: FaultOutOfMemory, Detail: fmt.Sprintf("%s(%d) returned 0", abi.ExportAlloc, c)}
+	}
+	in.bufPtr, in.bufCap = ptr, c
+	return nil
+}
+
+// MemoryBytes is the instance's current linear memory size.
+func (in *Instance) MemoryBytes() uint64 { return uint64(in.mem.Size()) }
+
+// Close releases the instance.
+func (in *Instance) Close(ctx context.Context) error { return in.mod.Close(ctx) }
+
+// fault classifies an error from a call into the guest.
+func (m *Module) fault(ctx context.Context, mem api.Memory, err error) *Fault {
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		switch exit.ExitCode() {
+		case sys.ExitCodeDeadlineExceeded:
+			return &Fault{Kind: FaultDeadline, Detail: "deadline exceeded"}
+		case sys.ExitCodeContextCanceled:
+			return &Fault{Kind: FaultCanceled, Detail: "canceled"}
+		}
+		f := &Fault{Kind: FaultExit, ExitCode: exit.ExitCode(), Detail: fmt.Sprintf("exit status %d", exit.ExitCode())}
+		if m.atLimit(mem) {
+			f.Kind = FaultOutOfMemory
+		}
+		return f
+	}
+	if ctx.Err() != nil {
+		// A host function (such as a sleep) returned after the deadline.
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return &Fault{Kind: FaultDeadline, Detail: "deadline exceeded"}
+		}
+		return &Fault{Kind: FaultCanceled, Detail: "canceled"}
+	}
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	f := &Fault{Kind: FaultTrap, Detail: msg}
+	if m.atLimit(mem) {
+		f.Kind = FaultOutOfMemory
+	}
+	return f
+}
+
+// atLimit reports whether the memory cannot grow by another 1 MiB.
+func (m *Module) atLimit(mem api.Memory) bool {
+	if mem == nil {
+		return false
+	}
+	return uint64(mem.Size())+16*PageSize > uint64(m.limitPages)*PageSize
+}
+
+// RunCommand runs a WASI command one-shot: stdin in ic, output to stdout.
+// It returns the exit code (0 for success) or a *Fault for a trap, a
+// deadline or a cancellation.
+func (m *Module) RunCommand(ctx context.Context, ic InstanceConfig) (uint32, error) {
+	if m.mode != ModeCommand {
+		return 0, errors.New("not a command module")
+	}
+	var done atomic.Pointer[<-chan struct{}]
+	ch := ctx.Done()
+	done.Store(&ch)
+	mc := m.moduleConfig(ic, &done).WithStartFunctions(abi.ExportStart)
+	mod, err := m.rt.InstantiateModule(ctx, m.compiled, mc)
+	if mod != nil {
+		defer mod.Close(context.Background())
+	}
+	if err == nil {
+		return 0, nil
+	}
+	var mem api.Memory
+	if mod != nil {
+		mem = mod.ExportedMemory(abi.ExportMemory)
+	}
+	f := m.fault(ctx, mem, err)
+	if f.Kind == FaultExit {
+		return f.ExitCode, nil
+	}
+	return 0, f
+}

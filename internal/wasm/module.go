@@ -1,0 +1,252 @@
+// Package wasm is wasmlambda's glue to wazero: it compiles and validates
+// guest modules, instantiates sandboxes, and drives one invocation through
+// ABI v1 or compatibility mode. Nothing here is exported from the module;
+// the public face is the root package.
+package wasm
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasmlambda/lambda/internal/abi"
+)
+
+// PageSize is the size of a wasm memory page.
+const PageSize = 65536
+
+// Cache is a compilation cache shared by every function of a runtime: in
+// memory always, and on disk when it was given a directory.
+type Cache struct {
+	cc wazero.CompilationCache
+}
+
+// NewCache returns a compilation cache, kept on disk under dir when dir is
+// not empty.
+func NewCache(dir string) (*Cache, error) {
+	if dir == "" {
+		return &Cache{cc: wazero.NewCompilationCache()}, nil
+	}
+	cc, err := wazero.NewCompilationCacheWithDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("compilation cache directory %q: %w", dir, err)
+	}
+	return &Cache{cc: cc}, nil
+}
+
+// Close releases the cache's compiled code held in memory.
+func (c *Cache) Close(ctx context.Context) error { return c.cc.Close(ctx) }
+
+// Mode is how a module is driven.
+type Mode int
+
+const (
+	// ModeABI is a reactor exporting the ABI v1 functions: warm reuse.
+	ModeABI Mode = iota
+	// ModeCommand is a WASI command run one-shot per invocation.
+	ModeCommand
+)
+
+func (m Mode) String() string {
+	if m == ModeCommand {
+		return "command"
+	}
+	return "abi-v1"
+}
+
+// Config is what Compile needs.
+type Config struct {
+	// Code is the wasm binary.
+	Code []byte
+	// MemoryLimitPages caps the linear memory.
+	MemoryLimitPages uint32
+	// Cache is shared by all modules of a runtime.
+	Cache *Cache
+}
+
+// Module is a compiled, validated guest module with its own wazero runtime.
+// The runtime is per module because wazero's memory limit is per runtime;
+// the compiled code is shared through the Cache.
+//
+// A Module is safe for concurrent use.
+type Module struct {
+	rt         wazero.Runtime
+	compiled   wazero.CompiledModule
+	mode       Mode
+	hasInit    bool
+	limitPages uint32
+}
+
+// wasiOnce computes, once per process, the WASI functions wazero provides.
+var wasiOnce = sync.OnceValues(func() (map[string]api.FunctionDefinition, error) {
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer rt.Close(ctx)
+	mod, err := wasi_snapshot_preview1.Instantiate(ctx, rt)
+	if err != nil {
+		return nil, err
+	}
+	defs := map[string]api.FunctionDefinition{}
+	for name, d := range mod.(api.Module).ExportedFunctionDefinitions() {
+		defs[name] = d
+	}
+	return defs, nil
+})
+
+// Compile compiles code and validates it against ABI v1, returning a clear
+// error for malformed wasm, an unsupported import or a missing export.
+func Compile(ctx context.Context, cfg Config) (*Module, error) {
+	if len(cfg.Code) == 0 {
+		return nil, errors.New("the module is empty")
+	}
+	rc := wazero.NewRuntimeConfigCompiler().
+		WithCloseOnContextDone(true).
+		WithMemoryLimitPages(cfg.MemoryLimitPages)
+	if cfg.Cache != nil {
+		rc = rc.WithCompilationCache(cfg.Cache.cc)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	m := &Module{rt: rt, limitPages: cfg.MemoryLimitPages}
+	if err := m.compile(ctx, cfg.Code); err != nil {
+		_ = rt.Close(ctx)
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *Module) compile(ctx context.Context, code []byte) error {
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, m.rt); err != nil {
+		return fmt.Errorf("instantiate WASI: %w", err)
+	}
+	cm, err := m.rt.CompileModule(ctx, code)
+	if err != nil {
+		return fmt.Errorf("malformed wasm module: %w", err)
+	}
+	m.compiled = cm
+	if err := checkImports(cm); err != nil {
+		return err
+	}
+	mode, hasInit, err := checkExports(cm)
+	if err != nil {
+		return err
+	}
+	m.mode, m.hasInit = mode, hasInit
+	return nil
+}
+
+func checkImports(cm wazero.CompiledModule) error {
+	wasi, err := wasiOnce()
+	if err != nil {
+		return err
+	}
+	for _, d := range cm.ImportedMemories() {
+		mod, name, _ := d.Import()
+		return fmt.Errorf("unsupported import %s.%s: a guest must define its own memory", mod, name)
+	}
+	for _, d := range cm.ImportedFunctions() {
+		mod, name, _ := d.Import()
+		if mod != wasi_snapshot_preview1.ModuleName {
+			return fmt.Errorf("unsupported import %s.%s: only %s is provided", mod, name, wasi_snapshot_preview1.ModuleName)
+		}
+		host, ok := wasi[name]
+		if !ok {
+			return fmt.Errorf("unsupported import %s.%s: no such WASI preview 1 function", mod, name)
+		}
+		if !sameSignature(host, d) {
+			return fmt.Errorf("unsupported import %s.%s: signature %s does not match WASI's %s",
+				mod, name, signature(d), signature(host))
+		}
+	}
+	return nil
+}
+
+func checkExports(cm wazero.CompiledModule) (Mode, bool, error) {
+	fns := cm.ExportedFunctions()
+	_, hasInit := fns[abi.ExportInitialize]
+	alloc, hasAlloc := fns[abi.ExportAlloc]
+	invoke, hasInvoke := fns[abi.ExportInvoke]
+	i32 := api.ValueTypeI32
+	switch {
+	case hasAlloc && hasInvoke:
+		if !hasTypes(alloc, []api.ValueType{i32}, []api.ValueType{i32}) {
+			return 0, false, fmt.Errorf("export %s has signature %s, want (i32) -> (i32)", abi.ExportAlloc, signature(alloc))
+		}
+		if !hasTypes(invoke, []api.ValueType{i32, i32}, []api.ValueType{i32}) {
+			return 0, false, fmt.Errorf("export %s has signature %s, want (i32, i32) -> (i32)", abi.ExportInvoke, signature(invoke))
+		}
+		if _, ok := cm.ExportedMemories()[abi.ExportMemory]; !ok {
+			return 0, false, fmt.Errorf("missing export %q: an ABI v1 guest must export its memory", abi.ExportMemory)
+		}
+		if init, ok := fns[abi.ExportInitialize]; ok && !hasTypes(init, nil, nil) {
+			return 0, false, fmt.Errorf("export %s has signature %s, want () -> ()", abi.ExportInitialize, signature(init))
+		}
+		return ModeABI, hasInit, nil
+	case hasAlloc != hasInvoke:
+		missing := abi.ExportAlloc
+		if hasAlloc {
+			missing = abi.ExportInvoke
+		}
+		return 0, false, fmt.Errorf("missing handler export %q (ABI v1 needs both %s and %s)", missing, abi.ExportAlloc, abi.ExportInvoke)
+	}
+	if _, ok := fns[abi.ExportStart]; ok {
+		return ModeCommand, false, nil
+	}
+	names := make([]string, 0, len(fns))
+	for n := range fns {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return 0, false, fmt.Errorf("missing handler export: want %s and %s (ABI v1) or %s (WASI command); the module exports [%s]",
+		abi.ExportAlloc, abi.ExportInvoke, abi.ExportStart, strings.Join(names, " "))
+}
+
+func hasTypes(d api.FunctionDefinition, params, results []api.ValueType) bool {
+	return equalTypes(d.ParamTypes(), params) && equalTypes(d.ResultTypes(), results)
+}
+
+func sameSignature(a, b api.FunctionDefinition) bool {
+	return hasTypes(b, a.ParamTypes(), a.ResultTypes())
+}
+
+func equalTypes(a, b []api.ValueType) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func signature(d api.FunctionDefinition) string {
+	names := func(ts []api.ValueType) string {
+		s := make([]string, len(ts))
+		for i, t := range ts {
+			s[i] = api.ValueTypeName(t)
+		}
+		return "(" + strings.Join(s, ", ") + ")"
+	}
+	return names(d.ParamTypes()) + " -> " + names(d.ResultTypes())
+}
+
+// Mode reports how the module is driven.
+func (m *Module) Mode() Mode { return m.mode }
+
+// LimitPages is the memory limit in pages.
+func (m *Module) LimitPages() uint32 { return m.limitPages }
+
+// Close releases the module, its runtime and every instance still open.
+func (m *Module) Close(ctx context.Context) error { return m.rt.Close(ctx) }
+
+// randSource is the guest's random source: the host's cryptographic one.
+var randSource = rand.Reader

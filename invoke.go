@@ -1,0 +1,271 @@
+package lambda
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/wasmlambda/lambda/internal/abi"
+	"github.com/wasmlambda/lambda/internal/wasm"
+)
+
+// Invoke runs the function synchronously on payload, the event, and returns
+// the response, as AWS's RequestResponse invocation does. The invocation
+// waits for a free sandbox within ctx (or fails with ErrThrottled when the
+// function throttles), then runs for at most the function's timeout.
+//
+// # Errors
+//
+//   - *FunctionError: the function failed, timed out (errors.Is ErrTimeout),
+//     crashed, or answered too much (errors.Is ErrPayloadTooLarge). Its
+//     Payload is AWS's error JSON.
+//   - *ServiceError: ErrThrottled, ErrClosed, or a request over the limit
+//     (errors.Is ErrPayloadTooLarge).
+//   - ctx's error, when ctx ended first.
+func (f *Function) Invoke(ctx context.Context, payload []byte, opts ...InvokeOption) ([]byte, error) {
+	var o invokeOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if len(payload) > f.cfg.MaxRequestBytes {
+		return nil, serviceError(&ServiceError{Code: codeRequestTooLarge, StatusCode: 413}, "request of %d bytes exceeds the %d-byte limit of function %s", len(payload), f.cfg.MaxRequestBytes, f.name)
+	}
+	if o.requestID == "" {
+		o.requestID = newRequestID()
+	}
+	sb, err := f.pool.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return f.run(ctx, sb, payload, &o)
+}
+
+func (f *Function) run(ctx context.Context, sb *sandbox, payload []byte, o *invokeOptions) (resp []byte, err error) {
+	start := time.Now()
+	tctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+	defer cancel()
+	deadline, _ := tctx.Deadline()
+	req := abi.Request{
+		DeadlineMs:         deadline.UnixMilli(),
+		MemoryMB:           uint32(f.cfg.MemorySize),
+		RequestID:          o.requestID,
+		FunctionName:       f.name,
+		FunctionVersion:    f.cfg.Version,
+		InvokedFunctionARN: f.arn,
+		ClientContext:      o.clientContext,
+		Identity:           o.identity,
+		Payload:            payload,
+	}
+	if f.logger != nil {
+		f.logger.LogAttrs(ctx, slog.LevelInfo, "START", slog.String("request_id", o.requestID))
+	}
+
+	var broken bool
+	if sb.inst != nil {
+		resp, broken, err = f.runABI(tctx, sb, &req)
+	} else {
+		resp, broken, err = f.runCommand(tctx, sb, &req)
+	}
+	if err != nil {
+		err = f.classify(ctx, tctx, o.requestID, err)
+	}
+	var maxMem uint64
+	if sb.inst != nil {
+		maxMem = sb.inst.MemoryBytes()
+	}
+	if f.logger != nil {
+		sb.capture.flush(ctx, f.logger, o.requestID)
+	}
+	sb.capture.tail = sb.capture.tail[:0]
+	if f.logger != nil {
+		f.report(ctx, sb, o.requestID, time.Since(start), maxMem, err)
+	}
+	sb.initDur = 0
+	f.pool.release(sb, broken)
+	return resp, err
+}
+
+// runABI drives one ABI v1 call. broken reports that the sandbox must go.
+func (f *Function) runABI(ctx context.Context, sb *sandbox, req *abi.Request) ([]byte, bool, error) {
+	status, out, size, err := sb.inst.Invoke(ctx, req, f.cfg.MaxResponseBytes)
+	if err != nil {
+		return nil, true, err
+	}
+	if out == nil && size > f.cfg.MaxResponseBytes {
+		return nil, status == abi.StatusFatal, f.responseTooLarge(req.RequestID, size)
+	}
+	switch status {
+	case abi.StatusOK:
+		return out, false, nil
+	default:
+		return nil, status == abi.StatusFatal, parseFunctionError(req.RequestID, out)
+	}
+}
+
+// runCommand runs a WASI command one-shot, in compatibility mode.
+func (f *Function) runCommand(ctx context.Context, sb *sandbox, req *abi.Request) ([]byte, bool, error) {
+	env := append(f.env[:len(f.env):len(f.env)],
+		[2]string{"AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"},
+		[2]string{abi.EnvRequestID, req.RequestID},
+		[2]string{abi.EnvDeadlineMs, strconv.FormatInt(req.DeadlineMs, 10)},
+		[2]string{abi.EnvInvokedFunctionARN, req.InvokedFunctionARN})
+	if len(req.ClientContext) > 0 {
+		env = append(env, [2]string{abi.EnvClientContext, string(req.ClientContext)})
+	}
+	if len(req.Identity) > 0 {
+		env = append(env, [2]string{abi.EnvIdentity, string(req.Identity)})
+	}
+	stdout := &limitedBuffer{limit: f.cfg.MaxResponseBytes}
+	ic := wasm.InstanceConfig{Env: env, Stdin: bytes.NewReader(req.Payload), Stdout: stdout}
+	ic.Stderr = sb.capture.stream(streamStderr)
+	code, err := f.module.RunCommand(ctx, ic)
+	if err != nil {
+		return nil, false, err
+	}
+	if stdout.over > 0 {
+		return nil, false, f.responseTooLarge(req.RequestID, stdout.over+stdout.buf.Len())
+	}
+	if code != 0 {
+		if fe := parseFunctionError(req.RequestID, stdout.buf.Bytes()); fe.Type != ErrorTypeInvalidError {
+			return nil, false, fe
+		}
+		return nil, false, &FunctionError{Type: ErrorTypeExit, Message: fmt.Sprintf("RequestId: %s Error: Runtime exited with error: exit status %d", req.RequestID, code), RequestID: req.RequestID}
+	}
+	return stdout.buf.Bytes(), false, nil
+}
+
+func (f *Function) responseTooLarge(requestID string, size int) error {
+	return &FunctionError{
+		Type:      ErrorTypeResponseTooLarge,
+		Message:   fmt.Sprintf("Response payload size (%d bytes) exceeded maximum allowed payload size (%d bytes).", size, f.cfg.MaxResponseBytes),
+		RequestID: requestID,
+	}
+}
+
+// classify turns a sandbox fault into the error the caller sees.
+func (f *Function) classify(ctx, tctx context.Context, requestID string, err error) error {
+	var fault *wasm.Fault
+	if !errors.As(err, &fault) {
+		return err
+	}
+	switch fault.Kind {
+	case wasm.FaultDeadline, wasm.FaultCanceled:
+		if ctx.Err() != nil {
+			return fmt.Errorf("invoke %s: %w", f.name, ctx.Err())
+		}
+		return &FunctionError{Type: ErrorTypeTimeout, Message: "Task timed out after " + f.timeout + " seconds", RequestID: requestID}
+	case wasm.FaultOutOfMemory:
+		return &FunctionError{Type: ErrorTypeOutOfMemory, Message: fmt.Sprintf("RequestId: %s Error: Runtime exited with memory at its %d MB limit: %s", requestID, f.cfg.MemorySize, fault.Detail), RequestID: requestID}
+	case wasm.FaultBadResult:
+		return &FunctionError{Type: ErrorTypeInvalidResult, Message: "RequestId: " + requestID + " Error: " + fault.Detail, RequestID: requestID}
+	default:
+		return &FunctionError{Type: ErrorTypeExit, Message: "RequestId: " + requestID + " Error: Runtime exited with error: " + fault.Detail, RequestID: requestID}
+	}
+}
+
+// newSandbox initialises a sandbox: a warm instance for ABI v1, or a slot
+// for a command.
+func (f *Function) newSandbox(ctx context.Context, provisioned bool) (*sandbox, error) {
+	sb := &sandbox{capture: newCapture(f.cfg.MaxLogBytes, f.logger != nil)}
+	if f.module.Mode() == wasm.ModeCommand {
+		return sb, nil
+	}
+	initType := "on-demand"
+	if provisioned {
+		initType = "provisioned-concurrency"
+	}
+	ic := wasm.InstanceConfig{Env: append(f.env[:len(f.env):len(f.env)], [2]string{"AWS_LAMBDA_INITIALIZATION_TYPE", initType})}
+	ic.Stdout, ic.Stderr = sb.capture.stream(streamStdout), sb.capture.stream(streamStderr)
+	ictx, cancel := context.WithTimeout(ctx, InitTimeout)
+	defer cancel()
+	inst, err := f.module.Instantiate(ictx, ic)
+	if f.logger != nil {
+		sb.capture.flush(ctx, f.logger, "")
+	}
+	if err != nil {
+		msg := err.Error()
+		var fault *wasm.Fault
+		if errors.As(err, &fault) && fault.Kind == wasm.FaultDeadline && ctx.Err() == nil {
+			msg = fmt.Sprintf("Init timed out after %.2f seconds", InitTimeout.Seconds())
+		} else if ctx.Err() != nil {
+			return nil, fmt.Errorf("initialise a sandbox of %s: %w", f.name, ctx.Err())
+		}
+		if tail := sb.capture.stderrTail(); tail != "" {
+			msg += ": " + tail
+		}
+		return nil, &FunctionError{Type: ErrorTypeInit, Message: "Init failed: " + msg}
+	}
+	sb.inst = inst
+	sb.initDur = inst.InitDuration
+	return sb, nil
+}
+
+// report logs the END and REPORT records.
+func (f *Function) report(ctx context.Context, sb *sandbox, requestID string, d time.Duration, maxMem uint64, err error) {
+	f.logger.LogAttrs(ctx, slog.LevelInfo, "END", slog.String("request_id", requestID))
+	attrs := []slog.Attr{
+		slog.String("request_id", requestID),
+		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+		slog.Int64("billed_duration_ms", (d+time.Millisecond-1).Milliseconds()),
+		slog.Int("memory_size_mb", f.cfg.MemorySize),
+		slog.Uint64("max_memory_used_mb", (maxMem+(1<<20)-1)>>20),
+	}
+	if sb.initDur > 0 {
+		attrs = append(attrs, slog.Float64("init_duration_ms", float64(sb.initDur.Microseconds())/1000))
+	}
+	if err != nil {
+		var fe *FunctionError
+		if errors.As(err, &fe) {
+			attrs = append(attrs, slog.String("error_type", fe.Type))
+		}
+		attrs = append(attrs, slog.String("status", "error"))
+	}
+	f.logger.LogAttrs(ctx, slog.LevelInfo, "REPORT", attrs...)
+}
+
+// newRequestID returns a random UUID (version 4) for a request.
+func newRequestID() string {
+	var b [16]byte
+	hi, lo := rand.Uint64(), rand.Uint64()
+	for i := 0; i < 8; i++ {
+		b[i], b[8+i] = byte(hi>>(8*i)), byte(lo>>(8*i))
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:])
+	return string(s[:])
+}
+
+// limitedBuffer keeps at most limit bytes and counts the rest.
+type limitedBuffer struct {
+	buf   bytes.Buffer
+	limit int
+	over  int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	room := b.limit - b.buf.Len()
+	if room >= len(p) {
+		return b.buf.Write(p)
+	}
+	if room > 0 {
+		b.buf.Write(p[:room])
+	}
+	b.over += len(p) - max(room, 0)
+	return len(p), nil
+}

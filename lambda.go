@@ -1,0 +1,158 @@
+// Package lambda brings AWS Lambda's programming model into a Go process.
+//
+// Functions compiled to WebAssembly run in sandboxes managed by a pool of
+// warm instances. A Runtime owns the compiled code and the functions; a
+// Function is a deployed unit with AWS's configuration, defaults and limits,
+// invoked synchronously with Invoke or InvokeJSON.
+//
+// Guests implement the guest ABI v1 (docs/ABI.md); Go guests use the SDK in
+// package github.com/wasmlambda/lambda/guest, which accepts the same handler
+// signatures as aws-lambda-go. Any WASI command also runs, one-shot, in
+// compatibility mode.
+package lambda
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+
+	"github.com/wasmlambda/lambda/internal/wasm"
+)
+
+// Options configures a Runtime. The zero value is ready to use: an
+// in-memory compilation cache, no logging, AWS's defaults.
+type Options struct {
+	// CacheDir, when set, keeps compiled code on disk there, so that a
+	// later process deploys the same module in milliseconds rather than
+	// compiling it again. The directory is created if needed. Compiled code
+	// is always cached in memory as well.
+	CacheDir string
+
+	// Logger receives the guests' output and the START, END and REPORT
+	// records, with the attributes function, version and request_id. A nil
+	// Logger keeps the runtime silent and skips the capture altogether.
+	Logger *slog.Logger
+
+	// Region is the AWS_REGION guests see and the region of function ARNs.
+	// Default "us-east-1".
+	Region string
+
+	// AccountID is the account of function ARNs. Default "000000000000".
+	AccountID string
+}
+
+// Runtime runs functions. It owns one compilation cache shared by all its
+// functions. A Runtime is safe for concurrent use.
+type Runtime struct {
+	cache     *wasm.Cache
+	logger    *slog.Logger
+	region    string
+	accountID string
+
+	mu        sync.Mutex
+	functions map[string]*Function
+	closed    bool
+}
+
+// New returns a Runtime.
+//
+// # Errors
+//
+// New fails when CacheDir cannot be created or used.
+func New(opts Options) (*Runtime, error) {
+	cache, err := wasm.NewCache(opts.CacheDir)
+	if err != nil {
+		return nil, invalidConfig("CacheDir: %v", err)
+	}
+	r := &Runtime{
+		cache:     cache,
+		logger:    opts.Logger,
+		region:    opts.Region,
+		accountID: opts.AccountID,
+		functions: map[string]*Function{},
+	}
+	if r.region == "" {
+		r.region = "us-east-1"
+	}
+	if r.accountID == "" {
+		r.accountID = "000000000000"
+	}
+	return r, nil
+}
+
+// Function returns the deployed function with the given name.
+func (r *Runtime) Function(name string) (*Function, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f, ok := r.functions[name]
+	return f, ok
+}
+
+// Functions returns the deployed functions, in no particular order.
+func (r *Runtime) Functions() []*Function {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fs := make([]*Function, 0, len(r.functions))
+	for _, f := range r.functions {
+		fs = append(fs, f)
+	}
+	return fs
+}
+
+// Close stops new work, waits for in-flight invocations to finish and
+// releases every sandbox and all compiled code. Invocations still running
+// when ctx ends are aborted, and Close returns ctx's error. Calls after the
+// first return nil.
+func (r *Runtime) Close(ctx context.Context) error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	fs := make([]*Function, 0, len(r.functions))
+	for _, f := range r.functions {
+		fs = append(fs, f)
+	}
+	r.mu.Unlock()
+
+	var errs []error
+	var wg sync.WaitGroup
+	var emu sync.Mutex
+	for _, f := range fs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f.Close(ctx); err != nil {
+				emu.Lock()
+				errs = append(errs, err)
+				emu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	errs = append(errs, r.cache.Close(context.Background()))
+	return errors.Join(errs...)
+}
+
+func (r *Runtime) register(f *Function) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return serviceError(ErrClosed, "the runtime is closed")
+	}
+	if _, ok := r.functions[f.name]; ok {
+		return serviceError(ErrConflict, "Function already exist: %s", f.name)
+	}
+	r.functions[f.name] = f
+	return nil
+}
+
+func (r *Runtime) unregister(f *Function) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.functions[f.name] == f {
+		delete(r.functions, f.name)
+	}
+}

@@ -1,0 +1,393 @@
+package lambda
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/wasmlambda/lambda/internal/wasm"
+)
+
+// PoolStats is a snapshot of a function's sandbox pool, in the manner of
+// database/sql's DBStats: plain numbers a dashboard can print.
+type PoolStats struct {
+	// MaxConcurrency is the cap on open sandboxes.
+	MaxConcurrency int
+	// MinWarm is the number of sandboxes kept initialised.
+	MinWarm int
+
+	// Open is the number of sandboxes open or being initialised.
+	Open int
+	// InUse is the number serving an invocation.
+	InUse int
+	// Idle is the number warm and waiting.
+	Idle int
+
+	// Invocations counts invocations that got a sandbox.
+	Invocations int64
+	// ColdStarts counts sandboxes initialised, MinWarm ones included.
+	ColdStarts int64
+	// WaitCount counts invocations that waited for a sandbox.
+	WaitCount int64
+	// WaitDuration is the total time spent waiting.
+	WaitDuration time.Duration
+	// Throttles counts invocations refused with ErrThrottled.
+	Throttles int64
+	// Discarded counts sandboxes dropped because they trapped, timed out,
+	// exited or hit their memory limit.
+	Discarded int64
+	// Recycled counts sandboxes closed after MaxUses invocations.
+	Recycled int64
+	// IdleClosed counts sandboxes closed after IdleTimeout.
+	IdleClosed int64
+}
+
+// Stats returns a snapshot of the function's pool.
+func (f *Function) Stats() PoolStats {
+	p := f.pool
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats
+	s.MaxConcurrency = p.max
+	s.MinWarm = p.minWarm
+	s.Open = p.numOpen
+	s.Idle = len(p.idle)
+	s.InUse = p.numOpen - len(p.idle) - p.creating
+	return s
+}
+
+// sandbox is one execution environment: a warm instance for ABI v1, or a
+// slot for one-shot commands.
+type sandbox struct {
+	inst     *wasm.Instance
+	capture  *capture
+	initDur  time.Duration
+	uses     int
+	lastUsed time.Time
+}
+
+func (s *sandbox) close() {
+	if s.inst != nil {
+		_ = s.inst.Close(context.Background())
+	}
+}
+
+// pool holds a function's sandboxes. Waiters queue on channels, in order,
+// as database/sql's connection requests do.
+type pool struct {
+	f           *Function
+	max         int
+	minWarm     int
+	maxUses     int
+	idleTimeout time.Duration
+	throttle    bool
+
+	mu       sync.Mutex
+	idle     []*sandbox // most recently used last
+	numOpen  int        // idle + in use + being created
+	creating int
+	waiters  []chan grant
+	closed   bool
+	drained  chan struct{} // closed when numOpen reaches 0 after close
+	stats    PoolStats
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// grant hands a waiter either a sandbox or, with sb nil and err nil, the
+// right to create one.
+type grant struct {
+	sb  *sandbox
+	err error
+}
+
+func newPool(f *Function) *pool {
+	p := &pool{
+		f:           f,
+		max:         f.cfg.MaxConcurrency,
+		minWarm:     f.cfg.MinWarm,
+		maxUses:     f.cfg.MaxUses,
+		idleTimeout: f.cfg.IdleTimeout,
+		throttle:    f.cfg.ThrottleWhenBusy,
+		drained:     make(chan struct{}),
+		stop:        make(chan struct{}),
+	}
+	if p.idleTimeout > 0 {
+		p.wg.Add(1)
+		go p.janitor()
+	}
+	return p
+}
+
+// prewarm initialises MinWarm sandboxes.
+func (p *pool) prewarm(ctx context.Context) error {
+	for i := 0; i < p.minWarm; i++ {
+		p.mu.Lock()
+		p.numOpen++
+		p.creating++
+		p.mu.Unlock()
+		sb, err := p.create(ctx, true)
+		p.mu.Lock()
+		p.creating--
+		if err != nil {
+			p.numOpen--
+			p.mu.Unlock()
+			return err
+		}
+		p.putIdleLocked(sb)
+		p.mu.Unlock()
+	}
+	return nil
+}
+
+// create makes a sandbox. It is called with a slot already counted in
+// numOpen.
+func (p *pool) create(ctx context.Context, provisioned bool) (*sandbox, error) {
+	sb, err := p.f.newSandbox(ctx, provisioned)
+	p.mu.Lock()
+	if err == nil {
+		p.stats.ColdStarts++
+	}
+	p.mu.Unlock()
+	return sb, err
+}
+
+// acquire returns a sandbox for one invocation, and whether it is new.
+func (p *pool) acquire(ctx context.Context) (*sandbox, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, serviceError(ErrClosed, "Function not found: %s (closed)", p.f.arn)
+	}
+	if n := len(p.idle); n > 0 {
+		sb := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.stats.Invocations++
+		p.mu.Unlock()
+		return sb, nil
+	}
+	if p.numOpen < p.max {
+		p.numOpen++
+		p.stats.Invocations++
+		p.mu.Unlock()
+		return p.createForCaller(ctx)
+	}
+	if p.throttle {
+		p.stats.Throttles++
+		p.mu.Unlock()
+		return nil, serviceError(ErrThrottled, "Rate Exceeded. The function %s has %d of %d sandboxes busy", p.f.name, p.max, p.max)
+	}
+	ch := make(chan grant, 1)
+	p.waiters = append(p.waiters, ch)
+	p.stats.WaitCount++
+	p.mu.Unlock()
+
+	start := time.Now()
+	select {
+	case g := <-ch:
+		p.mu.Lock()
+		p.stats.WaitDuration += time.Since(start)
+		if g.err == nil {
+			p.stats.Invocations++
+		}
+		p.mu.Unlock()
+		if g.err != nil || g.sb != nil {
+			return g.sb, g.err
+		}
+		return p.createForCaller(ctx)
+	case <-ctx.Done():
+		p.mu.Lock()
+		p.stats.WaitDuration += time.Since(start)
+		removed := p.removeWaiterLocked(ch)
+		p.mu.Unlock()
+		if !removed {
+			// A grant is on its way or already sent: pass it on.
+			if g := <-ch; g.err == nil {
+				p.mu.Lock()
+				if g.sb != nil {
+					p.putIdleLocked(g.sb)
+				} else {
+					p.numOpen--
+					p.grantSlotLocked()
+				}
+				p.mu.Unlock()
+			}
+		}
+		return nil, ctx.Err()
+	}
+}
+
+func (p *pool) createForCaller(ctx context.Context) (*sandbox, error) {
+	p.mu.Lock()
+	p.creating++
+	p.mu.Unlock()
+	sb, err := p.create(ctx, false)
+	p.mu.Lock()
+	p.creating--
+	if err != nil {
+		p.numOpen--
+		p.grantSlotLocked()
+		p.checkDrainedLocked()
+	}
+	p.mu.Unlock()
+	return sb, err
+}
+
+func (p *pool) removeWaiterLocked(ch chan grant) bool {
+	for i, w := range p.waiters {
+		if w == ch {
+			p.waiters = append(p.waiters[:i], p.waiters[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// release returns a sandbox after an invocation. A broken sandbox is
+// closed and never reused.
+func (p *pool) release(sb *sandbox, broken bool) {
+	sb.uses++
+	sb.lastUsed = time.Now()
+	p.mu.Lock()
+	switch {
+	case broken:
+		p.stats.Discarded++
+	case p.maxUses > 0 && sb.uses >= p.maxUses:
+		p.stats.Recycled++
+	case p.closed:
+	default:
+		p.putIdleLocked(sb)
+		p.mu.Unlock()
+		return
+	}
+	p.numOpen--
+	p.grantSlotLocked()
+	p.replenishLocked()
+	p.checkDrainedLocked()
+	p.mu.Unlock()
+	sb.close()
+}
+
+// putIdleLocked hands sb to the first waiter, or keeps it idle.
+func (p *pool) putIdleLocked(sb *sandbox) {
+	if len(p.waiters) > 0 {
+		ch := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		ch <- grant{sb: sb}
+		return
+	}
+	p.idle = append(p.idle, sb)
+}
+
+// grantSlotLocked lets the first waiter create a sandbox in a freed slot.
+func (p *pool) grantSlotLocked() {
+	if p.closed || len(p.waiters) == 0 || p.numOpen >= p.max {
+		return
+	}
+	ch := p.waiters[0]
+	p.waiters = p.waiters[1:]
+	p.numOpen++
+	ch <- grant{}
+}
+
+// replenishLocked starts initialising sandboxes in the background until
+// MinWarm are open again.
+func (p *pool) replenishLocked() {
+	for !p.closed && p.numOpen < p.minWarm {
+		p.numOpen++
+		p.creating++
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), InitTimeout)
+			sb, err := p.create(ctx, true)
+			cancel()
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			p.creating--
+			if err != nil || p.closed {
+				p.numOpen--
+				p.checkDrainedLocked()
+				if sb != nil {
+					go sb.close()
+				}
+				return
+			}
+			p.putIdleLocked(sb)
+		}()
+	}
+}
+
+// janitor closes sandboxes idle past the idle timeout, keeping MinWarm.
+func (p *pool) janitor() {
+	defer p.wg.Done()
+	every := p.idleTimeout / 2
+	if every > time.Second {
+		every = time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case now := <-t.C:
+			var expired []*sandbox
+			p.mu.Lock()
+			// idle is ordered by last use, oldest first.
+			for len(p.idle) > 0 && p.numOpen > p.minWarm && now.Sub(p.idle[0].lastUsed) > p.idleTimeout {
+				expired = append(expired, p.idle[0])
+				p.idle = p.idle[1:]
+				p.numOpen--
+				p.stats.IdleClosed++
+			}
+			p.mu.Unlock()
+			for _, sb := range expired {
+				sb.close()
+			}
+		}
+	}
+}
+
+func (p *pool) checkDrainedLocked() {
+	if p.closed && p.numOpen == 0 {
+		select {
+		case <-p.drained:
+		default:
+			close(p.drained)
+		}
+	}
+}
+
+// close stops new invocations, fails the waiters, waits for the sandboxes
+// in use and closes all of them.
+func (p *pool) close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	close(p.stop)
+	for _, ch := range p.waiters {
+		ch <- grant{err: serviceError(ErrClosed, "Function not found: %s (closed)", p.f.arn)}
+	}
+	p.waiters = nil
+	idle := p.idle
+	p.idle = nil
+	p.numOpen -= len(idle)
+	p.checkDrainedLocked()
+	p.mu.Unlock()
+	for _, sb := range idle {
+		sb.close()
+	}
+	var err error
+	select {
+	case <-p.drained:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	p.wg.Wait()
+	return err
+}

@@ -1,0 +1,19 @@
+;; badrecord.wat: an ABI v1 guest whose invoke returns a result record
+;; address (0x7FFFFFF0) far beyond the end of its one page of memory.
+;;
+;; Proves: a malformed result record is a function error
+;; Runtime.InvalidResult, and the instance is discarded.
+;;
+;; Build: wat2wasm badrecord.wat -o badrecord.wasm
+(module
+  (memory (export "memory") 1)
+
+  ;; A fixed 60000-byte request buffer at 1024.
+  (func (export "wasmlambda_v1_alloc") (param $size i32) (result i32)
+    (if (result i32) (i32.le_u (local.get $size) (i32.const 60000))
+      (then (i32.const 1024))
+      (else (i32.const 0))))
+
+  (func (export "wasmlambda_v1_invoke") (param $ptr i32) (param $len i32) (result i32)
+    (i32.const 0x7FFFFFF0))
+)
