@@ -124,6 +124,7 @@ func (f *Function) runCommand(ctx context.Context, sb *sandbox, req *abi.Request
 	stdout := &limitedBuffer{limit: f.cfg.MaxResponseBytes}
 	ic := wasm.InstanceConfig{Env: env, Stdin: bytes.NewReader(req.Payload), Stdout: stdout}
 	ic.Stderr = sb.capture.stream(streamStderr)
+	f.pool.countColdStart()
 	code, err := f.module.RunCommand(ctx, ic)
 	if err != nil {
 		return nil, false, err

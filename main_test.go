@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"sync"
 	"testing"
@@ -49,7 +50,7 @@ type logRecord struct {
 }
 
 func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (h *logRecorder) WithGroup(string) slog.Handler              { return h }
+func (h *logRecorder) WithGroup(string) slog.Handler            { return h }
 func (h *logRecorder) WithAttrs(as []slog.Attr) slog.Handler {
 	return &attrHandler{h, as}
 }
@@ -91,7 +92,7 @@ type attrHandler struct {
 }
 
 func (a *attrHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (a *attrHandler) WithGroup(string) slog.Handler              { return a }
+func (a *attrHandler) WithGroup(string) slog.Handler            { return a }
 func (a *attrHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	return &attrHandler{a.h, append(append([]slog.Attr{}, a.attrs...), as...)}
 }
@@ -112,3 +113,8 @@ func compactJSON(t testing.TB, b []byte) string {
 	require.NoError(t, json.Compact(&buf, b))
 	return buf.String()
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// hammerGuest is the Go echo guest.
+func hammerGuest(t testing.TB) []byte { return testguest.Go(t, "echo") }

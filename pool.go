@@ -25,7 +25,8 @@ type PoolStats struct {
 
 	// Invocations counts invocations that got a sandbox.
 	Invocations int64
-	// ColdStarts counts sandboxes initialised, MinWarm ones included.
+	// ColdStarts counts instances initialised, MinWarm ones included. In
+	// compatibility mode every invocation is one.
 	ColdStarts int64
 	// WaitCount counts invocations that waited for a sandbox.
 	WaitCount int64
@@ -145,12 +146,17 @@ func (p *pool) prewarm(ctx context.Context) error {
 // numOpen.
 func (p *pool) create(ctx context.Context, provisioned bool) (*sandbox, error) {
 	sb, err := p.f.newSandbox(ctx, provisioned)
-	p.mu.Lock()
-	if err == nil {
-		p.stats.ColdStarts++
+	if err == nil && sb.inst != nil {
+		p.countColdStart()
 	}
-	p.mu.Unlock()
 	return sb, err
+}
+
+// countColdStart counts a new instance. Commands count one per invocation.
+func (p *pool) countColdStart() {
+	p.mu.Lock()
+	p.stats.ColdStarts++
+	p.mu.Unlock()
 }
 
 // acquire returns a sandbox for one invocation, and whether it is new.

@@ -1,0 +1,179 @@
+package lambda_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	lambda "github.com/wasmlambda/lambda"
+	"github.com/wasmlambda/lambda/internal/testguest"
+)
+
+// TestCGuest runs the C reference guest: proof that ABI v1 is not Go-only.
+func TestCGuest(t *testing.T) {
+	logs := &logRecorder{}
+	rt := newRuntime(t, lambda.Options{Logger: slog.New(logs), Region: "eu-west-1", AccountID: "123456789012"})
+	f := deploy(t, rt, lambda.FunctionConfig{Name: "cecho", Code: testguest.C(t, "echo", true), MemorySize: 256, Version: "7"})
+	ctx := context.Background()
+
+	t.Run("echo", func(t *testing.T) {
+		for _, payload := range []string{`{"hello":"world"}`, `[1,2,3]`, strings.Repeat("x", 100000), ""} {
+			out, err := f.Invoke(ctx, []byte(payload))
+			require.NoError(t, err)
+			require.Equal(t, payload, string(out))
+		}
+	})
+	t.Run("function error", func(t *testing.T) {
+		_, err := f.Invoke(ctx, []byte(`"fail"`), lambda.WithRequestID("req-fail"))
+		var fe *lambda.FunctionError
+		require.ErrorAs(t, err, &fe)
+		require.Equal(t, "EchoError", fe.Type)
+		require.Equal(t, "failure requested", fe.Message)
+		require.Equal(t, "req-fail", fe.RequestID)
+		require.JSONEq(t, `{"errorMessage":"failure requested","errorType":"EchoError"}`, string(fe.Payload()))
+	})
+	t.Run("context and warm state", func(t *testing.T) {
+		type whoami struct {
+			RequestID          string `json:"requestId"`
+			FunctionName       string `json:"functionName"`
+			FunctionVersion    string `json:"functionVersion"`
+			InvokedFunctionArn string `json:"invokedFunctionArn"`
+			MemoryMB           int    `json:"memoryMB"`
+			DeadlineMs         int64  `json:"deadlineMs"`
+			Calls              int    `json:"calls"`
+		}
+		before := time.Now()
+		w1, err := lambda.InvokeJSON[whoami](ctx, f, "whoami", lambda.WithRequestID("req-1"))
+		require.NoError(t, err)
+		require.Equal(t, "req-1", w1.RequestID)
+		require.Equal(t, "cecho", w1.FunctionName)
+		require.Equal(t, "7", w1.FunctionVersion)
+		require.Equal(t, "arn:aws:lambda:eu-west-1:123456789012:function:cecho", w1.InvokedFunctionArn)
+		require.Equal(t, f.ARN(), w1.InvokedFunctionArn)
+		require.Equal(t, 256, w1.MemoryMB)
+		require.InDelta(t, before.Add(3*time.Second).UnixMilli(), w1.DeadlineMs, 1000)
+		w2, err := lambda.InvokeJSON[whoami](ctx, f, "whoami")
+		require.NoError(t, err)
+		require.Equal(t, w1.Calls+1, w2.Calls, "one warm instance serves both calls")
+		require.Len(t, w2.RequestID, 36, "a fresh request ID is a UUID")
+	})
+	t.Run("logs", func(t *testing.T) {
+		_, err := f.Invoke(ctx, []byte(`12345`), lambda.WithRequestID("req-log"))
+		require.NoError(t, err)
+		lines := logs.find("c guest: 5 bytes")
+		require.NotEmpty(t, lines)
+		last := lines[len(lines)-1]
+		require.Equal(t, "req-log", last.Attrs["request_id"])
+		require.Equal(t, "stdout", last.Attrs["stream"])
+		require.Equal(t, "cecho", last.Attrs["function"])
+		require.Equal(t, "7", last.Attrs["version"])
+		var report *logRecord
+		for _, r := range logs.find("REPORT") {
+			if r.Attrs["request_id"] == "req-log" {
+				report = &r
+			}
+		}
+		require.NotNil(t, report, "a REPORT record for every invocation")
+		require.EqualValues(t, 256, report.Attrs["memory_size_mb"])
+		require.Greater(t, report.Attrs["max_memory_used_mb"], uint64(0))
+		require.Contains(t, report.Attrs, "duration_ms")
+		require.Contains(t, report.Attrs, "billed_duration_ms")
+		require.NotContains(t, report.Attrs, "init_duration_ms", "only a cold start reports its init")
+		first := logs.find("REPORT")[0]
+		require.Contains(t, first.Attrs, "init_duration_ms")
+		starts := 0
+		for _, r := range logs.find("START") {
+			if r.Attrs["request_id"] == "req-log" {
+				starts++
+			}
+		}
+		require.Equal(t, 1, starts)
+	})
+}
+
+// TestCommandMode runs a plain WASI command one-shot: stdin in, stdout out.
+func TestCommandMode(t *testing.T) {
+	logs := &logRecorder{}
+	rt := newRuntime(t, lambda.Options{Logger: slog.New(logs)})
+	f := deploy(t, rt, lambda.FunctionConfig{Name: "cat", Code: testguest.C(t, "cat", false)})
+	ctx := context.Background()
+
+	out, err := f.Invoke(ctx, []byte(`{"a":1}`), lambda.WithRequestID("req-cat"))
+	require.NoError(t, err)
+	require.JSONEq(t, `{"echo":{"a":1}}`, string(out))
+	require.NotEmpty(t, logs.find("cat guest: request req-cat"), "stderr goes to the log with the request ID passed in the environment")
+
+	_, err = f.Invoke(ctx, []byte(`"fail"`))
+	var fe *lambda.FunctionError
+	require.ErrorAs(t, err, &fe)
+	require.Equal(t, "CatError", fe.Type)
+	require.Equal(t, "cat failed", fe.Message)
+
+	f2 := deploy(t, rt, lambda.FunctionConfig{Name: "cat-small", Code: testguest.C(t, "cat", false), MaxResponseBytes: 100})
+	_, err = f2.Invoke(ctx, []byte(`"`+strings.Repeat("y", 200)+`"`))
+	require.ErrorIs(t, err, lambda.ErrPayloadTooLarge)
+	require.EqualValues(t, 3, f.Stats().Invocations+f2.Stats().Invocations)
+	require.EqualValues(t, 2, f.Stats().ColdStarts, "every command invocation is a cold start")
+}
+
+func TestInvokeJSONErrors(t *testing.T) {
+	rt := newRuntime(t, lambda.Options{})
+	f := deploy(t, rt, lambda.FunctionConfig{Name: "counter", Code: testguest.WAT(t, "counter")})
+	_, err := lambda.InvokeJSON[int](context.Background(), f, func() {})
+	require.ErrorIs(t, err, lambda.ErrInvalidConfig)
+	_, err = lambda.InvokeJSON[int](context.Background(), f, "not a number")
+	require.ErrorContains(t, err, "decode the response of counter as int")
+	got, err := lambda.InvokeJSON[map[string]int](context.Background(), f, map[string]int{"a": 1})
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"a": 1}, got)
+}
+
+func TestDeployConflictAndClose(t *testing.T) {
+	rt := newRuntime(t, lambda.Options{})
+	code := testguest.WAT(t, "counter")
+	f := deploy(t, rt, lambda.FunctionConfig{Name: "dup", Code: code})
+	_, err := rt.Deploy(context.Background(), lambda.FunctionConfig{Name: "dup", Code: code})
+	require.ErrorIs(t, err, lambda.ErrConflict)
+	got, ok := rt.Function("dup")
+	require.True(t, ok)
+	require.Same(t, f, got)
+	require.Len(t, rt.Functions(), 1)
+
+	require.NoError(t, f.Close(context.Background()))
+	_, err = f.Invoke(context.Background(), []byte(`1`))
+	require.ErrorIs(t, err, lambda.ErrClosed)
+	_, ok = rt.Function("dup")
+	require.False(t, ok)
+	deploy(t, rt, lambda.FunctionConfig{Name: "dup", Code: code})
+
+	cfg := f.Config()
+	require.Equal(t, lambda.DefaultTimeout, cfg.Timeout)
+	require.Equal(t, 128, cfg.MemorySize)
+	require.Equal(t, "$LATEST", cfg.Version)
+	require.Equal(t, lambda.DefaultMaxConcurrency, cfg.MaxConcurrency)
+	require.Equal(t, lambda.DefaultPayloadLimit, cfg.MaxRequestBytes)
+	require.Nil(t, cfg.Code)
+}
+
+func TestRuntimeCloseRefusesDeploy(t *testing.T) {
+	rt, err := lambda.New(lambda.Options{})
+	require.NoError(t, err)
+	require.NoError(t, rt.Close(context.Background()))
+	require.NoError(t, rt.Close(context.Background()), "Close is idempotent")
+	_, err = rt.Deploy(context.Background(), lambda.FunctionConfig{Name: "f", Code: testguest.WAT(t, "counter")})
+	require.ErrorIs(t, err, lambda.ErrClosed)
+}
+
+func TestFunctionErrorJSON(t *testing.T) {
+	fe := &lambda.FunctionError{Type: "T", Message: "m", StackTrace: []lambda.StackFrame{{Path: "main.go", Line: 3, Label: "h"}}}
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(fe.Payload(), &got))
+	require.Equal(t, map[string]any{"errorMessage": "m", "errorType": "T", "stackTrace": []any{map[string]any{"path": "main.go", "line": 3.0, "label": "h"}}}, got)
+	require.Equal(t, "h (main.go:3)", fe.StackTrace[0].String())
+	require.Equal(t, "T: m", fe.Error())
+}
