@@ -50,6 +50,9 @@ func (f *Function) run(ctx context.Context, sb *sandbox, payload []byte, o *invo
 	start := time.Now()
 	tctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	defer cancel()
+	if !sb.running(cancel) {
+		cancel()
+	}
 	deadline, _ := tctx.Deadline()
 	req := abi.Request{
 		DeadlineMs:         deadline.UnixMilli(),
@@ -72,8 +75,9 @@ func (f *Function) run(ctx context.Context, sb *sandbox, payload []byte, o *invo
 	} else {
 		resp, broken, err = f.runCommand(tctx, sb, &req)
 	}
+	sb.running(nil)
 	if err != nil {
-		err = f.classify(ctx, tctx, o.requestID, err)
+		err = f.classify(ctx, sb, o.requestID, err)
 	}
 	var maxMem uint64
 	if sb.inst != nil {
@@ -150,13 +154,16 @@ func (f *Function) responseTooLarge(requestID string, size int) error {
 }
 
 // classify turns a sandbox fault into the error the caller sees.
-func (f *Function) classify(ctx, tctx context.Context, requestID string, err error) error {
+func (f *Function) classify(ctx context.Context, sb *sandbox, requestID string, err error) error {
 	var fault *wasm.Fault
 	if !errors.As(err, &fault) {
 		return err
 	}
 	switch fault.Kind {
 	case wasm.FaultDeadline, wasm.FaultCanceled:
+		if sb.wasAborted() {
+			return serviceError(ErrClosed, "function %s was closed during invocation %s", f.name, requestID)
+		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("invoke %s: %w", f.name, ctx.Err())
 		}

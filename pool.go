@@ -65,6 +65,37 @@ type sandbox struct {
 	initDur  time.Duration
 	uses     int
 	lastUsed time.Time
+
+	// mu guards the running invocation's cancel, so that a forced close can
+	// abort it.
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	aborted bool
+}
+
+// running records the cancel of the invocation now running, or clears it
+// with nil. It reports false when the sandbox was aborted already.
+func (s *sandbox) running(cancel context.CancelFunc) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cancel = cancel
+	return !s.aborted
+}
+
+// abort cancels the running invocation, if any, and any later one.
+func (s *sandbox) abort() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.aborted = true
+	if s.cancel != nil {
+		s.cancel()
+	}
+}
+
+func (s *sandbox) wasAborted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.aborted
 }
 
 func (s *sandbox) close() {
@@ -84,7 +115,8 @@ type pool struct {
 	throttle    bool
 
 	mu       sync.Mutex
-	idle     []*sandbox // most recently used last
+	all      map[*sandbox]struct{} // every sandbox open
+	idle     []*sandbox            // most recently used last
 	numOpen  int        // idle + in use + being created
 	creating int
 	waiters  []chan grant
@@ -111,6 +143,7 @@ func newPool(f *Function) *pool {
 		maxUses:     f.cfg.MaxUses,
 		idleTimeout: f.cfg.IdleTimeout,
 		throttle:    f.cfg.ThrottleWhenBusy,
+		all:         map[*sandbox]struct{}{},
 		drained:     make(chan struct{}),
 		stop:        make(chan struct{}),
 	}
@@ -146,13 +179,19 @@ func (p *pool) prewarm(ctx context.Context) error {
 // numOpen.
 func (p *pool) create(ctx context.Context, provisioned bool) (*sandbox, error) {
 	sb, err := p.f.newSandbox(ctx, provisioned)
-	if err == nil && sb.inst != nil {
-		p.countColdStart()
+	if err != nil {
+		return nil, err
 	}
-	return sb, err
+	p.mu.Lock()
+	p.all[sb] = struct{}{}
+	if sb.inst != nil {
+		p.stats.ColdStarts++
+	}
+	p.mu.Unlock()
+	return sb, nil
 }
 
-// countColdStart counts a new instance. Commands count one per invocation.
+// countColdStart counts a one-shot command instance.
 func (p *pool) countColdStart() {
 	p.mu.Lock()
 	p.stats.ColdStarts++
@@ -268,6 +307,7 @@ func (p *pool) release(sb *sandbox, broken bool) {
 		return
 	}
 	p.numOpen--
+	delete(p.all, sb)
 	p.grantSlotLocked()
 	p.replenishLocked()
 	p.checkDrainedLocked()
@@ -314,10 +354,11 @@ func (p *pool) replenishLocked() {
 			p.creating--
 			if err != nil || p.closed {
 				p.numOpen--
-				p.checkDrainedLocked()
 				if sb != nil {
+					delete(p.all, sb)
 					go sb.close()
 				}
+				p.checkDrainedLocked()
 				return
 			}
 			p.putIdleLocked(sb)
@@ -344,6 +385,7 @@ func (p *pool) janitor() {
 			// idle is ordered by last use, oldest first.
 			for len(p.idle) > 0 && p.numOpen > p.minWarm && now.Sub(p.idle[0].lastUsed) > p.idleTimeout {
 				expired = append(expired, p.idle[0])
+				delete(p.all, p.idle[0])
 				p.idle = p.idle[1:]
 				p.numOpen--
 				p.stats.IdleClosed++
@@ -383,6 +425,9 @@ func (p *pool) close(ctx context.Context) error {
 	idle := p.idle
 	p.idle = nil
 	p.numOpen -= len(idle)
+	for _, sb := range idle {
+		delete(p.all, sb)
+	}
 	p.checkDrainedLocked()
 	p.mu.Unlock()
 	for _, sb := range idle {
@@ -392,7 +437,16 @@ func (p *pool) close(ctx context.Context) error {
 	select {
 	case <-p.drained:
 	case <-ctx.Done():
+		// Abort what still runs. A guest stops at its next loop or call,
+		// and a sleeping one wakes, so the drain below is short; no
+		// module is closed while a call runs in it.
 		err = ctx.Err()
+		p.mu.Lock()
+		for sb := range p.all {
+			sb.abort()
+		}
+		p.mu.Unlock()
+		<-p.drained
 	}
 	p.wg.Wait()
 	return err

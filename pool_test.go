@@ -203,7 +203,7 @@ func TestCloseContextAbortsInFlight(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, f.Close(ctx), context.DeadlineExceeded)
-	require.Error(t, <-done, "closing the module stops the loop")
+	require.ErrorIs(t, <-done, lambda.ErrClosed, "a forced close aborts the running loop")
 }
 
 // TestHammer: 64 goroutines each invoke one function 500 times with a

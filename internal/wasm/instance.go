@@ -124,7 +124,7 @@ func (m *Module) Instantiate(ctx context.Context, ic InstanceConfig) (*Instance,
 	in := &Instance{m: m}
 	in.setDone(ctx)
 	defer in.done.Store(nil)
-	mod, err := m.rt.InstantiateModule(ctx, m.compiled, m.moduleConfig(ic, &in.done))
+	mod, err := m.rt.InstantiateModule(withMemory(ctx), m.compiled, m.moduleConfig(ic, &in.done))
 	if err != nil {
 		return nil, m.fault(ctx, nil, err)
 	}
@@ -268,7 +268,7 @@ func (m *Module) RunCommand(ctx context.Context, ic InstanceConfig) (uint32, err
 	ch := ctx.Done()
 	done.Store(&ch)
 	mc := m.moduleConfig(ic, &done).WithStartFunctions(abi.ExportStart)
-	mod, err := m.rt.InstantiateModule(ctx, m.compiled, mc)
+	mod, err := m.rt.InstantiateModule(withMemory(ctx), m.compiled, mc)
 	if mod != nil {
 		defer mod.Close(context.Background())
 	}
