@@ -159,7 +159,13 @@ func (f *Function) classify(ctx context.Context, sb *sandbox, requestID string, 
 	if !errors.As(err, &fault) {
 		return err
 	}
-	switch fault.Kind {
+	kind := fault.Kind
+	if (kind == wasm.FaultTrap || kind == wasm.FaultExit) && bytes.Contains(sb.capture.tail, []byte("out of memory")) {
+		// The Go runtime, among others, says so before it aborts; its last
+		// failed grow may have asked for more than the margin atLimit sees.
+		kind = wasm.FaultOutOfMemory
+	}
+	switch kind {
 	case wasm.FaultDeadline, wasm.FaultCanceled:
 		if sb.wasAborted() {
 			return serviceError(ErrClosed, "function %s was closed during invocation %s", f.name, requestID)
@@ -220,7 +226,7 @@ func (f *Function) report(ctx context.Context, sb *sandbox, requestID string, d 
 	attrs := []slog.Attr{
 		slog.String("request_id", requestID),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-		slog.Int64("billed_duration_ms", (d+time.Millisecond-1).Milliseconds()),
+		slog.Int64("billed_duration_ms", (d + time.Millisecond - 1).Milliseconds()),
 		slog.Int("memory_size_mb", f.cfg.MemorySize),
 		slog.Uint64("max_memory_used_mb", (maxMem+(1<<20)-1)>>20),
 	}

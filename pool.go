@@ -117,7 +117,7 @@ type pool struct {
 	mu       sync.Mutex
 	all      map[*sandbox]struct{} // every sandbox open
 	idle     []*sandbox            // most recently used last
-	numOpen  int        // idle + in use + being created
+	numOpen  int                   // idle + in use + being created
 	creating int
 	waiters  []chan grant
 	closed   bool

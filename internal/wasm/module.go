@@ -173,8 +173,14 @@ func checkExports(cm wazero.CompiledModule) (Mode, bool, error) {
 	_, hasInit := fns[abi.ExportInitialize]
 	alloc, hasAlloc := fns[abi.ExportAlloc]
 	invoke, hasInvoke := fns[abi.ExportInvoke]
+	_, hasStart := fns[abi.ExportStart]
 	i32 := api.ValueTypeI32
 	switch {
+	case hasStart && !hasInit:
+		// A WASI command: its exports may be called only while _start
+		// runs. A Go program built without -buildmode=c-shared is one,
+		// even though it carries the SDK's v1 exports.
+		return ModeCommand, false, nil
 	case hasAlloc && hasInvoke:
 		if !hasTypes(alloc, []api.ValueType{i32}, []api.ValueType{i32}) {
 			return 0, false, fmt.Errorf("export %s has signature %s, want (i32) -> (i32)", abi.ExportAlloc, signature(alloc))
@@ -195,9 +201,6 @@ func checkExports(cm wazero.CompiledModule) (Mode, bool, error) {
 			missing = abi.ExportInvoke
 		}
 		return 0, false, fmt.Errorf("missing handler export %q (ABI v1 needs both %s and %s)", missing, abi.ExportAlloc, abi.ExportInvoke)
-	}
-	if _, ok := fns[abi.ExportStart]; ok {
-		return ModeCommand, false, nil
 	}
 	names := make([]string, 0, len(fns))
 	for n := range fns {

@@ -1,0 +1,52 @@
+// Package guest runs an AWS-Lambda-style Go handler inside a wasmlambda host.
+//
+// A guest is an ordinary Go program that registers its handler with Start from
+// an init function and is compiled to a WASI reactor:
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o function.wasm .
+//
+// A reactor never runs main; the host calls its _initialize export once, which
+// runs the package init functions, and then calls the ABI v1 exports
+// (wasmlambda_v1_alloc and wasmlambda_v1_invoke, see docs/ABI.md) once per
+// invocation. The instance stays warm between invocations, so package-level
+// state survives from one event to the next as it does on AWS Lambda.
+//
+//	package main
+//
+//	import (
+//		"context"
+//
+//		"github.com/wasmlambda/lambda/guest"
+//	)
+//
+//	func handler(ctx context.Context, name string) (string, error) {
+//		return "hello, " + name, nil
+//	}
+//
+//	func init() { guest.Start(handler) }
+//
+//	func main() {}
+//
+// Start accepts every handler signature that aws-lambda-go's lambda.Start
+// accepts, decodes the event and encodes the response as it does, and builds a
+// context that carries the deadline and a *lambdacontext.LambdaContext, so
+// handler code written for AWS Lambda moves over with only the init wiring
+// changed.
+//
+// A returned error becomes a function error (result status 1) whose
+// errorMessage is err.Error() and whose errorType is the name of the error's
+// type, through one pointer ("errorString" for errors.New), as aws-lambda-go
+// reports it; an error that is a messages.InvokeResponse_Error is reported as
+// it is. A panic in the handler is recovered and becomes a fatal function
+// error (status 2: the host discards the instance) with the panic value as the
+// message, its type's name as the errorType, and the handler's frames as the
+// stackTrace.
+//
+// Built without -buildmode=c-shared, the same program is a WASI command (the
+// host's compatibility mode): Start then serves exactly one event read from
+// standard input, writes the response to standard output and exits.
+//
+// The package does not import aws-lambda-go's lambda package, which would pull
+// net/http into every guest; lambdacontext, events and lambda/messages are
+// small and may be used freely.
+package guest

@@ -1,0 +1,234 @@
+package guest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+)
+
+// Handler is a function's raw event handler: it takes the event as the caller
+// gave it and returns the response bytes. It has the same method as
+// aws-lambda-go's lambda.Handler, so a value written for that interface is a
+// Handler too.
+//
+// The payload slice is only valid during the call: the guest reuses its memory
+// for the next event, so an implementation must copy what it keeps.
+type Handler interface {
+	// Invoke handles one event. A non-nil error becomes a function error.
+	Invoke(ctx context.Context, payload []byte) ([]byte, error)
+}
+
+var (
+	contextType = reflect.TypeFor[context.Context]()
+	errorType   = reflect.TypeFor[error]()
+)
+
+// NewHandler validates handler and returns a Handler that JSON-decodes the
+// event into the handler's argument, calls it, and JSON-encodes its result, as
+// aws-lambda-go does.
+//
+// handler is either a value that already implements Handler, which is used as
+// it is, or a function with one of these signatures, where TIn and TOut are
+// types encoding/json can decode and encode:
+//
+//	func()
+//	func(TIn)
+//	func() error
+//	func(TIn) error
+//	func() (TOut, error)
+//	func(TIn) (TOut, error)
+//	func(context.Context)
+//	func(context.Context) error
+//	func(context.Context) (TOut, error)
+//	func(context.Context, TIn)
+//	func(context.Context, TIn) error
+//	func(context.Context, TIn) (TOut, error)
+//
+// Any type that implements error may stand in for error; a nil value of a
+// concrete such type (func() (T, *MyError)) is no error. The event is decoded
+// with a json.Decoder (so an empty payload is an error, "EOF", for a handler
+// that takes an event). The response is encoded with HTML escaping off and no
+// trailing newline; a handler without a TOut responds null. A TOut that
+// implements io.Reader and encodes to a JSON object without fields (as
+// *bytes.Buffer and *strings.Reader do), or cannot be encoded at all, is read
+// and its bytes returned as they are, and closed if it implements io.Closer.
+// []byte is encoded as a base64 JSON string and json.RawMessage is copied
+// through (compacted), as encoding/json does.
+//
+// An invalid handler yields an error that names the problem.
+func NewHandler(handler any) (Handler, error) {
+	if handler == nil {
+		return nil, errors.New("wasmlambda/guest: handler is nil")
+	}
+	if h, ok := handler.(Handler); ok {
+		return h, nil
+	}
+	t := reflect.TypeOf(handler)
+	if t.Kind() != reflect.Func {
+		return nil, fmt.Errorf("wasmlambda/guest: handler is a %s (%s), but it must be a func", t.Kind(), t)
+	}
+	takesContext, err := handlerTakesContext(t)
+	if err != nil {
+		return nil, fmt.Errorf("wasmlambda/guest: %w", err)
+	}
+	if err := validateReturns(t); err != nil {
+		return nil, fmt.Errorf("wasmlambda/guest: %w", err)
+	}
+	rh := &reflectHandler{fn: reflect.ValueOf(handler), takesContext: takesContext}
+	if n := t.NumIn(); n == 2 || (n == 1 && !takesContext) {
+		rh.eventType = t.In(n - 1)
+	}
+	if n := t.NumOut(); n > 0 {
+		rh.errType = t.Out(n - 1)
+		rh.hasValue = n == 2
+	}
+	return rh, nil
+}
+
+// isContext reports whether t is an interface with exactly the method set of
+// context.Context (context.Context itself, or an identical declaration).
+func isContext(t reflect.Type) bool {
+	return t.Kind() == reflect.Interface && contextType.Implements(t) && t.Implements(contextType)
+}
+
+// handlerTakesContext applies aws-lambda-go's argument rules.
+func handlerTakesContext(t reflect.Type) (bool, error) {
+	switch t.NumIn() {
+	case 0:
+		return false, nil
+	case 1:
+		in := t.In(0)
+		// A non-interface event, or the empty interface (func(event any)), is
+		// the event; any other interface must be context.Context.
+		if in.Kind() != reflect.Interface || in.NumMethod() == 0 {
+			return false, nil
+		}
+		if !isContext(in) {
+			return false, fmt.Errorf("handler takes an interface, %s, but it is not context.Context", in)
+		}
+		return true, nil
+	case 2:
+		if in := t.In(0); !isContext(in) {
+			return false, fmt.Errorf("handler takes two arguments, but the first is %s, not context.Context", in)
+		}
+		return true, nil
+	default:
+		return false, fmt.Errorf("handler takes %d arguments, but at most 2 are allowed", t.NumIn())
+	}
+}
+
+// validateReturns applies aws-lambda-go's result rules.
+func validateReturns(t reflect.Type) error {
+	switch n := t.NumOut(); n {
+	case 0:
+		return nil
+	case 1:
+		if out := t.Out(0); !out.Implements(errorType) {
+			return fmt.Errorf("handler returns a single value, %s, but it does not implement error", out)
+		}
+		return nil
+	case 2:
+		if out := t.Out(1); !out.Implements(errorType) {
+			return fmt.Errorf("handler returns two values, but the second, %s, does not implement error", out)
+		}
+		return nil
+	default:
+		return fmt.Errorf("handler returns %d values, but at most 2 are allowed", n)
+	}
+}
+
+// reflectHandler calls a validated handler function.
+type reflectHandler struct {
+	fn           reflect.Value
+	takesContext bool
+	eventType    reflect.Type // nil when the handler takes no event
+	errType      reflect.Type // nil when the handler returns nothing
+	hasValue     bool         // the handler returns (TOut, error)
+}
+
+// Invoke decodes the event, calls the function and encodes its result. A
+// panic in the function is not recovered here.
+func (h *reflectHandler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	args := make([]reflect.Value, 0, 2)
+	if h.takesContext {
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		args = append(args, reflect.ValueOf(&ctx).Elem())
+	}
+	if h.eventType != nil {
+		event := reflect.New(h.eventType)
+		if err := json.NewDecoder(bytes.NewReader(payload)).Decode(event.Interface()); err != nil {
+			return nil, err
+		}
+		args = append(args, event.Elem())
+	}
+
+	out := h.fn.Call(args)
+
+	if h.errType != nil {
+		if err := returnedError(out[len(out)-1]); err != nil {
+			return nil, err
+		}
+	}
+	var val any
+	if h.hasValue {
+		val = out[0].Interface()
+	}
+	return encodeResponse(val)
+}
+
+// returnedError returns the handler's error result, or nil. A nil pointer (or
+// map, slice, ...) of a concrete error type counts as no error, which is what
+// the author of func() (T, *MyError) means; an error interface holding such a
+// typed nil is an error, as it is anywhere in Go.
+func returnedError(v reflect.Value) error {
+	switch v.Kind() {
+	case reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
+		if v.IsNil() {
+			return nil
+		}
+	}
+	err, _ := v.Interface().(error)
+	return err
+}
+
+// encodeResponse encodes a handler's result the way aws-lambda-go does.
+func encodeResponse(val any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(val); err != nil {
+		// Not JSON, but a reader: its bytes are the response.
+		if r, ok := val.(io.Reader); ok {
+			return readResponse(r)
+		}
+		return nil, err
+	}
+	// A reader that encodes to a JSON object without fields is a raw
+	// response; one with exported fields is encoded as JSON.
+	if r, ok := val.(io.Reader); ok && bytes.HasPrefix(buf.Bytes(), []byte("{}")) {
+		return readResponse(r)
+	}
+	b := buf.Bytes()
+	return b[:len(b)-1], nil // drop the encoder's newline
+}
+
+// readResponse reads a raw response and closes it if it is a Closer.
+func readResponse(r io.Reader) ([]byte, error) {
+	if c, ok := r.(io.Closer); ok {
+		defer func() { _ = c.Close() }()
+	}
+	if b, ok := r.(*bytes.Buffer); ok {
+		return b.Bytes(), nil
+	}
+	return io.ReadAll(r)
+}

@@ -1,0 +1,216 @@
+// Command behave is the Go test guest whose behaviour each event chooses:
+// the event is {"op": OP, ...} with these ops and fields.
+//
+//	echo     returns field "data" as it is (null if absent)
+//	counter  increments a package variable and returns it: 1, 2, 3, ... on a
+//	         warm instance
+//	error    returns errors.New(field "message"): errorType "errorString"
+//	panic    panics with field "message": errorType "string", status 2
+//	loop     spins forever
+//	sleep    sleeps field "ms" milliseconds, returns {"slept_ms": ms}
+//	alloc    allocates field "mb" MiB in 1 MiB chunks, writing to every 4 KiB
+//	         page, keeps them referenced until the next alloc, and returns
+//	         the number of chunks
+//	big      returns a JSON string of exactly field "bytes" bytes, quotes
+//	         included ("xxx...")
+//	log      prints "line N" to stdout and "err N" to stderr for N from 1 to
+//	         field "lines", returns {"lines": lines}
+//	exit     calls os.Exit(field "code")
+//	context  returns what the guest sees of its invocation and sandbox: see
+//	         contextReport
+//	s3       decodes field "event" as an events.S3Event and returns the first
+//	         record's {"bucket": name, "key": key}
+//
+// An unknown op is an error of type "errorString".
+//
+// Build from the repository root:
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o behave.wasm ./testdata/guests/go/behave
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/wasmlambda/lambda/guest"
+)
+
+// event is the union of every op's fields.
+type event struct {
+	Op      string          `json:"op"`
+	Data    json.RawMessage `json:"data"`
+	Message string          `json:"message"`
+	MS      int             `json:"ms"`
+	MB      int             `json:"mb"`
+	Bytes   int             `json:"bytes"`
+	Lines   int             `json:"lines"`
+	Code    int             `json:"code"`
+	Event   events.S3Event  `json:"event"`
+}
+
+var (
+	// calls is the warm state "counter" counts in.
+	calls int
+	// spin is what "loop" writes, so that the loop has an effect.
+	spin uint64
+	// held keeps the chunks "alloc" allocated.
+	held [][]byte
+)
+
+func handler(ctx context.Context, ev event) (any, error) {
+	switch ev.Op {
+	case "echo":
+		return ev.Data, nil
+	case "counter":
+		calls++
+		return calls, nil
+	case "error":
+		return nil, errors.New(ev.Message)
+	case "panic":
+		panic(ev.Message)
+	case "loop":
+		for {
+			spin++
+		}
+	case "sleep":
+		time.Sleep(time.Duration(ev.MS) * time.Millisecond)
+		return map[string]int{"slept_ms": ev.MS}, nil
+	case "alloc":
+		return alloc(ev.MB), nil
+	case "big":
+		return big(ev.Bytes), nil
+	case "log":
+		for i := 1; i <= ev.Lines; i++ {
+			fmt.Fprintf(os.Stdout, "line %d\n", i)
+			fmt.Fprintf(os.Stderr, "err %d\n", i)
+		}
+		return map[string]int{"lines": ev.Lines}, nil
+	case "exit":
+		os.Exit(ev.Code)
+		return nil, nil
+	case "context":
+		return report(ctx), nil
+	case "s3":
+		if len(ev.Event.Records) == 0 {
+			return nil, errors.New("s3: the event has no records")
+		}
+		r := ev.Event.Records[0]
+		return map[string]string{"bucket": r.S3.Bucket.Name, "key": r.S3.Object.Key}, nil
+	default:
+		return nil, fmt.Errorf("unknown op %q", ev.Op)
+	}
+}
+
+func alloc(mb int) int {
+	held = nil // let the previous chunks go first
+	chunks := make([][]byte, 0, mb)
+	for i := 0; i < mb; i++ {
+		c := make([]byte, 1<<20)
+		for j := 0; j < len(c); j += 4096 {
+			c[j] = byte(i + 1)
+		}
+		chunks = append(chunks, c)
+	}
+	held = chunks
+	return len(held)
+}
+
+// big returns the response as a *bytes.Buffer, which the SDK passes through
+// raw (as aws-lambda-go does) instead of validating megabytes of JSON.
+func big(n int) *bytes.Buffer {
+	if n < 2 {
+		n = 2
+	}
+	b := bytes.Repeat([]byte{'x'}, n)
+	b[0], b[n-1] = '"', '"'
+	return bytes.NewBuffer(b)
+}
+
+// contextReport is what "context" returns.
+type contextReport struct {
+	RequestID          string `json:"request_id"`
+	InvokedFunctionARN string `json:"invoked_function_arn"`
+	HasDeadline        bool   `json:"has_deadline"`
+	// DeadlineMs is the deadline in milliseconds since the Unix epoch.
+	DeadlineMs int64 `json:"deadline_ms"`
+	// RemainingMs is the time left until the deadline when the handler ran.
+	RemainingMs         int64                          `json:"remaining_ms"`
+	FunctionName        string                         `json:"function_name"`
+	FunctionVersion     string                         `json:"function_version"`
+	MemoryLimitInMB     int                            `json:"memory_limit_mb"`
+	ClientContextCustom map[string]string              `json:"client_context_custom,omitempty"`
+	Identity            *lambdacontext.CognitoIdentity `json:"identity,omitempty"`
+	Env                 []string                       `json:"env"`
+	ReadDirRoot         dirListing                     `json:"readdir_root"`
+	ReadDirCwd          dirListing                     `json:"readdir_cwd"`
+	// NetDial is the error text of dialling 127.0.0.1:80, or "ok".
+	NetDial string   `json:"net_dial"`
+	ArgsLen int      `json:"args_len"`
+	Args    []string `json:"args"`
+}
+
+// dirListing is what os.ReadDir returned: the entries' names, or the error.
+type dirListing struct {
+	Entries []string `json:"entries"`
+	Error   string   `json:"error,omitempty"`
+}
+
+func report(ctx context.Context) contextReport {
+	r := contextReport{
+		FunctionName:    lambdacontext.FunctionName,
+		FunctionVersion: lambdacontext.FunctionVersion,
+		MemoryLimitInMB: lambdacontext.MemoryLimitInMB,
+		Env:             os.Environ(),
+		ReadDirRoot:     listDir("/"),
+		ReadDirCwd:      listDir("."),
+		ArgsLen:         len(os.Args),
+		Args:            os.Args,
+	}
+	if d, ok := ctx.Deadline(); ok {
+		r.HasDeadline = true
+		r.DeadlineMs = d.UnixMilli()
+		r.RemainingMs = time.Until(d).Milliseconds()
+	}
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		r.RequestID = lc.AwsRequestID
+		r.InvokedFunctionARN = lc.InvokedFunctionArn
+		r.ClientContextCustom = lc.ClientContext.Custom
+		if lc.Identity != (lambdacontext.CognitoIdentity{}) {
+			id := lc.Identity
+			r.Identity = &id
+		}
+	}
+	r.NetDial = "ok"
+	if c, err := net.Dial("tcp", "127.0.0.1:80"); err != nil {
+		r.NetDial = err.Error()
+	} else {
+		c.Close()
+	}
+	return r
+}
+
+func listDir(name string) dirListing {
+	l := dirListing{Entries: []string{}}
+	entries, err := os.ReadDir(name)
+	if err != nil {
+		l.Error = err.Error()
+	}
+	for _, e := range entries {
+		l.Entries = append(l.Entries, e.Name())
+	}
+	return l
+}
+
+// A reactor never runs main: register the handler in init.
+func init() { guest.Start(handler) }
+
+func main() {}
