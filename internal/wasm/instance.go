@@ -51,6 +51,7 @@ func (f *Fault) Error() string { return f.Detail }
 type Instance struct {
 	m      *Module
 	mod    api.Module
+	intr   interrupter
 	mem    api.Memory
 	alloc  api.Function
 	invoke api.Function
@@ -132,8 +133,9 @@ func (m *Module) Instantiate(ctx context.Context, ic InstanceConfig) (*Instance,
 	in.mem = mod.ExportedMemory(abi.ExportMemory)
 	in.alloc = mod.ExportedFunction(abi.ExportAlloc)
 	in.invoke = mod.ExportedFunction(abi.ExportInvoke)
-	if m.hasInit {
-		if _, err := mod.ExportedFunction(abi.ExportInitialize).Call(ctx); err != nil {
+	in.intr = newInterrupter(mod)
+	for _, name := range m.initFunctions(abi.ExportInitialize) {
+		if err := in.intr.call(ctx, mod.ExportedFunction(name), nil); err != nil {
 			f := m.fault(ctx, in.mem, err)
 			_ = mod.Close(context.Background())
 			return nil, f
@@ -167,11 +169,7 @@ func (in *Instance) Invoke(ctx context.Context, req *abi.Request, maxResult int)
 	}
 	req.Encode(view)
 	in.stack[0], in.stack[1] = uint64(in.bufPtr), uint64(n)
-	if err := in.invoke.CallWithStack(ctx, in.stack[:]); err != nil {
-		return 0, nil, 0, in.m.fault(ctx, in.mem, err)
-	}
-	if err := ctx.Err(); err != nil {
-		// The guest returned after its deadline, from a sleep cut short.
+	if err := in.intr.call(ctx, in.invoke, in.stack[:]); err != nil {
 		return 0, nil, 0, in.m.fault(ctx, in.mem, err)
 	}
 	rec, ok := in.mem.Read(uint32(in.stack[0]), abi.ResultSize)
@@ -198,7 +196,7 @@ func (in *Instance) grow(ctx context.Context, n int) error {
 		c *= 2
 	}
 	in.stack[0] = uint64(c)
-	if err := in.alloc.CallWithStack(ctx, in.stack[:]); err != nil {
+	if err := in.intr.call(ctx, in.alloc, in.stack[:]); err != nil {
 		return in.m.fault(ctx, in.mem, err)
 	}
 	ptr := uint32(in.stack[0])
@@ -267,21 +265,69 @@ func (m *Module) RunCommand(ctx context.Context, ic InstanceConfig) (uint32, err
 	var done atomic.Pointer[<-chan struct{}]
 	ch := ctx.Done()
 	done.Store(&ch)
-	mc := m.moduleConfig(ic, &done).WithStartFunctions(abi.ExportStart)
-	mod, err := m.rt.InstantiateModule(withMemory(ctx), m.compiled, mc)
-	if mod != nil {
-		defer mod.Close(context.Background())
+	mod, err := m.rt.InstantiateModule(withMemory(ctx), m.compiled, m.moduleConfig(ic, &done))
+	if err != nil {
+		return 0, m.fault(ctx, nil, err)
 	}
-	if err == nil {
+	defer mod.Close(context.Background())
+	mem := mod.ExportedMemory(abi.ExportMemory)
+	intr := newInterrupter(mod)
+	for _, name := range m.initFunctions(abi.ExportStart) {
+		if err = intr.call(ctx, mod.ExportedFunction(name), nil); err != nil {
+			break
+		}
+	}
+	var exit *sys.ExitError
+	if err == nil || errors.As(err, &exit) && exit.ExitCode() == 0 && ctx.Err() == nil {
 		return 0, nil
-	}
-	var mem api.Memory
-	if mod != nil {
-		mem = mod.ExportedMemory(abi.ExportMemory)
 	}
 	f := m.fault(ctx, mem, err)
 	if f.Kind == FaultExit {
 		return f.ExitCode, nil
 	}
 	return 0, f
+}
+
+// initFunctions lists what runs after instantiation: the former start
+// section, then entry (_initialize or _start) if the module has it.
+func (m *Module) initFunctions(entry string) []string {
+	var fns []string
+	if m.hasStart {
+		fns = append(fns, StartExport)
+	}
+	if entry == abi.ExportStart || m.hasInit {
+		fns = append(fns, entry)
+	}
+	return fns
+}
+
+// interrupter arms an instance's interrupt global for the length of a call.
+type interrupter struct {
+	global api.MutableGlobal
+	fired  chan struct{}
+}
+
+func newInterrupter(mod api.Module) interrupter {
+	return interrupter{global: mod.ExportedGlobal(InterruptExport).(api.MutableGlobal), fired: make(chan struct{}, 1)}
+}
+
+// call runs fn, interrupting it when ctx ends. Once interrupted, the
+// instance stays interrupted: it must be discarded, and call reports an
+// error even if fn returned first.
+func (it interrupter) call(ctx context.Context, fn api.Function, stack []uint64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() {
+		it.global.Set(1)
+		it.fired <- struct{}{}
+	})
+	err := fn.CallWithStack(ctx, stack)
+	if !stop() {
+		<-it.fired // the interrupt ran; its write happened before this read
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
+	return err
 }

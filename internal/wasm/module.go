@@ -82,6 +82,7 @@ type Module struct {
 	compiled   wazero.CompiledModule
 	mode       Mode
 	hasInit    bool
+	hasStart   bool
 	limitPages uint32
 }
 
@@ -108,7 +109,6 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 		return nil, errors.New("the module is empty")
 	}
 	rc := wazero.NewRuntimeConfigCompiler().
-		WithCloseOnContextDone(true).
 		WithMemoryLimitPages(cfg.MemoryLimitPages)
 	if cfg.Cache != nil {
 		rc = rc.WithCompilationCache(cfg.Cache.cc)
@@ -126,6 +126,10 @@ func (m *Module) compile(ctx context.Context, code []byte) error {
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, m.rt); err != nil {
 		return fmt.Errorf("instantiate WASI: %w", err)
 	}
+	code, err := instrument(code)
+	if err != nil {
+		return fmt.Errorf("malformed wasm module: %w", err)
+	}
 	cm, err := m.rt.CompileModule(ctx, code)
 	if err != nil {
 		return fmt.Errorf("malformed wasm module: %w", err)
@@ -139,6 +143,7 @@ func (m *Module) compile(ctx context.Context, code []byte) error {
 		return err
 	}
 	m.mode, m.hasInit = mode, hasInit
+	_, m.hasStart = cm.ExportedFunctions()[StartExport]
 	return nil
 }
 

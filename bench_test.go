@@ -1,0 +1,308 @@
+package lambda_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	lambda "github.com/wasmlambda/lambda"
+	"github.com/wasmlambda/lambda/internal/abi"
+	"github.com/wasmlambda/lambda/internal/testguest"
+)
+
+// The benchmarks come in pairs: the library, and beside it the floor that
+// raw wazero sets for the same work on the same guest, with the same
+// deadline enforcement (WithCloseOnContextDone and a per-call deadline).
+// docs/PERFORMANCE.md holds the figures and the command.
+
+var payload1K = []byte(`"` + strings.Repeat("x", 1022) + `"`)
+
+func benchRuntime(b *testing.B) *lambda.Runtime {
+	b.Helper()
+	rt, err := lambda.New(lambda.Options{CacheDir: testguest.CacheDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { rt.Close(context.Background()) })
+	return rt
+}
+
+func benchDeploy(b *testing.B, rt *lambda.Runtime, cfg lambda.FunctionConfig) *lambda.Function {
+	b.Helper()
+	f, err := rt.Deploy(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return f
+}
+
+// rawGuest is the echo guest driven by wazero alone through ABI v1.
+type rawGuest struct {
+	rt       wazero.Runtime
+	compiled wazero.CompiledModule
+}
+
+func newRawGuest(b *testing.B, code []byte) *rawGuest {
+	b.Helper()
+	ctx := context.Background()
+	cache, err := wazero.NewCompilationCacheWithDir(testguest.CacheDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().
+		WithCloseOnContextDone(true).WithMemoryLimitPages(128*16).WithCompilationCache(cache))
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	compiled, err := rt.CompileModule(ctx, code)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { rt.Close(ctx); cache.Close(ctx) })
+	return &rawGuest{rt: rt, compiled: compiled}
+}
+
+type rawInstance struct {
+	mod    api.Module
+	invoke api.Function
+	ptr    uint32
+	cap    uint32
+	stack  []uint64
+}
+
+func (g *rawGuest) instantiate(b *testing.B) *rawInstance {
+	ctx := context.Background()
+	mod, err := g.rt.InstantiateModule(ctx, g.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if init := mod.ExportedFunction("_initialize"); init != nil {
+		if _, err := init.Call(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	res, err := mod.ExportedFunction(abi.ExportAlloc).Call(ctx, 64<<10)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &rawInstance{mod: mod, invoke: mod.ExportedFunction(abi.ExportInvoke), ptr: uint32(res[0]), cap: 64 << 10, stack: make([]uint64, 2)}
+}
+
+// call is the floor of one invocation: a deadline, one bulk copy in, one
+// guest call, one bulk copy out.
+func (in *rawInstance) call(b *testing.B, req *abi.Request) []byte {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	n := req.Size()
+	view, _ := in.mod.Memory().Read(in.ptr, uint32(n))
+	req.Encode(view)
+	in.stack[0], in.stack[1] = uint64(in.ptr), uint64(n)
+	if err := in.invoke.CallWithStack(ctx, in.stack); err != nil {
+		b.Fatal(err)
+	}
+	rec, _ := in.mod.Memory().Read(uint32(in.stack[0]), abi.ResultSize)
+	_, ptr, size := abi.DecodeResult(rec)
+	out, _ := in.mod.Memory().Read(ptr, size)
+	return bytes.Clone(out)
+}
+
+func echoRequest() *abi.Request {
+	return &abi.Request{DeadlineMs: time.Now().Add(time.Hour).UnixMilli(), MemoryMB: 128, RequestID: "8a2b3c4d-0000-4000-8000-000000000000",
+		FunctionName: "echo", FunctionVersion: "$LATEST", InvokedFunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:echo", Payload: payload1K}
+}
+
+// BenchmarkInvokeWarm: a 1 KiB echo through the library, warm sandbox.
+func BenchmarkInvokeWarm(b *testing.B) {
+	f := benchDeploy(b, benchRuntime(b), lambda.FunctionConfig{Name: "echo", Code: testguest.Go(b, "echo"), MinWarm: 1})
+	ctx := context.Background()
+	b.SetBytes(int64(len(payload1K)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		out, err := f.Invoke(ctx, payload1K)
+		if err != nil || len(out) != len(payload1K) {
+			b.Fatal(err, len(out))
+		}
+	}
+}
+
+// BenchmarkRawWazeroEcho: the same guest and work, driven by raw wazero.
+func BenchmarkRawWazeroEcho(b *testing.B) {
+	in := newRawGuest(b, testguest.Go(b, "echo")).instantiate(b)
+	req := echoRequest()
+	b.SetBytes(int64(len(payload1K)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if out := in.call(b, req); len(out) != len(payload1K) {
+			b.Fatal(len(out))
+		}
+	}
+}
+
+// BenchmarkColdStart: every invocation in a new sandbox (MaxUses 1):
+// instantiate, _initialize, one echo, close.
+func BenchmarkColdStart(b *testing.B) {
+	f := benchDeploy(b, benchRuntime(b), lambda.FunctionConfig{Name: "echo", Code: testguest.Go(b, "echo"), MaxUses: 1})
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := f.Invoke(ctx, payload1K); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRawInstantiate: the same cold start with raw wazero.
+func BenchmarkRawInstantiate(b *testing.B) {
+	g := newRawGuest(b, testguest.Go(b, "echo"))
+	req := echoRequest()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		in := g.instantiate(b)
+		in.call(b, req)
+		in.mod.Close(context.Background())
+	}
+}
+
+// BenchmarkDeployWarmCache: a deploy from a warm on-disk compilation cache,
+// as a second process does: each iteration starts a new runtime, so nothing
+// is cached in memory.
+func BenchmarkDeployWarmCache(b *testing.B) {
+	code := testguest.Go(b, "echo")
+	ctx := context.Background()
+	b.ReportMetric(float64(len(code))/(1<<20), "module-MiB")
+	warm := func() {
+		rt, err := lambda.New(lambda.Options{CacheDir: testguest.CacheDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := rt.Deploy(ctx, lambda.FunctionConfig{Name: "echo", Code: code}); err != nil {
+			b.Fatal(err)
+		}
+		rt.Close(ctx)
+	}
+	warm()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		warm()
+	}
+}
+
+// BenchmarkRawCompileWarmCache: raw wazero's compile from the same cache.
+func BenchmarkRawCompileWarmCache(b *testing.B) {
+	code := testguest.Go(b, "echo")
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cache, err := wazero.NewCompilationCacheWithDir(testguest.CacheDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true).WithCompilationCache(cache))
+		if _, err := rt.CompileModule(ctx, code); err != nil {
+			b.Fatal(err)
+		}
+		rt.Close(ctx)
+		cache.Close(ctx)
+	}
+}
+
+// BenchmarkThroughput: two goroutines invoking one function with two warm
+// sandboxes.
+func BenchmarkThroughput(b *testing.B) {
+	f := benchDeploy(b, benchRuntime(b), lambda.FunctionConfig{Name: "echo", Code: testguest.Go(b, "echo"), MinWarm: 2, MaxConcurrency: 2})
+	ctx := context.Background()
+	b.SetParallelism(2 / runtime.GOMAXPROCS(0))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := f.Invoke(ctx, payload1K); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkRawThroughput: two goroutines, each with its own raw instance.
+func BenchmarkRawThroughput(b *testing.B) {
+	g := newRawGuest(b, testguest.Go(b, "echo"))
+	var mu sync.Mutex
+	b.SetParallelism(2 / runtime.GOMAXPROCS(0))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		mu.Lock()
+		in := g.instantiate(b)
+		mu.Unlock()
+		req := echoRequest()
+		for pb.Next() {
+			in.call(b, req)
+		}
+	})
+}
+
+// BenchmarkMemoryPerInstance reports the resident memory one warm Go
+// sandbox adds, over 32 of them.
+func BenchmarkMemoryPerInstance(b *testing.B) {
+	code := testguest.Go(b, "echo")
+	const n = 32
+	for i := 0; i < b.N; i++ {
+		rt := benchRuntime(b)
+		benchDeploy(b, rt, lambda.FunctionConfig{Name: "warm0", Code: code, MinWarm: 1})
+		runtime.GC()
+		before := rss(b)
+		var ms0 runtime.MemStats
+		runtime.ReadMemStats(&ms0)
+		f := benchDeploy(b, rt, lambda.FunctionConfig{Name: fmt.Sprint("warm", i+1), Code: code, MinWarm: n, MaxConcurrency: n})
+		runtime.GC()
+		var ms1 runtime.MemStats
+		runtime.ReadMemStats(&ms1)
+		b.ReportMetric(float64(rss(b)-before)/n/(1<<20), "RSS-MiB/instance")
+		b.ReportMetric(float64(ms1.HeapAlloc-ms0.HeapAlloc)/n/(1<<20), "heap-MiB/instance")
+		f.Close(context.Background())
+	}
+}
+
+// rss reads the process's resident set size from /proc.
+func rss(b *testing.B) int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Skip("no /proc/self/status")
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	b.Skip("no VmRSS")
+	return 0
+}
+
+// BenchmarkTimeoutOvershoot reports how long past a 20 ms deadline an
+// endless loop keeps running.
+func BenchmarkTimeoutOvershoot(b *testing.B) {
+	const timeout = 20 * time.Millisecond
+	f := benchDeploy(b, benchRuntime(b), lambda.FunctionConfig{Name: "loop", Code: testguest.WAT(b, "loop"), Timeout: timeout})
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if _, err := f.Invoke(context.Background(), nil); err == nil {
+			b.Fatal("want a timeout")
+		}
+		total += time.Since(start) - timeout
+	}
+	b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs-overshoot")
+}
