@@ -3,6 +3,7 @@ package lambda_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	awslambda "github.com/aws/aws-lambda-go/lambda"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -53,7 +55,9 @@ type rawGuest struct {
 	compiled wazero.CompiledModule
 }
 
-func newRawGuest(b *testing.B, code []byte) *rawGuest {
+// newRawGuest compiles code with raw wazero; guarded turns on wazero's
+// deadline enforcement, WithCloseOnContextDone.
+func newRawGuest(b *testing.B, code []byte, guarded bool) *rawGuest {
 	b.Helper()
 	ctx := context.Background()
 	cache, err := wazero.NewCompilationCacheWithDir(testguest.CacheDir())
@@ -61,7 +65,7 @@ func newRawGuest(b *testing.B, code []byte) *rawGuest {
 		b.Fatal(err)
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().
-		WithCloseOnContextDone(true).WithMemoryLimitPages(128*16).WithCompilationCache(cache))
+		WithCloseOnContextDone(guarded).WithMemoryLimitPages(128*16).WithCompilationCache(cache))
 	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
 	compiled, err := rt.CompileModule(ctx, code)
 	if err != nil {
@@ -120,31 +124,75 @@ func echoRequest() *abi.Request {
 		FunctionName: "echo", FunctionVersion: "$LATEST", InvokedFunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:echo", Payload: payload1K}
 }
 
-// BenchmarkInvokeWarm: a 1 KiB echo through the library, warm sandbox.
+// echoGuests are the two Go echo guests: "json" is a typed aws-lambda-go
+// style handler (json.RawMessage in and out, decoded and re-encoded by the
+// SDK as aws-lambda-go does); "bytes" is a guest.Handler that returns the
+// payload untouched, so it measures the runtime and the SDK alone.
+var echoGuests = []string{"json", "bytes"}
+
+func echoGuest(b *testing.B, name string) []byte {
+	if name == "json" {
+		return testguest.Go(b, "echo")
+	}
+	return testguest.Go(b, "bytes")
+}
+
+// BenchmarkInvokeWarm: a 1 KiB echo through the library, warm sandbox, with
+// its deadline enforced.
 func BenchmarkInvokeWarm(b *testing.B) {
-	f := benchDeploy(b, benchRuntime(b), lambda.FunctionConfig{Name: "echo", Code: testguest.Go(b, "echo"), MinWarm: 1})
-	ctx := context.Background()
-	b.SetBytes(int64(len(payload1K)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		out, err := f.Invoke(ctx, payload1K)
-		if err != nil || len(out) != len(payload1K) {
-			b.Fatal(err, len(out))
-		}
+	for _, g := range echoGuests {
+		b.Run(g, func(b *testing.B) {
+			f := benchDeploy(b, benchRuntime(b), lambda.FunctionConfig{Name: "echo", Code: echoGuest(b, g), MinWarm: 1})
+			ctx := context.Background()
+			b.SetBytes(int64(len(payload1K)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				out, err := f.Invoke(ctx, payload1K)
+				if err != nil || len(out) != len(payload1K) {
+					b.Fatal(err, len(out))
+				}
+			}
+		})
 	}
 }
 
-// BenchmarkRawWazeroEcho: the same guest and work, driven by raw wazero.
-func BenchmarkRawWazeroEcho(b *testing.B) {
-	in := newRawGuest(b, testguest.Go(b, "echo")).instantiate(b)
-	req := echoRequest()
+// BenchmarkRawWazeroEcho: the same guests and work driven by raw wazero,
+// with wazero's deadline enforcement (WithCloseOnContextDone and a deadline
+// on every call): what the guarantee costs without this library.
+func BenchmarkRawWazeroEcho(b *testing.B) { benchRawEcho(b, true) }
+
+// BenchmarkRawWazeroEchoUnguarded: raw wazero with no deadline enforcement
+// at all, the floor no safe runtime can reach.
+func BenchmarkRawWazeroEchoUnguarded(b *testing.B) { benchRawEcho(b, false) }
+
+func benchRawEcho(b *testing.B, guarded bool) {
+	for _, g := range echoGuests {
+		b.Run(g, func(b *testing.B) {
+			in := newRawGuest(b, echoGuest(b, g), guarded).instantiate(b)
+			req := echoRequest()
+			b.SetBytes(int64(len(payload1K)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if out := in.call(b, req); len(out) != len(payload1K) {
+					b.Fatal(len(out))
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkNativeHandler: the json echo handler as a plain Go call through
+// aws-lambda-go's lambda.NewHandler, in this process, unsandboxed.
+func BenchmarkNativeHandler(b *testing.B) {
+	h := awslambda.NewHandler(func(_ context.Context, in json.RawMessage) (json.RawMessage, error) { return in, nil })
+	ctx := context.Background()
 	b.SetBytes(int64(len(payload1K)))
 	b.ReportAllocs()
-	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if out := in.call(b, req); len(out) != len(payload1K) {
-			b.Fatal(len(out))
+		if _, err := h.Invoke(ctx, payload1K); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
@@ -152,7 +200,7 @@ func BenchmarkRawWazeroEcho(b *testing.B) {
 // BenchmarkColdStart: every invocation in a new sandbox (MaxUses 1):
 // instantiate, _initialize, one echo, close.
 func BenchmarkColdStart(b *testing.B) {
-	f := benchDeploy(b, benchRuntime(b), lambda.FunctionConfig{Name: "echo", Code: testguest.Go(b, "echo"), MaxUses: 1})
+	f := benchDeploy(b, benchRuntime(b), lambda.FunctionConfig{Name: "echo", Code: testguest.Go(b, "bytes"), MaxUses: 1})
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -165,7 +213,7 @@ func BenchmarkColdStart(b *testing.B) {
 
 // BenchmarkRawInstantiate: the same cold start with raw wazero.
 func BenchmarkRawInstantiate(b *testing.B) {
-	g := newRawGuest(b, testguest.Go(b, "echo"))
+	g := newRawGuest(b, testguest.Go(b, "bytes"), true)
 	req := echoRequest()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -222,7 +270,7 @@ func BenchmarkRawCompileWarmCache(b *testing.B) {
 // BenchmarkThroughput: two goroutines invoking one function with two warm
 // sandboxes.
 func BenchmarkThroughput(b *testing.B) {
-	f := benchDeploy(b, benchRuntime(b), lambda.FunctionConfig{Name: "echo", Code: testguest.Go(b, "echo"), MinWarm: 2, MaxConcurrency: 2})
+	f := benchDeploy(b, benchRuntime(b), lambda.FunctionConfig{Name: "echo", Code: testguest.Go(b, "bytes"), MinWarm: 2, MaxConcurrency: 2})
 	ctx := context.Background()
 	b.SetParallelism(2 / runtime.GOMAXPROCS(0))
 	b.ResetTimer()
@@ -238,7 +286,7 @@ func BenchmarkThroughput(b *testing.B) {
 
 // BenchmarkRawThroughput: two goroutines, each with its own raw instance.
 func BenchmarkRawThroughput(b *testing.B) {
-	g := newRawGuest(b, testguest.Go(b, "echo"))
+	g := newRawGuest(b, testguest.Go(b, "bytes"), true)
 	var mu sync.Mutex
 	b.SetParallelism(2 / runtime.GOMAXPROCS(0))
 	b.ResetTimer()

@@ -221,7 +221,7 @@ func (p *pool) acquire(ctx context.Context) (*sandbox, error) {
 	if p.throttle {
 		p.stats.Throttles++
 		p.mu.Unlock()
-		return nil, serviceError(ErrThrottled, "Rate Exceeded. The function %s has %d of %d sandboxes busy", p.f.name, p.max, p.max)
+		return nil, serviceError(ErrThrottled, "Rate Exceeded. Function %s is running at its MaxConcurrency of %d.", p.f.name, p.max)
 	}
 	ch := make(chan grant, 1)
 	p.waiters = append(p.waiters, ch)

@@ -41,16 +41,29 @@ func Go(t testing.TB, name string) []byte {
 	return GoDir(t, filepath.Join(Root(), "testdata", "guests", "go", name), name == "command")
 }
 
+// MustGo is Go for examples, which have no testing.TB: it panics on error.
+func MustGo(name string) []byte {
+	b, err := goBuild(filepath.Join(Root(), "testdata", "guests", "go", name), name == "command")
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 // GoDir builds the Go guest in dir; see Go.
 func GoDir(t testing.TB, dir string, command bool) []byte {
 	t.Helper()
+	return must(t, "go", func() ([]byte, error) { return goBuild(dir, command) })
+}
+
+func goBuild(dir string, command bool) ([]byte, error) {
 	args := []string{"build", "-trimpath"}
 	if !command {
 		args = append(args, "-buildmode=c-shared")
 	}
 	root := Root()
 	inputs := []string{dir, filepath.Join(root, "guest"), filepath.Join(root, "internal", "abi"), filepath.Join(root, "go.mod"), filepath.Join(root, "go.sum")}
-	return build(t, "go", inputs, args, func(out string) *exec.Cmd {
+	return build("go", inputs, args, func(out string) *exec.Cmd {
 		cmd := exec.Command("go", append(args, "-o", out, ".")...)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
@@ -67,8 +80,10 @@ func C(t testing.TB, name string, reactor bool) []byte {
 	if reactor {
 		args = append(args, "-mexec-model=reactor")
 	}
-	return build(t, "clang", []string{src}, args, func(out string) *exec.Cmd {
-		return exec.Command("clang", append(args, "-o", out, src)...)
+	return must(t, "clang", func() ([]byte, error) {
+		return build("clang", []string{src}, args, func(out string) *exec.Cmd {
+			return exec.Command("clang", append(args, "-o", out, src)...)
+		})
 	})
 }
 
@@ -76,14 +91,16 @@ func C(t testing.TB, name string, reactor bool) []byte {
 func WAT(t testing.TB, name string) []byte {
 	t.Helper()
 	src := filepath.Join(Root(), "testdata", "guests", "wat", name+".wat")
-	return build(t, "wat2wasm", []string{src}, nil, func(out string) *exec.Cmd {
-		return exec.Command("wat2wasm", src, "-o", out)
+	return must(t, "wat2wasm", func() ([]byte, error) {
+		return build("wat2wasm", []string{src}, nil, func(out string) *exec.Cmd {
+			return exec.Command("wat2wasm", src, "-o", out)
+		})
 	})
 }
 
-var mu sync.Mutex
-
-func build(t testing.TB, tool string, inputs, args []string, cmd func(out string) *exec.Cmd) []byte {
+// must runs a build for a test: a missing tool skips it, except under
+// CI=true, and a failed build fails it.
+func must(t testing.TB, tool string, build func() ([]byte, error)) []byte {
 	t.Helper()
 	if _, err := exec.LookPath(tool); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -91,37 +108,45 @@ func build(t testing.TB, tool string, inputs, args []string, cmd func(out string
 		}
 		t.Skipf("%s not installed: %v", tool, err)
 	}
-	key := hashInputs(t, tool, inputs, args)
-	out := filepath.Join(workDir(), "guests", key+".wasm")
-	mu.Lock()
-	defer mu.Unlock()
-	if b, err := os.ReadFile(out); err == nil {
-		return b
-	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tmp := fmt.Sprintf("%s.%d.tmp", out, os.Getpid())
-	c := cmd(tmp)
-	var stderr bytes.Buffer
-	c.Stdout, c.Stderr = &stderr, &stderr
-	if err := c.Run(); err != nil {
-		t.Fatalf("build guest: %s: %v\n%s", strings.Join(c.Args, " "), err, stderr.String())
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(out)
+	b, err := build()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
+var mu sync.Mutex
+
+func build(tool string, inputs, args []string, cmd func(out string) *exec.Cmd) ([]byte, error) {
+	key, err := hashInputs(tool, inputs, args)
+	if err != nil {
+		return nil, err
+	}
+	out := filepath.Join(workDir(), "guests", key+".wasm")
+	mu.Lock()
+	defer mu.Unlock()
+	if b, err := os.ReadFile(out); err == nil {
+		return b, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return nil, err
+	}
+	tmp := fmt.Sprintf("%s.%d.tmp", out, os.Getpid())
+	c := cmd(tmp)
+	var stderr bytes.Buffer
+	c.Stdout, c.Stderr = &stderr, &stderr
+	if err := c.Run(); err != nil {
+		return nil, fmt.Errorf("build guest: %s: %v\n%s", strings.Join(c.Args, " "), err, stderr.String())
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(out)
+}
+
 // hashInputs hashes the tool's version, the arguments and every file under
 // the inputs.
-func hashInputs(t testing.TB, tool string, inputs, args []string) string {
-	t.Helper()
+func hashInputs(tool string, inputs, args []string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintln(h, tool, runtime.Version(), strings.Join(args, " "))
 	if v, err := exec.Command(tool, "--version").CombinedOutput(); err == nil {
@@ -139,17 +164,17 @@ func hashInputs(t testing.TB, tool string, inputs, args []string) string {
 			return nil
 		})
 		if err != nil {
-			t.Fatalf("hash guest sources: %v", err)
+			return "", fmt.Errorf("hash guest sources: %w", err)
 		}
 	}
 	sort.Strings(files)
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			t.Fatal(err)
+			return "", err
 		}
 		fmt.Fprintf(h, "%s %d\n", f, len(b))
 		h.Write(b)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:24]
+	return hex.EncodeToString(h.Sum(nil))[:24], nil
 }

@@ -104,7 +104,7 @@ func instrument(code []byte) ([]byte, error) {
 		}
 	}
 	global := importedGlobals + definedGlobals
-	check := appendU32([]byte{0x23}, global) // global.get
+	check := appendU32([]byte{0x23}, global)      // global.get
 	check = append(check, 0x04, 0x40, 0x00, 0x0b) // if; unreachable; end
 
 	out := make([]byte, 0, len(code)+len(code)/16+64)
