@@ -3,6 +3,7 @@ package lambda_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -168,4 +169,39 @@ func TestRequestTooLarge(t *testing.T) {
 	out, err := f.Invoke(context.Background(), []byte(`"ok"`))
 	require.NoError(t, err)
 	require.Equal(t, `"ok"`, string(out))
+}
+
+// TestSpinningGuestDoesNotStallGC: compiled wasm cannot be preempted, so a
+// guest that never left it would hold up every stop-the-world phase of the
+// garbage collector, and the whole process with it. The instrumented check
+// leaves it regularly; a collection finishes while the guest spins.
+func TestSpinningGuestDoesNotStallGC(t *testing.T) {
+	rt := newRuntime(t, lambda.Options{})
+	f := deploy(t, rt, lambda.FunctionConfig{Name: "loop", Code: testguest.WAT(t, "loop"), Timeout: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.Invoke(ctx, nil)
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return f.Stats().InUse == 1 }, 5*time.Second, time.Millisecond)
+	gc := make(chan struct{})
+	go func() {
+		for i := 0; i < 3; i++ {
+			runtime.GC()
+		}
+		close(gc)
+	}()
+	select {
+	case <-gc:
+	case <-time.After(20 * time.Second):
+		t.Fatal("garbage collection stalled behind a spinning guest")
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the guest should still be spinning, got %v", err)
+	default:
+	}
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
 }

@@ -170,8 +170,12 @@ func (f *Function) classify(ctx context.Context, sb *sandbox, requestID string, 
 		if sb.wasAborted() {
 			return serviceError(ErrClosed, "function %s was closed during invocation %s", f.name, requestID)
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("invoke %s: %w", f.name, ctx.Err())
+		if wasm.Ended(ctx) {
+			cause := ctx.Err()
+			if cause == nil {
+				cause = context.DeadlineExceeded // its timer has not fired yet
+			}
+			return fmt.Errorf("invoke %s: %w", f.name, cause)
 		}
 		return &FunctionError{Type: ErrorTypeTimeout, Message: "Task timed out after " + f.timeout + " seconds", RequestID: requestID}
 	case wasm.FaultOutOfMemory:

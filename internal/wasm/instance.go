@@ -51,7 +51,6 @@ func (f *Fault) Error() string { return f.Detail }
 type Instance struct {
 	m      *Module
 	mod    api.Module
-	intr   interrupter
 	mem    api.Memory
 	alloc  api.Function
 	invoke api.Function
@@ -133,9 +132,8 @@ func (m *Module) Instantiate(ctx context.Context, ic InstanceConfig) (*Instance,
 	in.mem = mod.ExportedMemory(abi.ExportMemory)
 	in.alloc = mod.ExportedFunction(abi.ExportAlloc)
 	in.invoke = mod.ExportedFunction(abi.ExportInvoke)
-	in.intr = newInterrupter(mod)
 	for _, name := range m.initFunctions(abi.ExportInitialize) {
-		if err := in.intr.call(ctx, mod.ExportedFunction(name), nil); err != nil {
+		if err := callGuest(ctx, mod.ExportedFunction(name), nil); err != nil {
 			f := m.fault(ctx, in.mem, err)
 			_ = mod.Close(context.Background())
 			return nil, f
@@ -169,7 +167,7 @@ func (in *Instance) Invoke(ctx context.Context, req *abi.Request, maxResult int)
 	}
 	req.Encode(view)
 	in.stack[0], in.stack[1] = uint64(in.bufPtr), uint64(n)
-	if err := in.intr.call(ctx, in.invoke, in.stack[:]); err != nil {
+	if err := callGuest(ctx, in.invoke, in.stack[:]); err != nil {
 		return 0, nil, 0, in.m.fault(ctx, in.mem, err)
 	}
 	rec, ok := in.mem.Read(uint32(in.stack[0]), abi.ResultSize)
@@ -196,7 +194,7 @@ func (in *Instance) grow(ctx context.Context, n int) error {
 		c *= 2
 	}
 	in.stack[0] = uint64(c)
-	if err := in.intr.call(ctx, in.alloc, in.stack[:]); err != nil {
+	if err := callGuest(ctx, in.alloc, in.stack[:]); err != nil {
 		return in.m.fault(ctx, in.mem, err)
 	}
 	ptr := uint32(in.stack[0])
@@ -229,12 +227,12 @@ func (m *Module) fault(ctx context.Context, mem api.Memory, err error) *Fault {
 		}
 		return f
 	}
-	if ctx.Err() != nil {
-		// A host function (such as a sleep) returned after the deadline.
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return &Fault{Kind: FaultDeadline, Detail: "deadline exceeded"}
+	if Ended(ctx) {
+		// Stopped by the instrumented check, or returned after the deadline.
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return &Fault{Kind: FaultCanceled, Detail: "canceled"}
 		}
-		return &Fault{Kind: FaultCanceled, Detail: "canceled"}
+		return &Fault{Kind: FaultDeadline, Detail: "deadline exceeded"}
 	}
 	msg := err.Error()
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
@@ -271,9 +269,8 @@ func (m *Module) RunCommand(ctx context.Context, ic InstanceConfig) (uint32, err
 	}
 	defer mod.Close(context.Background())
 	mem := mod.ExportedMemory(abi.ExportMemory)
-	intr := newInterrupter(mod)
 	for _, name := range m.initFunctions(abi.ExportStart) {
-		if err = intr.call(ctx, mod.ExportedFunction(name), nil); err != nil {
+		if err = callGuest(ctx, mod.ExportedFunction(name), nil); err != nil {
 			break
 		}
 	}
@@ -301,33 +298,34 @@ func (m *Module) initFunctions(entry string) []string {
 	return fns
 }
 
-// interrupter arms an instance's interrupt global for the length of a call.
-type interrupter struct {
-	global api.MutableGlobal
-	fired  chan struct{}
-}
-
-func newInterrupter(mod api.Module) interrupter {
-	return interrupter{global: mod.ExportedGlobal(InterruptExport).(api.MutableGlobal), fired: make(chan struct{}, 1)}
-}
-
-// call runs fn, interrupting it when ctx ends. Once interrupted, the
-// instance stays interrupted: it must be discarded, and call reports an
-// error even if fn returned first.
-func (it interrupter) call(ctx context.Context, fn api.Function, stack []uint64) error {
+// callGuest runs fn under ctx: the instrumented checks stop it when ctx ends.
+// A call that returns after ctx ended (a sleep cut short) is reported with
+// ctx's error, so that the instance is discarded like any interrupted one.
+func callGuest(ctx context.Context, fn api.Function, stack []uint64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() {
-		it.global.Set(1)
-		it.fired <- struct{}{}
-	})
-	err := fn.CallWithStack(ctx, stack)
-	if !stop() {
-		<-it.fired // the interrupt ran; its write happened before this read
-		if err == nil {
-			err = ctx.Err()
-		}
+	if err := fn.CallWithStack(ctx, stack); err != nil {
+		return err
 	}
-	return err
+	return ctx.Err()
+}
+
+// checkFunc is the host side of the instrumented check: it tells the guest
+// to stop once the call's context has ended or its deadline has passed.
+func checkFunc(ctx context.Context, _ api.Module, stack []uint64) {
+	stack[0] = 0
+	if Ended(ctx) {
+		stack[0] = 1
+	}
+}
+
+// Ended reports whether ctx is done or past its deadline (its timer may
+// not have fired yet).
+func Ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }

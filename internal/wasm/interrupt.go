@@ -11,31 +11,49 @@ import (
 //
 // wazero's WithCloseOnContextDone makes compiled code call out to the runtime
 // at every loop header, which costs Go guests (whose code is loops) several
-// times their own run time. Instead, instrument rewrites the module, as
-// wasmtime's epoch interruption compiles it: a mutable i32 global, exported as
-// InterruptExport, is tested at every function entry and loop header, and a
-// non-zero value traps with unreachable. The host sets it when the deadline
-// passes. The test is a load, a compare and a branch.
+// times their own run time. Instead, instrument rewrites the module, in the
+// manner of wasmtime's fuel: every function entry and loop header decrements
+// a mutable i32 global, and when it reaches zero calls the host function
+// CheckModule.CheckName, which reports whether the call's context has ended
+// (the guest then traps with unreachable) and refills the counter. The check
+// on the hot path is a decrement and a branch.
 //
-// The rewrite also turns a start section into the export StartExport, so
-// that the host runs it, like everything else, with the interrupt armed.
+// The host call every FuelPerCheck steps does more than watch the deadline:
+// compiled wasm cannot be preempted by the Go scheduler, and a guest that
+// never left it would stall every stop-the-world phase of the garbage
+// collector, and so the whole process, until it returned. The check is a Go
+// function, where the scheduler can stop it.
+//
+// The new import is appended after the module's own function imports, so
+// every reference to a defined function is renumbered: calls, ref.func,
+// element segments, global initialisers, exports and the name section. The
+// rewrite also turns a start section into the export StartExport, so that
+// the host runs it, like everything else, with the check armed.
 
 const (
-	// InterruptExport is the exported global the host sets to interrupt.
-	InterruptExport = "wasmlambda.interrupt"
+	// CheckModule and CheckName name the imported check function,
+	// `() -> i32`: non-zero means stop.
+	CheckModule = "wasmlambda"
+	CheckName   = "check"
 	// StartExport is the former start function.
 	StartExport = "wasmlambda.start"
+	// FuelPerCheck is how many function entries and loop iterations run
+	// between two checks.
+	FuelPerCheck = 1 << 14
 )
 
 const (
 	secCustom   = 0
+	secType     = 1
 	secImport   = 2
 	secGlobal   = 6
 	secExport   = 7
 	secStart    = 8
+	secElement  = 9
 	secCode     = 10
 	secDataCnt  = 12
 	secTag      = 13
+	externFunc  = 0
 	externGlobl = 3
 )
 
@@ -55,13 +73,28 @@ type section struct {
 	body []byte
 }
 
-// instrument returns code with interruption checks; see above.
+// rewriter holds what the rewrite needs to renumber functions.
+type rewriter struct {
+	importedFuncs uint32 // function imports before the new one
+	check         uint32 // the new import's function index
+	fuel          uint32 // the fuel global's index
+}
+
+// fn renumbers a function index.
+func (w *rewriter) fn(i uint32) uint32 {
+	if i >= w.importedFuncs {
+		return i + 1
+	}
+	return i
+}
+
+// instrument returns code with deadline checks; see above.
 func instrument(code []byte) ([]byte, error) {
 	if len(code) < 8 || string(code[:4]) != "\x00asm" {
 		return nil, errors.New("not a wasm binary: bad magic number")
 	}
-	if binary.LittleEndian.Uint32(code[4:8]) != 1 {
-		return nil, fmt.Errorf("unsupported wasm binary version %d", binary.LittleEndian.Uint32(code[4:8]))
+	if v := binary.LittleEndian.Uint32(code[4:8]); v != 1 {
+		return nil, fmt.Errorf("unsupported wasm binary version %d", v)
 	}
 	var secs []section
 	r := reader{b: code, off: 8}
@@ -75,141 +108,421 @@ func instrument(code []byte) ([]byte, error) {
 		secs = append(secs, section{id, body})
 	}
 
-	var importedGlobals, definedGlobals uint32
+	var w rewriter
+	var types, importedGlobals, definedGlobals uint32
 	startFunc := int64(-1)
 	for _, s := range secs {
+		sr := reader{b: s.body}
 		switch s.id {
+		case secType:
+			types = sr.u32()
 		case secImport:
-			n, err := countImportedGlobals(s.body)
+			funcs, globals, err := countImports(s.body)
 			if err != nil {
 				return nil, err
 			}
-			importedGlobals = n
+			w.importedFuncs, importedGlobals = funcs, globals
 		case secGlobal:
-			sr := reader{b: s.body}
 			definedGlobals = sr.u32()
-			if sr.err != nil {
-				return nil, sr.err
-			}
 		case secStart:
-			sr := reader{b: s.body}
 			startFunc = int64(sr.u32())
-			if sr.err != nil {
-				return nil, sr.err
-			}
 		case secExport:
-			if hasExport(s.body, InterruptExport) || hasExport(s.body, StartExport) {
-				return nil, fmt.Errorf("the module already exports %s or %s, names the runtime reserves", InterruptExport, StartExport)
+			if hasExport(s.body, StartExport) {
+				return nil, fmt.Errorf("the module already exports %s, a name the runtime reserves", StartExport)
 			}
 		}
+		if sr.err != nil {
+			return nil, sr.err
+		}
 	}
-	global := importedGlobals + definedGlobals
-	check := appendU32([]byte{0x23}, global)      // global.get
-	check = append(check, 0x04, 0x40, 0x00, 0x0b) // if; unreachable; end
+	w.check = w.importedFuncs
+	w.fuel = importedGlobals + definedGlobals
 
-	out := make([]byte, 0, len(code)+len(code)/16+64)
+	checkType := []byte{0x60, 0x00, 0x01, 0x7f} // () -> i32
+	checkImport := appendName(appendName(nil, CheckModule), CheckName)
+	checkImport = append(checkImport, externFunc)
+	checkImport = appendU32(checkImport, types)
+	fuelGlobal := append([]byte{0x7f, 0x01, 0x41}, appendS32(nil, FuelPerCheck)...)
+	fuelGlobal = append(fuelGlobal, 0x0b) // mut i32 = FuelPerCheck
+
+	out := make([]byte, 0, len(code)+len(code)/8+64)
 	out = append(out, code[:8]...)
-	var haveGlobal, haveExport bool
 	emit := func(id byte, body []byte) {
 		out = append(out, id)
 		out = appendU32(out, uint32(len(body)))
 		out = append(out, body...)
 	}
-	newGlobal := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b} // mut i32 = i32.const 0
-	exports := func(prefix []byte, count uint32) []byte {
-		count++
-		if startFunc >= 0 {
-			count++
-		}
-		b := appendU32(nil, count)
-		b = append(b, prefix...)
-		b = appendName(b, InterruptExport)
-		b = append(b, externGlobl)
-		b = appendU32(b, global)
-		if startFunc >= 0 {
-			b = appendName(b, StartExport)
-			b = append(b, 0x00)
-			b = appendU32(b, uint32(startFunc))
-		}
-		return b
+	added := map[byte][]byte{
+		secType:   append([]byte{1}, checkType...),
+		secImport: append([]byte{1}, checkImport...),
+		secGlobal: append([]byte{1}, fuelGlobal...),
 	}
-	// before emits the sections this rewrite adds that belong before rank.
+	if startFunc >= 0 {
+		b := appendU32(nil, 1)
+		b = appendName(b, StartExport)
+		b = append(b, externFunc)
+		added[secExport] = appendU32(b, w.fn(uint32(startFunc)))
+	}
+	// before emits the added sections the module lacks that belong
+	// before rank.
 	before := func(rank int) {
-		if !haveGlobal && rank > sectionRank(secGlobal) {
-			emit(secGlobal, append([]byte{1}, newGlobal...))
-			haveGlobal = true
-		}
-		if !haveExport && rank > sectionRank(secExport) {
-			emit(secExport, exports(nil, 0))
-			haveExport = true
+		for _, id := range []byte{secType, secImport, secGlobal, secExport} {
+			if b, ok := added[id]; ok && rank > sectionRank(id) {
+				emit(id, b)
+				delete(added, id)
+			}
 		}
 	}
 	for _, s := range secs {
 		if s.id != secCustom {
 			before(sectionRank(s.id))
 		}
+		var body []byte
+		var err error
 		switch s.id {
 		case secCustom:
-			sr := reader{b: s.body}
-			if name := sr.name(); sr.err == nil && strings.HasPrefix(name, ".debug_") {
-				continue // DWARF offsets no longer match the code.
-			}
-			emit(s.id, s.body)
+			body, err = w.custom(s.body)
+		case secType:
+			body = appendVec(s.body, 1, checkType)
+		case secImport:
+			body, err = w.imports(s.body, checkImport)
 		case secGlobal:
-			sr := reader{b: s.body}
-			n := sr.u32()
-			b := appendU32(nil, n+1)
-			b = append(b, s.body[sr.off:]...)
-			emit(s.id, append(b, newGlobal...))
-			haveGlobal = true
+			body, err = w.globals(s.body, fuelGlobal)
 		case secExport:
-			sr := reader{b: s.body}
-			n := sr.u32()
-			emit(s.id, exports(s.body[sr.off:], n))
-			haveExport = true
+			body, err = w.exports(s.body, added[secExport])
 		case secStart:
-			// Dropped: the host calls StartExport after instantiation.
+			continue // dropped: the host calls StartExport after instantiation
+		case secElement:
+			body, err = w.elements(s.body)
 		case secCode:
-			body, err := instrumentCode(s.body, check)
-			if err != nil {
-				return nil, err
-			}
-			emit(s.id, body)
+			body, err = w.code(s.body)
 		default:
-			emit(s.id, s.body)
+			body = s.body
 		}
+		if err != nil {
+			return nil, err
+		}
+		if body != nil {
+			emit(s.id, body)
+		}
+		delete(added, s.id)
 	}
 	before(1 << 30)
 	return out, nil
 }
 
-func countImportedGlobals(b []byte) (uint32, error) {
+// appendVec returns vec with n more items, appended as extra.
+func appendVec(vec []byte, n uint32, extra []byte) []byte {
+	r := reader{b: vec}
+	count := r.u32()
+	b := appendU32(make([]byte, 0, len(vec)+len(extra)+5), count+n)
+	b = append(b, vec[r.off:]...)
+	return append(b, extra...)
+}
+
+// imports inserts the check import after the last function import, so
+// that it takes the index importedFuncs.
+func (w *rewriter) imports(b, imp []byte) ([]byte, error) {
 	r := reader{b: b}
 	n := r.u32()
-	var globals uint32
+	out := appendU32(make([]byte, 0, len(b)+len(imp)+5), n+1)
+	var funcs uint32
+	for i := uint32(0); i < n; i++ {
+		if funcs == w.importedFuncs {
+			out = append(out, imp...)
+			funcs++ // inserted once
+		}
+		start := r.off
+		r.name()
+		r.name()
+		if r.skipImportDesc() == externFunc {
+			funcs++
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
+		out = append(out, b[start:r.off]...)
+	}
+	if funcs == w.importedFuncs {
+		out = append(out, imp...)
+	}
+	return out, nil
+}
+
+func (w *rewriter) globals(b, fuel []byte) ([]byte, error) {
+	r := reader{b: b}
+	n := r.u32()
+	out := appendU32(make([]byte, 0, len(b)+len(fuel)+5), n+1)
+	for i := uint32(0); i < n; i++ {
+		out = append(out, r.bytes(2)...) // type and mutability
+		var err error
+		if out, err = w.expr(&r, out); err != nil {
+			return nil, fmt.Errorf("global %d: %w", i, err)
+		}
+	}
+	return append(out, fuel...), r.err
+}
+
+func (w *rewriter) exports(b, extra []byte) ([]byte, error) {
+	r := reader{b: b}
+	n := r.u32()
+	var more uint32
+	if extra != nil {
+		er := reader{b: extra}
+		more = er.u32()
+		extra = extra[er.off:]
+	}
+	out := appendU32(make([]byte, 0, len(b)+len(extra)+5), n+more)
+	for i := uint32(0); i < n; i++ {
+		out = appendName(out, r.name())
+		kind := r.byte()
+		idx := r.u32()
+		if kind == externFunc {
+			idx = w.fn(idx)
+		}
+		out = appendU32(append(out, kind), idx)
+	}
+	return append(out, extra...), r.err
+}
+
+func (w *rewriter) elements(b []byte) ([]byte, error) {
+	r := reader{b: b}
+	n := r.u32()
+	out := appendU32(make([]byte, 0, len(b)+16), n)
+	var err error
+	for i := uint32(0); i < n && err == nil; i++ {
+		flags := r.u32()
+		out = appendU32(out, flags)
+		if flags > 7 {
+			return nil, fmt.Errorf("element segment %d: unknown flags %d", i, flags)
+		}
+		if flags&2 != 0 && flags&1 == 0 { // explicit table index
+			out = appendU32(out, r.u32())
+		}
+		if flags&1 == 0 { // active: an offset expression
+			if out, err = w.expr(&r, out); err != nil {
+				break
+			}
+		}
+		if flags&3 != 0 { // element kind or reference type
+			out = append(out, r.byte())
+		}
+		count := r.u32()
+		out = appendU32(out, count)
+		for j := uint32(0); j < count && err == nil; j++ {
+			if flags&4 == 0 {
+				out = appendU32(out, w.fn(r.u32()))
+			} else {
+				out, err = w.expr(&r, out)
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, r.err
+}
+
+// custom renumbers the name section's function and local names, drops its
+// other subsections (they may also be indexed by function), and drops DWARF,
+// whose code offsets no longer hold. Other custom sections are kept.
+func (w *rewriter) custom(b []byte) ([]byte, error) {
+	r := reader{b: b}
+	name := r.name()
+	if r.err != nil {
+		return nil, r.err
+	}
+	switch {
+	case strings.HasPrefix(name, ".debug_"):
+		return nil, nil
+	case name != "name":
+		return b, nil
+	}
+	out := append([]byte(nil), b[:r.off]...)
+	for r.off < len(r.b) && r.err == nil {
+		id := r.byte()
+		sub := r.bytes(int(r.u32()))
+		sr := reader{b: sub}
+		var nb []byte
+		switch id {
+		case 0: // module name
+			nb = sub
+		case 1: // function names
+			n := sr.u32()
+			nb = appendU32(nil, n)
+			for i := uint32(0); i < n; i++ {
+				nb = appendU32(nb, w.fn(sr.u32()))
+				nb = appendName(nb, sr.name())
+			}
+		case 2: // local names
+			n := sr.u32()
+			nb = appendU32(nil, n)
+			for i := uint32(0); i < n; i++ {
+				nb = appendU32(nb, w.fn(sr.u32()))
+				m := sr.u32()
+				nb = appendU32(nb, m)
+				for j := uint32(0); j < m; j++ {
+					nb = appendU32(nb, sr.u32())
+					nb = appendName(nb, sr.name())
+				}
+			}
+		default:
+			continue
+		}
+		if sr.err != nil {
+			return nil, fmt.Errorf("name section: %w", sr.err)
+		}
+		out = append(out, id)
+		out = appendU32(out, uint32(len(nb)))
+		out = append(out, nb...)
+	}
+	return out, r.err
+}
+
+// check is the sequence inserted at every function entry and loop header:
+//
+//	fuel--; if fuel == 0 { if check() { unreachable }; fuel = FuelPerCheck }
+func (w *rewriter) checkCode() []byte {
+	b := appendU32([]byte{0x23}, w.fuel) // global.get fuel
+	b = append(b, 0x41, 0x01, 0x6b)      // i32.const 1; i32.sub
+	b = appendU32(append(b, 0x24), w.fuel)
+	b = appendU32(append(b, 0x23), w.fuel) // global.get fuel
+	b = append(b, 0x45, 0x04, 0x40)        // i32.eqz; if
+	b = appendU32(append(b, 0x10), w.check)
+	b = append(b, 0x04, 0x40, 0x00, 0x0b) // if; unreachable; end
+	b = append(b, 0x41)
+	b = appendS32(b, FuelPerCheck)
+	b = appendU32(append(b, 0x24), w.fuel) // global.set fuel
+	return append(b, 0x0b)                 // end
+}
+
+// code rewrites every function body: checks at entry and loop headers,
+// and renumbered function references.
+func (w *rewriter) code(b []byte) ([]byte, error) {
+	check := w.checkCode()
+	r := reader{b: b}
+	n := r.u32()
+	out := appendU32(make([]byte, 0, len(b)+len(b)/8), n)
+	var body []byte
+	for i := uint32(0); i < n; i++ {
+		size := r.u32()
+		fn := r.bytes(int(size))
+		if r.err != nil {
+			return nil, fmt.Errorf("function body %d: %w", i, r.err)
+		}
+		var err error
+		body, err = w.body(body[:0], fn, check)
+		if err != nil {
+			return nil, fmt.Errorf("function body %d: %w", i, err)
+		}
+		out = appendU32(out, uint32(len(body)))
+		out = append(out, body...)
+	}
+	return out, nil
+}
+
+func (w *rewriter) body(out, fn, check []byte) ([]byte, error) {
+	r := reader{b: fn}
+	groups := r.u32()
+	for i := uint32(0); i < groups; i++ {
+		r.u32()
+		r.byte()
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	out = append(out, fn[:r.off]...)
+	out = append(out, check...)
+	return w.instructions(&r, out, check, false)
+}
+
+// expr copies a constant expression, renumbering ref.func, through its end.
+func (w *rewriter) expr(r *reader, out []byte) ([]byte, error) {
+	return w.instructions(r, out, nil, true)
+}
+
+// instructions copies instructions from r to out, inserting check after
+// every loop's block type and renumbering function references. With one
+// set, it stops after the first end at depth 0 (a constant expression).
+func (w *rewriter) instructions(r *reader, out, check []byte, one bool) ([]byte, error) {
+	last := r.off
+	depth := 0
+	for r.off < len(r.b) && r.err == nil {
+		at := r.off
+		op := r.byte()
+		switch op {
+		case 0x03: // loop
+			r.s33()
+			depth++
+			out = append(out, r.b[last:r.off]...)
+			out = append(out, check...)
+			last = r.off
+			continue
+		case 0x10, 0x12, 0xd2: // call, return_call, ref.func
+			idx := r.u32()
+			out = append(out, r.b[last:at+1]...)
+			out = appendU32(out, w.fn(idx))
+			last = r.off
+			continue
+		case 0x02, 0x04, 0x06: // block, if, try
+			depth++
+		case 0x0b: // end
+			if depth == 0 && one {
+				return append(out, r.b[last:r.off]...), r.err
+			}
+			depth--
+		}
+		if err := r.skipImmediates(op); err != nil {
+			return nil, err
+		}
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if one {
+		return nil, errTruncated
+	}
+	return append(out, r.b[last:]...), nil
+}
+
+// countImports counts the function and global imports.
+func countImports(b []byte) (funcs, globals uint32, err error) {
+	r := reader{b: b}
+	n := r.u32()
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		r.name()
 		r.name()
-		switch kind := r.byte(); kind {
-		case 0x00: // func: type index
-			r.u32()
-		case 0x01: // table: reftype, limits
-			r.byte()
-			r.limits()
-		case 0x02: // memory: limits
-			r.limits()
-		case externGlobl: // global: valtype, mut
-			r.byte()
-			r.byte()
+		switch r.skipImportDesc() {
+		case externFunc:
+			funcs++
+		case externGlobl:
 			globals++
-		case 0x04: // tag: attribute, type index
-			r.byte()
-			r.u32()
-		default:
-			return 0, fmt.Errorf("import %d: unknown kind %#x", i, kind)
 		}
 	}
-	return globals, r.err
+	return funcs, globals, r.err
+}
+
+// skipImportDesc skips an import's description and returns its kind.
+func (r *reader) skipImportDesc() byte {
+	kind := r.byte()
+	switch kind {
+	case externFunc: // type index
+		r.u32()
+	case 0x01: // table: reftype, limits
+		r.byte()
+		r.limits()
+	case 0x02: // memory: limits
+		r.limits()
+	case externGlobl: // valtype, mutability
+		r.byte()
+		r.byte()
+	case 0x04: // tag: attribute, type index
+		r.byte()
+		r.u32()
+	default:
+		r.fail(fmt.Errorf("malformed wasm module: unknown import kind %#x", kind))
+	}
+	return kind
 }
 
 func hasExport(b []byte, name string) bool {
@@ -225,62 +538,6 @@ func hasExport(b []byte, name string) bool {
 	return false
 }
 
-// instrumentCode inserts check at the start of every function body and
-// after every loop's block type.
-func instrumentCode(b []byte, check []byte) ([]byte, error) {
-	r := reader{b: b}
-	n := r.u32()
-	out := appendU32(make([]byte, 0, len(b)+len(b)/16), n)
-	var body []byte
-	for i := uint32(0); i < n; i++ {
-		size := r.u32()
-		fn := r.bytes(int(size))
-		if r.err != nil {
-			return nil, fmt.Errorf("function body %d: %w", i, r.err)
-		}
-		var err error
-		body, err = instrumentBody(body[:0], fn, check)
-		if err != nil {
-			return nil, fmt.Errorf("function body %d: %w", i, err)
-		}
-		out = appendU32(out, uint32(len(body)))
-		out = append(out, body...)
-	}
-	return out, nil
-}
-
-func instrumentBody(out, fn, check []byte) ([]byte, error) {
-	r := reader{b: fn}
-	groups := r.u32()
-	for i := uint32(0); i < groups; i++ {
-		r.u32()
-		r.byte()
-	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	out = append(out, fn[:r.off]...)
-	out = append(out, check...)
-	last := r.off
-	for r.off < len(r.b) && r.err == nil {
-		op := r.byte()
-		if op == 0x03 { // loop
-			r.s33()
-			out = append(out, fn[last:r.off]...)
-			out = append(out, check...)
-			last = r.off
-			continue
-		}
-		if err := r.skipImmediates(op); err != nil {
-			return nil, err
-		}
-	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	return append(out, fn[last:]...), nil
-}
-
 // skipImmediates skips the immediates of the instruction op.
 func (r *reader) skipImmediates(op byte) error {
 	switch {
@@ -293,7 +550,7 @@ func (r *reader) skipImmediates(op byte) error {
 			r.u32()
 		}
 		r.u32()
-	case op == 0x10 || op == 0x12 || op == 0x14 || op == 0x15: // call, return_call, call_ref, return_call_ref
+	case op == 0x14 || op == 0x15: // call_ref, return_call_ref
 		r.u32()
 	case op == 0x11 || op == 0x13: // call_indirect, return_call_indirect
 		r.u32()
@@ -318,8 +575,6 @@ func (r *reader) skipImmediates(op byte) error {
 		r.bytes(8)
 	case op == 0xd0: // ref.null
 		r.s33()
-	case op == 0xd2: // ref.func
-		r.u32()
 	case op == 0xfc:
 		r.skipFC(r.u32())
 	case op == 0xfd:
@@ -453,4 +708,15 @@ func appendU32(b []byte, v uint32) []byte {
 
 func appendName(b []byte, s string) []byte {
 	return append(appendU32(b, uint32(len(s))), s...)
+}
+
+func appendS32(b []byte, v int32) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
 }
