@@ -1,9 +1,7 @@
 package lambda_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -98,20 +96,6 @@ func (a *attrHandler) WithAttrs(as []slog.Attr) slog.Handler {
 }
 func (a *attrHandler) Handle(_ context.Context, r slog.Record) error {
 	return a.h.handle(r, a.attrs)
-}
-
-func mustJSON(t testing.TB, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	require.NoError(t, err)
-	return b
-}
-
-func compactJSON(t testing.TB, b []byte) string {
-	t.Helper()
-	var buf bytes.Buffer
-	require.NoError(t, json.Compact(&buf, b))
-	return buf.String()
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }

@@ -146,12 +146,13 @@ func (d *decoder) field() []byte {
 		d.err = fmt.Errorf("%w: truncated length at offset %d", ErrMalformed, d.off)
 		return nil
 	}
-	n := int(binary.LittleEndian.Uint32(d.b[d.off:]))
+	n32 := binary.LittleEndian.Uint32(d.b[d.off:])
 	d.off += 4
-	if n > len(d.b)-d.off {
-		d.err = fmt.Errorf("%w: field of %d bytes at offset %d overruns the envelope", ErrMalformed, n, d.off)
+	if uint64(n32) > uint64(len(d.b)-d.off) {
+		d.err = fmt.Errorf("%w: field of %d bytes at offset %d overruns the envelope", ErrMalformed, n32, d.off)
 		return nil
 	}
+	n := int(n32)
 	f := d.b[d.off : d.off+n : d.off+n]
 	d.off += n
 	return f

@@ -47,6 +47,7 @@ const (
 	secType     = 1
 	secImport   = 2
 	secGlobal   = 6
+	funcSection = 3
 	secExport   = 7
 	secStart    = 8
 	secElement  = 9
@@ -75,10 +76,18 @@ type section struct {
 
 // rewriter holds what the rewrite needs to renumber functions.
 type rewriter struct {
-	importedFuncs uint32 // function imports before the new one
-	check         uint32 // the new import's function index
-	fuel          uint32 // the fuel global's index
+	importedFuncs uint32   // function imports before the new one
+	check         uint32   // the new import's function index
+	fuel          uint32   // the fuel global's index
+	typeParams    []uint32 // parameter count of each type
+	funcTypes     []uint32 // type of each defined function
+	charge        []byte   // the current body's bulk-operation charge
 }
+
+// bulkShift prices bulk memory and table operations: one step of fuel per
+// 1 << bulkShift bytes or elements, so that a loop of large fills or copies
+// reaches a check as often as a loop of plain instructions.
+const bulkShift = 10
 
 // fn renumbers a function index.
 func (w *rewriter) fn(i uint32) uint32 {
@@ -115,15 +124,21 @@ func instrument(code []byte) ([]byte, error) {
 		sr := reader{b: s.body}
 		switch s.id {
 		case secType:
-			types = sr.u32()
+			w.typeParams = sr.funcTypes()
+			types = uint32(len(w.typeParams))
 		case secImport:
 			funcs, globals, err := countImports(s.body)
 			if err != nil {
 				return nil, err
 			}
 			w.importedFuncs, importedGlobals = funcs, globals
+		case funcSection:
+			for n := sr.count(); n > 0 && sr.err == nil; n-- {
+				w.funcTypes = append(w.funcTypes, sr.u32())
+			}
+			sr.end()
 		case secGlobal:
-			definedGlobals = sr.u32()
+			definedGlobals = sr.count()
 		case secStart:
 			startFunc = int64(sr.u32())
 		case secExport:
@@ -183,7 +198,7 @@ func instrument(code []byte) ([]byte, error) {
 		case secCustom:
 			body, err = w.custom(s.body)
 		case secType:
-			body = appendVec(s.body, 1, checkType)
+			body = appendVec(s.body, 1, checkType) // parsed whole above
 		case secImport:
 			body, err = w.imports(s.body, checkImport)
 		case secGlobal:
@@ -224,10 +239,10 @@ func appendVec(vec []byte, n uint32, extra []byte) []byte {
 // that it takes the index importedFuncs.
 func (w *rewriter) imports(b, imp []byte) ([]byte, error) {
 	r := reader{b: b}
-	n := r.u32()
+	n := r.count()
 	out := appendU32(make([]byte, 0, len(b)+len(imp)+5), n+1)
 	var funcs uint32
-	for i := uint32(0); i < n; i++ {
+	for i := uint32(0); i < n && r.err == nil; i++ {
 		if funcs == w.importedFuncs {
 			out = append(out, imp...)
 			funcs++ // inserted once
@@ -246,26 +261,28 @@ func (w *rewriter) imports(b, imp []byte) ([]byte, error) {
 	if funcs == w.importedFuncs {
 		out = append(out, imp...)
 	}
-	return out, nil
+	r.end()
+	return out, r.err
 }
 
 func (w *rewriter) globals(b, fuel []byte) ([]byte, error) {
 	r := reader{b: b}
-	n := r.u32()
+	n := r.count()
 	out := appendU32(make([]byte, 0, len(b)+len(fuel)+5), n+1)
-	for i := uint32(0); i < n; i++ {
+	for i := uint32(0); i < n && r.err == nil; i++ {
 		out = append(out, r.bytes(2)...) // type and mutability
 		var err error
 		if out, err = w.expr(&r, out); err != nil {
 			return nil, fmt.Errorf("global %d: %w", i, err)
 		}
 	}
+	r.end()
 	return append(out, fuel...), r.err
 }
 
 func (w *rewriter) exports(b, extra []byte) ([]byte, error) {
 	r := reader{b: b}
-	n := r.u32()
+	n := r.count()
 	var more uint32
 	if extra != nil {
 		er := reader{b: extra}
@@ -273,7 +290,7 @@ func (w *rewriter) exports(b, extra []byte) ([]byte, error) {
 		extra = extra[er.off:]
 	}
 	out := appendU32(make([]byte, 0, len(b)+len(extra)+5), n+more)
-	for i := uint32(0); i < n; i++ {
+	for i := uint32(0); i < n && r.err == nil; i++ {
 		out = appendName(out, r.name())
 		kind := r.byte()
 		idx := r.u32()
@@ -282,12 +299,13 @@ func (w *rewriter) exports(b, extra []byte) ([]byte, error) {
 		}
 		out = appendU32(append(out, kind), idx)
 	}
+	r.end()
 	return append(out, extra...), r.err
 }
 
 func (w *rewriter) elements(b []byte) ([]byte, error) {
 	r := reader{b: b}
-	n := r.u32()
+	n := r.count()
 	out := appendU32(make([]byte, 0, len(b)+16), n)
 	var err error
 	for i := uint32(0); i < n && err == nil; i++ {
@@ -307,7 +325,7 @@ func (w *rewriter) elements(b []byte) ([]byte, error) {
 		if flags&3 != 0 { // element kind or reference type
 			out = append(out, r.byte())
 		}
-		count := r.u32()
+		count := r.count()
 		out = appendU32(out, count)
 		for j := uint32(0); j < count && err == nil; j++ {
 			if flags&4 == 0 {
@@ -320,6 +338,7 @@ func (w *rewriter) elements(b []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.end()
 	return out, r.err
 }
 
@@ -348,20 +367,20 @@ func (w *rewriter) custom(b []byte) ([]byte, error) {
 		case 0: // module name
 			nb = sub
 		case 1: // function names
-			n := sr.u32()
+			n := sr.count()
 			nb = appendU32(nil, n)
-			for i := uint32(0); i < n; i++ {
+			for i := uint32(0); i < n && sr.err == nil; i++ {
 				nb = appendU32(nb, w.fn(sr.u32()))
 				nb = appendName(nb, sr.name())
 			}
 		case 2: // local names
-			n := sr.u32()
+			n := sr.count()
 			nb = appendU32(nil, n)
-			for i := uint32(0); i < n; i++ {
+			for i := uint32(0); i < n && sr.err == nil; i++ {
 				nb = appendU32(nb, w.fn(sr.u32()))
-				m := sr.u32()
+				m := sr.count()
 				nb = appendU32(nb, m)
-				for j := uint32(0); j < m; j++ {
+				for j := uint32(0); j < m && sr.err == nil; j++ {
 					nb = appendU32(nb, sr.u32())
 					nb = appendName(nb, sr.name())
 				}
@@ -379,15 +398,16 @@ func (w *rewriter) custom(b []byte) ([]byte, error) {
 	return out, r.err
 }
 
-// check is the sequence inserted at every function entry and loop header:
+// checkCode is the sequence inserted at every function entry and loop
+// header, and before every bulk memory or table operation:
 //
-//	fuel--; if fuel == 0 { if check() { unreachable }; fuel = FuelPerCheck }
+//	fuel--; if fuel <= 0 { if check() { unreachable }; fuel = FuelPerCheck }
 func (w *rewriter) checkCode() []byte {
 	b := appendU32([]byte{0x23}, w.fuel) // global.get fuel
 	b = append(b, 0x41, 0x01, 0x6b)      // i32.const 1; i32.sub
 	b = appendU32(append(b, 0x24), w.fuel)
-	b = appendU32(append(b, 0x23), w.fuel) // global.get fuel
-	b = append(b, 0x45, 0x04, 0x40)        // i32.eqz; if
+	b = appendU32(append(b, 0x23), w.fuel)      // global.get fuel
+	b = append(b, 0x41, 0x00, 0x4c, 0x04, 0x40) // i32.const 0; i32.le_s; if
 	b = appendU32(append(b, 0x10), w.check)
 	b = append(b, 0x04, 0x40, 0x00, 0x0b) // if; unreachable; end
 	b = append(b, 0x41)
@@ -401,7 +421,13 @@ func (w *rewriter) checkCode() []byte {
 func (w *rewriter) code(b []byte) ([]byte, error) {
 	check := w.checkCode()
 	r := reader{b: b}
-	n := r.u32()
+	n := r.count()
+	if r.err != nil {
+		return nil, r.err
+	}
+	if int(n) != len(w.funcTypes) {
+		return nil, fmt.Errorf("malformed wasm module: %d function bodies for %d functions", n, len(w.funcTypes))
+	}
 	out := appendU32(make([]byte, 0, len(b)+len(b)/8), n)
 	var body []byte
 	for i := uint32(0); i < n; i++ {
@@ -410,29 +436,50 @@ func (w *rewriter) code(b []byte) ([]byte, error) {
 		if r.err != nil {
 			return nil, fmt.Errorf("function body %d: %w", i, r.err)
 		}
+		t := w.funcTypes[i]
+		if int(t) >= len(w.typeParams) {
+			return nil, fmt.Errorf("function %d: type index %d out of range", i, t)
+		}
 		var err error
-		body, err = w.body(body[:0], fn, check)
+		body, err = w.body(body[:0], fn, check, w.typeParams[t])
 		if err != nil {
 			return nil, fmt.Errorf("function body %d: %w", i, err)
 		}
 		out = appendU32(out, uint32(len(body)))
 		out = append(out, body...)
 	}
-	return out, nil
+	r.end()
+	return out, r.err
 }
 
-func (w *rewriter) body(out, fn, check []byte) ([]byte, error) {
+// body rewrites one function body. It declares one more i32 local, after
+// the others, to hold the length of a bulk operation while it is charged.
+func (w *rewriter) body(out, fn, check []byte, params uint32) ([]byte, error) {
 	r := reader{b: fn}
-	groups := r.u32()
-	for i := uint32(0); i < groups; i++ {
-		r.u32()
+	groups := r.count()
+	declStart := r.off
+	locals := uint64(params)
+	for i := uint32(0); i < groups && r.err == nil; i++ {
+		locals += uint64(r.u32())
 		r.byte()
 	}
 	if r.err != nil {
 		return nil, r.err
 	}
-	out = append(out, fn[:r.off]...)
+	if locals >= 1<<30 {
+		return nil, fmt.Errorf("%d locals: too many", locals)
+	}
+	out = appendU32(out, groups+1)
+	out = append(out, fn[declStart:r.off]...)
+	out = append(out, 0x01, 0x7f) // one i32
 	out = append(out, check...)
+	charge := appendU32([]byte{0x22}, uint32(locals)) // local.tee scratch
+	charge = appendU32(append(charge, 0x23), w.fuel)  // global.get fuel
+	charge = appendU32(append(charge, 0x20), uint32(locals))
+	charge = append(charge, 0x41, bulkShift, 0x76, 0x6b) // i32.const shift; i32.shr_u; i32.sub
+	charge = appendU32(append(charge, 0x24), w.fuel)     // global.set fuel
+	charge = append(charge, check...)
+	w.charge = charge
 	return w.instructions(&r, out, check, false)
 }
 
@@ -464,6 +511,18 @@ func (w *rewriter) instructions(r *reader, out, check []byte, one bool) ([]byte,
 			out = appendU32(out, w.fn(idx))
 			last = r.off
 			continue
+		case 0xfc:
+			sub := r.u32()
+			switch sub {
+			case 8, 10, 11, 12, 14, 17: // memory.init/copy/fill, table.init/copy/fill
+				if check != nil {
+					out = append(out, r.b[last:at]...)
+					out = append(out, w.charge...)
+					last = at
+				}
+			}
+			r.skipFC(sub)
+			continue
 		case 0x02, 0x04, 0x06: // block, if, try
 			depth++
 		case 0x0b: // end
@@ -488,10 +547,11 @@ func (w *rewriter) instructions(r *reader, out, check []byte, one bool) ([]byte,
 // countImports counts the function and global imports.
 func countImports(b []byte) (funcs, globals uint32, err error) {
 	r := reader{b: b}
-	n := r.u32()
+	n := r.count()
 	for i := uint32(0); i < n && r.err == nil; i++ {
-		r.name()
-		r.name()
+		if mod, name := r.name(), r.name(); mod == CheckModule {
+			return 0, 0, fmt.Errorf("unsupported import %s.%s: the module name %s is reserved", mod, name, CheckModule)
+		}
 		switch r.skipImportDesc() {
 		case externFunc:
 			funcs++
@@ -499,6 +559,7 @@ func countImports(b []byte) (funcs, globals uint32, err error) {
 			globals++
 		}
 	}
+	r.end()
 	return funcs, globals, r.err
 }
 
@@ -527,7 +588,7 @@ func (r *reader) skipImportDesc() byte {
 
 func hasExport(b []byte, name string) bool {
 	r := reader{b: b}
-	n := r.u32()
+	n := r.count()
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		if r.name() == name {
 			return true
@@ -575,8 +636,6 @@ func (r *reader) skipImmediates(op byte) error {
 		r.bytes(8)
 	case op == 0xd0: // ref.null
 		r.s33()
-	case op == 0xfc:
-		r.skipFC(r.u32())
 	case op == 0xfd:
 		r.skipFD(r.u32())
 	case op == 0xfe:
@@ -671,8 +730,44 @@ func (r *reader) leb(maxBytes int) uint64 {
 }
 
 func (r *reader) u32() uint32 { return uint32(r.leb(5)) }
-func (r *reader) s33()        { r.leb(5) }
-func (r *reader) s64()        { r.leb(10) }
+
+// count reads a vector's length, which cannot exceed the bytes left, since
+// every item takes at least one.
+func (r *reader) count() uint32 {
+	n := r.u32()
+	if int64(n) > int64(len(r.b)-r.off) {
+		r.fail(fmt.Errorf("malformed wasm module: a vector of %d items in %d bytes", n, len(r.b)-r.off))
+		return 0
+	}
+	return n
+}
+
+// end fails if bytes are left over.
+func (r *reader) end() {
+	if r.err == nil && r.off != len(r.b) {
+		r.fail(fmt.Errorf("malformed wasm module: %d unexpected bytes at the end of a section", len(r.b)-r.off))
+	}
+}
+
+// funcTypes reads the type section and returns each type's parameter count.
+func (r *reader) funcTypes() []uint32 {
+	n := r.count()
+	params := make([]uint32, 0, n)
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		if form := r.byte(); form != 0x60 {
+			r.fail(fmt.Errorf("malformed wasm module: type %d has unsupported form %#x", i, form))
+			break
+		}
+		p := r.count()
+		r.bytes(int(p))
+		params = append(params, p)
+		r.bytes(int(r.count()))
+	}
+	r.end()
+	return params
+}
+func (r *reader) s33() { r.leb(5) }
+func (r *reader) s64() { r.leb(10) }
 
 func (r *reader) memarg() {
 	if align := r.u32(); align&0x40 != 0 { // multi-memory: a memory index follows
