@@ -20,11 +20,11 @@ var (
 	resultRecord [abi.ResultSize]byte
 )
 
-// addr is the linear-memory address of b's first byte, or 0 if b has none.
 // maxAlloc bounds wasmlambda_v1_alloc: a larger request gets 0, the ABI's
 // "cannot", rather than a fatal out-of-memory error.
 const maxAlloc = 1 << 31
 
+// addr is the linear-memory address of b's first byte, or 0 if b has none.
 func addr(b []byte) uint32 {
 	if cap(b) == 0 {
 		return 0
