@@ -26,6 +26,7 @@ func TestDeployRefusesBadCode(t *testing.T) {
 		{"not wasm", func(*testing.T) []byte { return []byte("#!/bin/sh\necho hi\n") }, []string{"malformed wasm module"}},
 		{"foreign import", func(t *testing.T) []byte { return testguest.WAT(t, "badimport") }, []string{"unsupported import env.evil"}},
 		{"unknown WASI import", func(t *testing.T) []byte { return testguest.WAT(t, "badwasi") }, []string{"wasi_snapshot_preview1.no_such_function", "no such WASI preview 1 function"}},
+		{"imported global", func(t *testing.T) []byte { return testguest.WAT(t, "badglobal") }, []string{"unsupported import env.counter", "not a global"}},
 		{"no handler export", func(t *testing.T) []byte { return testguest.WAT(t, "noexport") }, []string{"missing handler export", "wasmlambda_v1_invoke", "[hello]"}},
 	}
 	for _, tt := range tests {

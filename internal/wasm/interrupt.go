@@ -549,7 +549,8 @@ func countImports(b []byte) (funcs, globals uint32, err error) {
 	r := reader{b: b}
 	n := r.count()
 	for i := uint32(0); i < n && r.err == nil; i++ {
-		if mod, name := r.name(), r.name(); mod == CheckModule {
+		mod, name := r.name(), r.name()
+		if mod == CheckModule {
 			return 0, 0, fmt.Errorf("unsupported import %s.%s: the module name %s is reserved", mod, name, CheckModule)
 		}
 		switch r.skipImportDesc() {
@@ -561,6 +562,41 @@ func countImports(b []byte) (funcs, globals uint32, err error) {
 	}
 	r.end()
 	return funcs, globals, r.err
+}
+
+func externName(kind byte) string {
+	switch kind {
+	case 0x01:
+		return "table"
+	case externGlobl:
+		return "global"
+	case 0x04:
+		return "tag"
+	}
+	return fmt.Sprintf("kind %#x", kind)
+}
+
+// checkImportKinds refuses imports of tables, globals and tags, which the
+// host never provides, with an error that names them. (Function and memory
+// imports are checked on the compiled module.)
+func checkImportKinds(code []byte) error {
+	r := reader{b: code, off: 8}
+	for r.off < len(r.b) && r.err == nil {
+		id := r.byte()
+		body := r.bytes(int(r.u32()))
+		if id != secImport {
+			continue
+		}
+		sr := reader{b: body}
+		for n := sr.count(); n > 0 && sr.err == nil; n-- {
+			mod, name := sr.name(), sr.name()
+			if kind := sr.skipImportDesc(); kind != externFunc && kind != 0x02 && sr.err == nil {
+				return fmt.Errorf("unsupported import %s.%s: only functions of wasi_snapshot_preview1 are provided, not a %s", mod, name, externName(kind))
+			}
+		}
+		return sr.err
+	}
+	return r.err
 }
 
 // skipImportDesc skips an import's description and returns its kind.

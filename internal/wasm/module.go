@@ -138,6 +138,9 @@ func (m *Module) compile(ctx context.Context, code []byte) error {
 	if err != nil {
 		return fmt.Errorf("malformed wasm module: %w", err)
 	}
+	if err := checkImportKinds(code); err != nil {
+		return err
+	}
 	cm, err := m.rt.CompileModule(ctx, code)
 	if err != nil {
 		return fmt.Errorf("malformed wasm module: %w", err)
