@@ -104,8 +104,12 @@ type FunctionError struct {
 
 // StackFrame is one frame of a function error's stack trace.
 type StackFrame struct {
-	Path  string `json:"path,omitempty"`
-	Line  int32  `json:"line,omitempty"`
+	// Path is the source file, as the guest reported it.
+	Path string `json:"path,omitempty"`
+	// Line is the line in Path.
+	Line int32 `json:"line,omitempty"`
+	// Label is the function, or the whole frame when the guest sent a
+	// plain string.
 	Label string `json:"label,omitempty"`
 }
 
