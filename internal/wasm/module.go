@@ -264,9 +264,6 @@ func signature(d api.FunctionDefinition) string {
 // Mode reports how the module is driven.
 func (m *Module) Mode() Mode { return m.mode }
 
-// LimitPages is the memory limit in pages.
-func (m *Module) LimitPages() uint32 { return m.limitPages }
-
 // Close releases the module, its runtime and every instance still open.
 func (m *Module) Close(ctx context.Context) error { return m.rt.Close(ctx) }
 
