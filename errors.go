@@ -29,6 +29,15 @@ var (
 	// ErrClosed matches a *ServiceError with code ResourceNotFoundException:
 	// the function or the runtime was closed.
 	ErrClosed = &ServiceError{Code: "ResourceNotFoundException", StatusCode: 404}
+	// ErrQueueFull matches a *ServiceError with code
+	// TooManyRequestsException and reason AsyncQueueFull: the function's
+	// asynchronous queue holds AsyncConfig.QueueSize events already. It
+	// also matches ErrThrottled, as it is a 429.
+	ErrQueueFull = &ServiceError{Code: "TooManyRequestsException", StatusCode: 429, Reason: "AsyncQueueFull"}
+	// ErrInvalidRequestContent matches a *ServiceError with code
+	// InvalidRequestContentException: an asynchronous event that is not
+	// JSON.
+	ErrInvalidRequestContent = &ServiceError{Code: "InvalidRequestContentException", StatusCode: 400}
 	// ErrPayloadTooLarge matches both a request over the function's request
 	// limit (a *ServiceError with code RequestTooLargeException) and a
 	// response over its response limit (a *FunctionError of type
@@ -62,6 +71,8 @@ type ServiceError struct {
 	Code string
 	// StatusCode is the HTTP status AWS answers with.
 	StatusCode int
+	// Reason refines Code where AWS does, as TooManyRequestsException does.
+	Reason string
 	// Message says what went wrong.
 	Message string
 }
@@ -69,18 +80,19 @@ type ServiceError struct {
 // Error returns "Code: Message".
 func (e *ServiceError) Error() string { return e.Code + ": " + e.Message }
 
-// Is reports whether target is a ServiceError with the same code, or
-// ErrPayloadTooLarge for a RequestTooLargeException.
+// Is reports whether target is a ServiceError with the same code (and the
+// same reason, when target has one), or ErrPayloadTooLarge for a
+// RequestTooLargeException.
 func (e *ServiceError) Is(target error) bool {
 	if target == ErrPayloadTooLarge {
 		return e.Code == codeRequestTooLarge
 	}
 	t, ok := target.(*ServiceError)
-	return ok && t.Code == e.Code
+	return ok && t.Code == e.Code && (t.Reason == "" || t.Reason == e.Reason)
 }
 
 func serviceError(kind *ServiceError, format string, args ...any) *ServiceError {
-	return &ServiceError{Code: kind.Code, StatusCode: kind.StatusCode, Message: fmt.Sprintf(format, args...)}
+	return &ServiceError{Code: kind.Code, StatusCode: kind.StatusCode, Reason: kind.Reason, Message: fmt.Sprintf(format, args...)}
 }
 
 func invalidConfig(format string, args ...any) error {

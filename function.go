@@ -3,6 +3,7 @@ package lambda
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -111,6 +112,10 @@ type FunctionConfig struct {
 	// MaxLogBytes bounds the guest output captured per invocation; past it
 	// output is dropped and counted. Default 256 KiB.
 	MaxLogBytes int
+
+	// Async configures asynchronous invocation (InvokeAsync): retries,
+	// maximum event age, the dead-letter sink and destinations.
+	Async AsyncConfig
 }
 
 var (
@@ -187,6 +192,12 @@ func (c FunctionConfig) withDefaults() (FunctionConfig, error) {
 			return c, invalidConfig("function %s: %s %d: want more than 0", c.Name, lim.name, *lim.v)
 		}
 	}
+	async, retries, err := c.Async.withDefaults(c.Name, c.MaxConcurrency)
+	if err != nil {
+		return c, err
+	}
+	c.Async = async
+	c.Async.MaxRetryAttempts = Retries(retries)
 	return c, nil
 }
 
@@ -216,6 +227,7 @@ type Function struct {
 	module  *wasm.Module
 	env     [][2]string
 	pool    *pool
+	async   *asyncEngine
 	logger  *slog.Logger
 	timeout string
 }
@@ -266,9 +278,14 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 	}
 	f.env = f.environment()
 	f.pool = newPool(f)
+	f.async = newAsyncEngine(f, cfg.Async, *cfg.Async.MaxRetryAttempts)
 	if err := f.pool.prewarm(ctx); err != nil {
 		_ = f.Close(context.Background())
 		return nil, err
+	}
+	if err := f.async.recover(); err != nil {
+		_ = f.Close(context.Background())
+		return nil, fmt.Errorf("function %s: recover asynchronous events: %w", cfg.Name, err)
 	}
 	return f, nil
 }
@@ -316,19 +333,54 @@ func (f *Function) Config() FunctionConfig {
 	return c
 }
 
-// Close stops new invocations of the function, waits for those in flight
-// and releases its sandboxes and compiled code. Invocations still running
-// when ctx ends are aborted, and Close returns ctx's error.
+// Close shuts the function down, like http.Server's Shutdown:
+//
+//  1. It stops accepting asynchronous events, and runs those accepted,
+//     retries included, until none is left or ctx ends. What is left then
+//     stays in the state directory (Options.StateDir) for the next start,
+//     or, without one, fails for good with ConditionShutdown.
+//  2. It delivers pending dead letters and records until ctx ends. Then,
+//     without a state directory, it makes one last attempt at each (for
+//     at most a second) and writes the dead letters that still fail to the
+//     runtime's undelivered file, and returns an *UndeliveredError.
+//  3. It stops new invocations, waits for those in flight and releases
+//     its sandboxes and compiled code. Invocations still running when ctx
+//     ends are aborted.
+//
+// Close returns ctx's error if ctx ended first.
 func (f *Function) Close(ctx context.Context) error {
 	f.rt.unregister(f)
-	var err error
+	var errs []error
+	if f.async != nil {
+		errs = append(errs, f.async.close(ctx))
+	}
 	if f.pool != nil {
-		err = f.pool.close(ctx)
+		errs = append(errs, f.pool.close(ctx))
 	}
-	if cerr := f.module.Close(context.Background()); err == nil {
-		err = cerr
+	errs = append(errs, f.module.Close(context.Background()))
+	return joinDistinct(errs)
+}
+
+// joinDistinct joins errs, keeping one of each context error.
+func joinDistinct(errs []error) error {
+	var out []error
+	seenCtx := false
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if err == context.Canceled || err == context.DeadlineExceeded {
+			if seenCtx {
+				continue
+			}
+			seenCtx = true
+		}
+		out = append(out, err)
 	}
-	return err
+	if len(out) == 1 {
+		return out[0]
+	}
+	return errors.Join(out...)
 }
 
 // InvokeOption sets a detail of one invocation.

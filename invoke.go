@@ -33,6 +33,12 @@ func (f *Function) Invoke(ctx context.Context, payload []byte, opts ...InvokeOpt
 	for _, opt := range opts {
 		opt(&o)
 	}
+	return f.invoke(ctx, payload, &o, nil)
+}
+
+// invoke runs one invocation; granted, when set, is called once a sandbox
+// is acquired.
+func (f *Function) invoke(ctx context.Context, payload []byte, o *invokeOptions, granted func()) ([]byte, error) {
 	if len(payload) > f.cfg.MaxRequestBytes {
 		return nil, serviceError(&ServiceError{Code: codeRequestTooLarge, StatusCode: 413}, "request of %d bytes exceeds the %d-byte limit of function %s", len(payload), f.cfg.MaxRequestBytes, f.name)
 	}
@@ -43,7 +49,10 @@ func (f *Function) Invoke(ctx context.Context, payload []byte, opts ...InvokeOpt
 	if err != nil {
 		return nil, err
 	}
-	return f.run(ctx, sb, payload, &o)
+	if granted != nil {
+		granted()
+	}
+	return f.run(ctx, sb, payload, o)
 }
 
 func (f *Function) run(ctx context.Context, sb *sandbox, payload []byte, o *invokeOptions) (resp []byte, err error) {

@@ -13,10 +13,12 @@ package lambda
 
 import (
 	"context"
-	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 
+	"github.com/wasmlambda/lambda/internal/journal"
 	"github.com/wasmlambda/lambda/internal/wasm"
 )
 
@@ -40,6 +42,22 @@ type Options struct {
 
 	// AccountID is the account of function ARNs. Default "000000000000".
 	AccountID string
+
+	// StateDir turns on durable asynchronous invocation: accepted events
+	// and undelivered dead letters and records are journaled there, synced
+	// to disk before InvokeAsync returns, and recovered when a function of
+	// the same name is deployed again, in this process or the next. One
+	// process at a time may use a StateDir.
+	StateDir string
+
+	// UndeliveredFile is a JSON Lines file of dead letters that had
+	// nowhere else to go: those of functions without a dead-letter sink or
+	// on-failure destination, and those whose sink still failed at Close.
+	// ReadDeadLetters reads it and OpenFileSink opens it for Redrive.
+	// Default "undelivered.jsonl" in StateDir, or
+	// "wasmlambda-undelivered.jsonl" in os.TempDir(). It is created only
+	// when needed.
+	UndeliveredFile string
 }
 
 // Runtime runs functions. It owns one compilation cache shared by all its
@@ -49,6 +67,10 @@ type Runtime struct {
 	logger    *slog.Logger
 	region    string
 	accountID string
+
+	store           *journal.Store
+	undeliveredPath string
+	undelivered     *FileSink // opened on first use, under mu
 
 	mu        sync.Mutex
 	functions map[string]*Function
@@ -78,7 +100,35 @@ func New(opts Options) (*Runtime, error) {
 	if r.accountID == "" {
 		r.accountID = "000000000000"
 	}
+	r.undeliveredPath = opts.UndeliveredFile
+	if opts.StateDir != "" {
+		if r.store, err = journal.Open(opts.StateDir); err != nil {
+			_ = cache.Close(context.Background())
+			return nil, invalidConfig("StateDir: %v", err)
+		}
+		if r.undeliveredPath == "" {
+			r.undeliveredPath = filepath.Join(opts.StateDir, "undelivered.jsonl")
+		}
+	}
+	if r.undeliveredPath == "" {
+		r.undeliveredPath = filepath.Join(os.TempDir(), "wasmlambda-undelivered.jsonl")
+	}
 	return r, nil
+}
+
+// undeliveredFile returns the sink of the undelivered file, opening it on
+// first use.
+func (r *Runtime) undeliveredFile() (*FileSink, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.undelivered == nil {
+		fs, err := OpenFileSink(r.undeliveredPath)
+		if err != nil {
+			return nil, err
+		}
+		r.undelivered = fs
+	}
+	return r.undelivered, nil
 }
 
 // Function returns the deployed function with the given name.
@@ -100,10 +150,11 @@ func (r *Runtime) Functions() []*Function {
 	return fs
 }
 
-// Close stops new work, waits for in-flight invocations to finish and
-// releases every sandbox and all compiled code. Invocations still running
-// when ctx ends are aborted, and Close returns ctx's error. Calls after the
-// first return nil.
+// Close closes every function, at once, as Function.Close does: it stops
+// new work, drains asynchronous events and deliveries, waits for in-flight
+// invocations to finish and releases every sandbox and all compiled code.
+// Work still running when ctx ends is aborted or handed on, and Close
+// returns ctx's error. Calls after the first return nil.
 func (r *Runtime) Close(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {
@@ -133,7 +184,15 @@ func (r *Runtime) Close(ctx context.Context) error {
 	}
 	wg.Wait()
 	errs = append(errs, r.cache.Close(context.Background()))
-	return errors.Join(errs...)
+	if r.store != nil {
+		errs = append(errs, r.store.Close())
+	}
+	r.mu.Lock()
+	if r.undelivered != nil {
+		errs = append(errs, r.undelivered.Close())
+	}
+	r.mu.Unlock()
+	return joinDistinct(errs)
 }
 
 func (r *Runtime) register(f *Function) error {

@@ -20,6 +20,13 @@
 //	         contextReport
 //	s3       decodes field "event" as an events.S3Event and returns the first
 //	         record's {"bucket": name, "key": key}
+//	flaky    fails the first field "times" attempts of each request ID with
+//	         the error "attempt N failed", then returns {"attempt": N}; the
+//	         count lives in the sandbox, so run it with MaxConcurrency 1
+//	chaos    fails field "rate" percent of attempts at random, each way
+//	         equally often: an error, a panic, a trap (an out-of-bounds
+//	         load), or a timeout (sleeping field "ms" milliseconds); else
+//	         returns field "data"
 //
 // An unknown op is an error of type "errorString".
 //
@@ -34,9 +41,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -55,6 +64,8 @@ type event struct {
 	Lines   int             `json:"lines"`
 	Code    int             `json:"code"`
 	Event   events.S3Event  `json:"event"`
+	Times   int             `json:"times"`
+	Rate    int             `json:"rate"`
 }
 
 var (
@@ -64,6 +75,10 @@ var (
 	spin uint64
 	// held keeps the chunks "alloc" allocated.
 	held [][]byte
+	// attempts counts "flaky" attempts by request ID.
+	attempts = map[string]int{}
+	// far is an address past any linear memory, for "chaos" traps.
+	far uintptr = 0xfffffff0
 )
 
 func handler(ctx context.Context, ev event) (any, error) {
@@ -105,6 +120,29 @@ func handler(ctx context.Context, ev event) (any, error) {
 		}
 		r := ev.Event.Records[0]
 		return map[string]string{"bucket": r.S3.Bucket.Name, "key": r.S3.Object.Key}, nil
+	case "flaky":
+		lc, _ := lambdacontext.FromContext(ctx)
+		attempts[lc.AwsRequestID]++
+		n := attempts[lc.AwsRequestID]
+		if n <= ev.Times {
+			return nil, fmt.Errorf("attempt %d failed", n)
+		}
+		return map[string]int{"attempt": n}, nil
+	case "chaos":
+		if rand.IntN(100) >= ev.Rate {
+			return ev.Data, nil
+		}
+		switch rand.IntN(4) {
+		case 0:
+			return nil, errors.New("chaos: error")
+		case 1:
+			panic("chaos: panic")
+		case 2:
+			return *(*byte)(unsafe.Pointer(far)), nil
+		default:
+			time.Sleep(time.Duration(ev.MS) * time.Millisecond)
+			return nil, errors.New("chaos: slept past the timeout")
+		}
 	default:
 		return nil, fmt.Errorf("unknown op %q", ev.Op)
 	}

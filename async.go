@@ -1,0 +1,818 @@
+package lambda
+
+import (
+	"container/heap"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wasmlambda/lambda/internal/journal"
+)
+
+// AWS Lambda's defaults and limits for asynchronous invocation.
+const (
+	// DefaultMaxRetryAttempts is AWS's default number of retries of a
+	// failed asynchronous event; MaxRetryAttempts is the most it allows.
+	DefaultMaxRetryAttempts = 2
+	MaxRetryAttempts        = 2
+	// DefaultMaxEventAge is AWS's default, and largest, maximum event age.
+	DefaultMaxEventAge = 6 * time.Hour
+	MaxEventAge        = 6 * time.Hour
+	// MinEventAge is AWS's smallest maximum event age. Shorter ones are
+	// accepted, for tests.
+	MinEventAge = 60 * time.Second
+	// DefaultAsyncPayloadLimit is AWS's limit on an asynchronous event: 1 MB.
+	DefaultAsyncPayloadLimit = 1 << 20
+	// DefaultAsyncQueueSize bounds the events a function holds.
+	DefaultAsyncQueueSize = 10000
+)
+
+// Defaults of the backoffs, as AWS documents them.
+const (
+	// DefaultFirstRetryDelay and DefaultSecondRetryDelay are AWS's waits
+	// before the first and second retries: 1 minute, then 2 minutes.
+	DefaultFirstRetryDelay  = time.Minute
+	DefaultSecondRetryDelay = 2 * time.Minute
+	// DefaultThrottleBackoffMin and DefaultThrottleBackoffMax bound the
+	// growing wait before a throttled event is tried again.
+	DefaultThrottleBackoffMin = time.Second
+	DefaultThrottleBackoffMax = 5 * time.Minute
+	// DefaultDeliveryBackoffMin and DefaultDeliveryBackoffMax bound the
+	// growing wait before a failed sink or destination is tried again.
+	DefaultDeliveryBackoffMin = 100 * time.Millisecond
+	DefaultDeliveryBackoffMax = time.Minute
+)
+
+// Retries returns a pointer to n, for AsyncConfig.MaxRetryAttempts:
+// Retries(0) turns retries off.
+func Retries(n int) *int { return &n }
+
+// AsyncConfig configures a function's asynchronous invocation: AWS's
+// event invoke config, dead-letter queue and destinations. A zero field
+// means the documented default.
+type AsyncConfig struct {
+	// MaxRetryAttempts is how many times a failed event is retried: 0 to 2.
+	// Nil means AWS's default, 2; use Retries(0) for none.
+	MaxRetryAttempts *int
+
+	// RetryBackoff[i] is the wait before retry i+1; a retry past the end
+	// waits as long as the last entry. Default 1 minute, then 2 minutes,
+	// as AWS. Tests may use milliseconds.
+	RetryBackoff []time.Duration
+
+	// MaxEventAge is how long an event may wait, from acceptance, for an
+	// attempt that succeeds. Default, and at most, 6 hours. AWS's least is
+	// 60 seconds; shorter ages are accepted, for tests.
+	MaxEventAge time.Duration
+
+	// ThrottleBackoffMin and ThrottleBackoffMax bound the wait before a
+	// throttled event is tried again; it doubles from min to max. Default
+	// 1 second to 5 minutes. A throttle does not count as an attempt. Only
+	// a function with ThrottleWhenBusy throttles; otherwise an event waits
+	// for a sandbox.
+	ThrottleBackoffMin time.Duration
+	ThrottleBackoffMax time.Duration
+
+	// MaxPayloadBytes bounds an event. Default 1 MB, as AWS.
+	MaxPayloadBytes int
+
+	// QueueSize bounds the events accepted and not yet finished, waiting,
+	// running or between retries. InvokeAsync fails with ErrQueueFull when
+	// it is reached. Default 10,000.
+	QueueSize int
+
+	// Concurrency is how many events run at once. Default GOMAXPROCS, at
+	// least 4, and at most MaxConcurrency.
+	Concurrency int
+
+	// DeadLetter receives events that failed for good (AWS's dead-letter
+	// queue). When neither it nor OnFailure is set, dead letters go to the
+	// runtime's undelivered file (Options.UndeliveredFile), so that none is
+	// lost.
+	DeadLetter DeadLetterSink
+
+	// OnSuccess and OnFailure receive AWS's invocation record of events
+	// that succeeded, or failed for good.
+	OnSuccess Destination
+	OnFailure Destination
+
+	// DeliveryBackoffMin and DeliveryBackoffMax bound the wait before a
+	// failed dead-letter sink or destination is tried again; it doubles
+	// from min to max. Default 100 ms to 1 minute.
+	DeliveryBackoffMin time.Duration
+	DeliveryBackoffMax time.Duration
+}
+
+func (c AsyncConfig) withDefaults(fn string, maxConcurrency int) (AsyncConfig, int, error) {
+	retries := DefaultMaxRetryAttempts
+	if c.MaxRetryAttempts != nil {
+		retries = *c.MaxRetryAttempts
+		if retries < 0 || retries > MaxRetryAttempts {
+			return c, 0, invalidConfig("function %s: Async.MaxRetryAttempts %d: want 0 to %d", fn, retries, MaxRetryAttempts)
+		}
+	}
+	if len(c.RetryBackoff) == 0 {
+		c.RetryBackoff = []time.Duration{DefaultFirstRetryDelay, DefaultSecondRetryDelay}
+	}
+	for i, d := range c.RetryBackoff {
+		if d < 0 {
+			return c, 0, invalidConfig("function %s: Async.RetryBackoff[%d] %v: want 0 or more", fn, i, d)
+		}
+	}
+	c.RetryBackoff = append([]time.Duration(nil), c.RetryBackoff...)
+	switch {
+	case c.MaxEventAge == 0:
+		c.MaxEventAge = DefaultMaxEventAge
+	case c.MaxEventAge < 0 || c.MaxEventAge > MaxEventAge:
+		return c, 0, invalidConfig("function %s: Async.MaxEventAge %v: want more than 0 and at most %v", fn, c.MaxEventAge, MaxEventAge)
+	}
+	for _, b := range []struct {
+		name     string
+		min, max *time.Duration
+		dmin     time.Duration
+		dmax     time.Duration
+	}{
+		{"Throttle", &c.ThrottleBackoffMin, &c.ThrottleBackoffMax, DefaultThrottleBackoffMin, DefaultThrottleBackoffMax},
+		{"Delivery", &c.DeliveryBackoffMin, &c.DeliveryBackoffMax, DefaultDeliveryBackoffMin, DefaultDeliveryBackoffMax},
+	} {
+		if *b.min == 0 {
+			*b.min = b.dmin
+		}
+		if *b.max == 0 {
+			*b.max = max(b.dmax, *b.min)
+		}
+		if *b.min < 0 || *b.max < *b.min {
+			return c, 0, invalidConfig("function %s: Async.%sBackoffMin %v and Max %v: want 0 < min <= max", fn, b.name, *b.min, *b.max)
+		}
+	}
+	for _, lim := range []struct {
+		name string
+		v    *int
+		def  int
+	}{{"MaxPayloadBytes", &c.MaxPayloadBytes, DefaultAsyncPayloadLimit}, {"QueueSize", &c.QueueSize, DefaultAsyncQueueSize}, {"Concurrency", &c.Concurrency, min(max(runtime.GOMAXPROCS(0), 4), maxConcurrency)}} {
+		switch {
+		case *lim.v == 0:
+			*lim.v = lim.def
+		case *lim.v < 0:
+			return c, 0, invalidConfig("function %s: Async.%s %d: want more than 0", fn, lim.name, *lim.v)
+		}
+	}
+	return c, retries, nil
+}
+
+// AsyncStats is a snapshot of a function's asynchronous invocations.
+type AsyncStats struct {
+	// Accepted counts events InvokeAsync accepted, and Recovered those
+	// found in the state directory at deploy.
+	Accepted  int64
+	Recovered int64
+	// Rejected counts events refused with ErrQueueFull.
+	Rejected int64
+
+	// Queued is the number of events ready to run, Delayed the number
+	// waiting out a backoff, and Running the number being invoked.
+	Queued  int
+	Delayed int
+	Running int
+
+	// Attempts counts invocations, Retries those after an event's first,
+	// and Throttles attempts refused with ErrThrottled.
+	Attempts  int64
+	Retries   int64
+	Throttles int64
+
+	// Succeeded counts events that succeeded, and DeadLettered events that
+	// failed for good (RetriesExhausted, EventAgeExceeded, Shutdown), of
+	// which Expired counts EventAgeExceeded.
+	Succeeded    int64
+	DeadLettered int64
+	Expired      int64
+
+	// DeadLetterErrors counts failed calls of the dead-letter sink, and
+	// DestinationErrors failed deliveries to destinations.
+	DeadLetterErrors  int64
+	DestinationErrors int64
+	// Pending is the number of dead letters and records waiting for
+	// delivery.
+	Pending int
+	// Undelivered counts dead letters written to the undelivered file, and
+	// records given up, because their target still failed at Close.
+	Undelivered int64
+}
+
+// InvokeAsync accepts an event for asynchronous invocation and returns its
+// request ID at once, as AWS's Event invocation type answers 202. The event
+// then runs with the retries, maximum age, dead-letter sink and
+// destinations of the function's AsyncConfig. An accepted event is never
+// dropped: it succeeds, or reaches the dead-letter sink (or the runtime's
+// undelivered file). With a state directory (Options.StateDir), the event
+// is on disk before InvokeAsync returns.
+//
+// # Errors
+//
+//   - ErrPayloadTooLarge: the event is over the async limit (1 MB).
+//   - ErrInvalidRequestContent: the event is not JSON. An empty event is
+//     accepted.
+//   - ErrQueueFull: QueueSize events are waiting already.
+//   - ErrClosed: the function is closing.
+//   - ctx's error, when ctx has ended.
+func (f *Function) InvokeAsync(ctx context.Context, payload []byte, opts ...InvokeOption) (string, error) {
+	return f.async.accept(ctx, payload, opts)
+}
+
+// AsyncStats returns a snapshot of the function's asynchronous invocations.
+func (f *Function) AsyncStats() AsyncStats { return f.async.snapshot() }
+
+// asyncEvent is one accepted event and its progress. Its exported fields
+// are what the journal keeps.
+type asyncEvent struct {
+	seq uint64
+	idx int // in the delayed heap
+
+	RequestID      string          `json:"requestId"`
+	Payload        []byte          `json:"payload,omitempty"`
+	ClientContext  []byte          `json:"clientContext,omitempty"`
+	Identity       []byte          `json:"identity,omitempty"`
+	AcceptedAt     time.Time       `json:"acceptedAt"`
+	Attempts       int             `json:"attempts,omitempty"`
+	FirstAttemptAt time.Time       `json:"firstAttemptAt,omitzero"`
+	LastAttemptAt  time.Time       `json:"lastAttemptAt,omitzero"`
+	Due            time.Time       `json:"due,omitzero"`
+	Last           *attemptFailure `json:"last,omitempty"`
+
+	throttleWait time.Duration
+}
+
+// attemptFailure is how an attempt failed.
+type attemptFailure struct {
+	Code     int             `json:"code"`
+	Type     string          `json:"type"`
+	Message  string          `json:"message"`
+	Response json.RawMessage `json:"response,omitempty"`
+	Function bool            `json:"function,omitempty"` // a function error: "Unhandled"
+}
+
+type eventHeap []*asyncEvent
+
+func (h eventHeap) Len() int           { return len(h) }
+func (h eventHeap) Less(i, j int) bool { return h[i].Due.Before(h[j].Due) }
+func (h eventHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx, h[j].idx = i, j
+}
+func (h *eventHeap) Push(x any) {
+	ev := x.(*asyncEvent)
+	ev.idx = len(*h)
+	*h = append(*h, ev)
+}
+func (h *eventHeap) Pop() any {
+	old := *h
+	ev := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return ev
+}
+
+// asyncEngine runs a function's asynchronous events. Workers and
+// deliverers are goroutines started on demand that end when idle, so an
+// idle function has none.
+type asyncEngine struct {
+	f       *Function
+	cfg     AsyncConfig
+	retries int
+	store   *journal.Store // nil without a state directory
+	logger  *slog.Logger
+	seq     atomic.Uint64
+
+	runCtx    context.Context // attempts and deliveries; cancelled to abort
+	cancelRun context.CancelFunc
+
+	mu          sync.Mutex
+	accepting   bool
+	stopping    bool // no new attempts start
+	ready       []*asyncEvent
+	delayed     eventHeap
+	timer       *time.Timer
+	workers     int
+	running     int
+	outstanding int           // accepted and not finished
+	drained     chan struct{} // closed when outstanding reaches 0 while closing
+	handback    []*asyncEvent // attempts aborted by a forced close
+	acceptWG    sync.WaitGroup
+	workWG      sync.WaitGroup
+
+	outs [numTargets]*outbox
+
+	accepted, recovered, rejected, attempts, retried, throttles atomic.Int64
+	succeeded, deadLettered, expired                            atomic.Int64
+	deadLetterErrors, destinationErrors, undelivered            atomic.Int64
+}
+
+func newAsyncEngine(f *Function, cfg AsyncConfig, retries int) *asyncEngine {
+	e := &asyncEngine{f: f, cfg: cfg, retries: retries, store: f.rt.store, logger: f.logger, accepting: true}
+	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
+	for t := range e.outs {
+		e.outs[t] = &outbox{e: e, target: target(t), stop: make(chan struct{})}
+	}
+	return e
+}
+
+// recover loads what the state directory holds for the function.
+func (e *asyncEngine) recover() error {
+	if e.store == nil {
+		return nil
+	}
+	name := e.f.name
+	last, err := e.store.LastSeq(name)
+	if err != nil {
+		return err
+	}
+	e.seq.Store(last)
+	events, err := e.store.Load(name, journal.Events)
+	if err != nil {
+		return err
+	}
+	items, err := e.store.Load(name, journal.Outbox)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	e.mu.Lock()
+	for _, rec := range events {
+		ev := &asyncEvent{}
+		if err := json.Unmarshal(rec.Value, ev); err != nil {
+			e.mu.Unlock()
+			return fmt.Errorf("event %d in %s: %w", rec.Seq, e.store.Path(), err)
+		}
+		ev.seq = rec.Seq
+		e.outstanding++
+		if ev.Due.After(now) {
+			heap.Push(&e.delayed, ev)
+		} else {
+			e.ready = append(e.ready, ev)
+		}
+	}
+	e.recovered.Add(int64(len(events)))
+	e.armLocked()
+	e.kickLocked()
+	e.mu.Unlock()
+	for _, rec := range items {
+		it := &outItem{}
+		if err := json.Unmarshal(rec.Value, it); err != nil {
+			return fmt.Errorf("record %d in %s: %w", rec.Seq, e.store.Path(), err)
+		}
+		it.seq = rec.Seq
+		e.outs[it.Target].push(it)
+	}
+	if len(events)+len(items) > 0 && e.logger != nil {
+		e.logger.Info("recovered asynchronous work", slog.Int("events", len(events)), slog.Int("deliveries", len(items)), slog.String("state", e.store.Path()))
+	}
+	return nil
+}
+
+func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeOption) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	f := e.f
+	if limit := min(e.cfg.MaxPayloadBytes, f.cfg.MaxRequestBytes); len(payload) > limit {
+		return "", serviceError(&ServiceError{Code: codeRequestTooLarge, StatusCode: 413}, "asynchronous event of %d bytes exceeds the %d-byte limit of function %s", len(payload), limit, f.name)
+	}
+	if len(payload) > 0 && !json.Valid(payload) {
+		return "", serviceError(ErrInvalidRequestContent, "Could not parse request body into json: the asynchronous event for function %s is not JSON", f.name)
+	}
+	var o invokeOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.requestID == "" {
+		o.requestID = newRequestID()
+	}
+
+	e.mu.Lock()
+	switch {
+	case !e.accepting:
+		e.mu.Unlock()
+		return "", serviceError(ErrClosed, "Function not found: %s (closing)", f.arn)
+	case e.outstanding >= e.cfg.QueueSize:
+		e.mu.Unlock()
+		e.rejected.Add(1)
+		return "", serviceError(ErrQueueFull, "Rate Exceeded. The asynchronous queue of function %s holds %d events, its QueueSize.", f.name, e.cfg.QueueSize)
+	}
+	e.outstanding++
+	e.acceptWG.Add(1)
+	e.mu.Unlock()
+	defer e.acceptWG.Done()
+
+	ev := &asyncEvent{
+		seq:           e.seq.Add(1),
+		RequestID:     o.requestID,
+		Payload:       clone(payload),
+		ClientContext: clone(o.clientContext),
+		Identity:      clone(o.identity),
+		AcceptedAt:    time.Now(),
+	}
+	if err := e.persist(ev); err != nil {
+		e.mu.Lock()
+		e.outstanding--
+		e.checkDrainedLocked()
+		e.mu.Unlock()
+		return "", fmt.Errorf("journal the event for %s: %w", f.name, err)
+	}
+	e.accepted.Add(1)
+	e.mu.Lock()
+	e.ready = append(e.ready, ev)
+	e.kickLocked()
+	e.mu.Unlock()
+	return ev.RequestID, nil
+}
+
+func clone(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+// persist writes ev to the journal, when there is one.
+func (e *asyncEngine) persist(ev *asyncEvent) error {
+	if e.store == nil {
+		return nil
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	return e.store.Apply(journal.Op{Function: e.f.name, Kind: journal.Events, Seq: ev.seq, Value: b})
+}
+
+// kickLocked starts workers for ready events, up to Concurrency.
+func (e *asyncEngine) kickLocked() {
+	for !e.stopping && e.workers < e.cfg.Concurrency && e.workers-e.running < len(e.ready) {
+		e.workers++
+		e.workWG.Add(1)
+		go e.work()
+	}
+}
+
+// armLocked sets the timer for the earliest delayed event.
+func (e *asyncEngine) armLocked() {
+	if len(e.delayed) == 0 || e.stopping {
+		if e.timer != nil {
+			e.timer.Stop()
+		}
+		return
+	}
+	d := time.Until(e.delayed[0].Due)
+	if e.timer == nil {
+		e.timer = time.AfterFunc(d, e.wake)
+	} else {
+		e.timer.Reset(d)
+	}
+}
+
+// wake moves due events to the ready queue.
+func (e *asyncEngine) wake() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopping {
+		return
+	}
+	now := time.Now()
+	for len(e.delayed) > 0 && !e.delayed[0].Due.After(now) {
+		e.ready = append(e.ready, heap.Pop(&e.delayed).(*asyncEvent))
+	}
+	e.armLocked()
+	e.kickLocked()
+}
+
+func (e *asyncEngine) work() {
+	defer e.workWG.Done()
+	for {
+		e.mu.Lock()
+		if e.stopping || len(e.ready) == 0 {
+			e.workers--
+			e.mu.Unlock()
+			return
+		}
+		ev := e.ready[0]
+		e.ready[0] = nil
+		e.ready = e.ready[1:]
+		e.running++
+		e.mu.Unlock()
+		e.attempt(ev)
+	}
+}
+
+// attempt invokes ev once and decides what follows.
+func (e *asyncEngine) attempt(ev *asyncEvent) {
+	now := time.Now()
+	if !now.Before(ev.AcceptedAt.Add(e.cfg.MaxEventAge)) {
+		e.fail(ev, ConditionEventAgeExceeded, true)
+		return
+	}
+	counted := false
+	count := func() {
+		if counted {
+			return
+		}
+		counted = true
+		if ev.Attempts == 0 {
+			ev.FirstAttemptAt = now
+		} else {
+			e.retried.Add(1)
+		}
+		ev.Attempts++
+		ev.LastAttemptAt = now
+		e.attempts.Add(1)
+	}
+	opts := invokeOptions{requestID: ev.RequestID, clientContext: ev.ClientContext, identity: ev.Identity}
+	// The attempt is counted once a sandbox is granted, so that a
+	// throttle is not one.
+	resp, err := e.f.invoke(e.runCtx, ev.Payload, &opts, count)
+	if err == nil {
+		e.succeed(ev, resp)
+		return
+	}
+	var fe *FunctionError
+	isFunc := errors.As(err, &fe)
+	if !isFunc && e.runCtx.Err() != nil {
+		// Aborted by a forced close: hand the event back untouched.
+		e.mu.Lock()
+		e.running--
+		e.handback = append(e.handback, ev)
+		e.mu.Unlock()
+		return
+	}
+	expiry := ev.AcceptedAt.Add(e.cfg.MaxEventAge)
+	var wait time.Duration
+	switch {
+	case isFunc:
+		count() // an init failure fails before the sandbox is granted
+		ev.Last = &attemptFailure{Code: 200, Type: fe.Type, Message: fe.Message, Response: fe.Payload(), Function: true}
+		ev.throttleWait = 0
+		if ev.Attempts > e.retries {
+			e.fail(ev, ConditionRetriesExhausted, true)
+			return
+		}
+		wait = e.cfg.RetryBackoff[min(ev.Attempts-1, len(e.cfg.RetryBackoff)-1)]
+	case errors.Is(err, ErrThrottled):
+		e.throttles.Add(1)
+		ev.Last = &attemptFailure{Code: 429, Type: ErrThrottled.Code, Message: err.Error()}
+		if ev.throttleWait == 0 {
+			ev.throttleWait = e.cfg.ThrottleBackoffMin
+		} else {
+			ev.throttleWait = min(2*ev.throttleWait, e.cfg.ThrottleBackoffMax)
+		}
+		wait = ev.throttleWait
+	default:
+		// The runtime failed the invocation, not the function: count it
+		// as an attempt that failed.
+		code, typ := 500, "ServiceException"
+		var se *ServiceError
+		if errors.As(err, &se) {
+			code, typ = se.StatusCode, se.Code
+		}
+		ev.Last = &attemptFailure{Code: code, Type: typ, Message: err.Error()}
+		count()
+		if ev.Attempts > e.retries {
+			e.fail(ev, ConditionRetriesExhausted, true)
+			return
+		}
+		wait = e.cfg.RetryBackoff[min(ev.Attempts-1, len(e.cfg.RetryBackoff)-1)]
+	}
+	ev.Due = time.Now().Add(wait)
+	if ev.Due.After(expiry) {
+		// It would age out while waiting: try at the expiry, which fails
+		// it with EventAgeExceeded, as AWS drops it then.
+		ev.Due = expiry
+	}
+	if err := e.persist(ev); err != nil {
+		e.journalError("record a retry", err)
+	}
+	e.mu.Lock()
+	e.running--
+	if e.stopping {
+		e.handback = append(e.handback, ev)
+	} else {
+		heap.Push(&e.delayed, ev)
+		e.armLocked()
+	}
+	e.mu.Unlock()
+}
+
+func (e *asyncEngine) journalError(what string, err error) {
+	if e.logger != nil {
+		e.logger.Error("journal: "+what, slog.String("error", err.Error()), slog.String("state", e.store.Path()))
+	}
+}
+
+// succeed finishes an event that succeeded.
+func (e *asyncEngine) succeed(ev *asyncEvent, resp []byte) {
+	var items []*outItem
+	if e.cfg.OnSuccess != nil {
+		items = append(items, &outItem{Target: targetSuccess, Record: e.record(ev, ConditionSuccess, resp)})
+	}
+	e.finish(ev, items, true)
+	e.succeeded.Add(1)
+}
+
+// fail finishes an event that failed for good; running says it was taken
+// from the queue by a worker.
+func (e *asyncEngine) fail(ev *asyncEvent, condition string, running bool) {
+	dl := e.deadLetter(ev, condition)
+	var items []*outItem
+	if e.cfg.DeadLetter != nil || e.cfg.OnFailure == nil {
+		items = append(items, &outItem{Target: targetDeadLetter, DeadLetter: dl})
+	}
+	if e.cfg.OnFailure != nil {
+		items = append(items, &outItem{Target: targetFailure, Record: e.record(ev, condition, nil), DeadLetter: dl})
+	}
+	e.finish(ev, items, running)
+	e.deadLettered.Add(1)
+	if condition == ConditionEventAgeExceeded {
+		e.expired.Add(1)
+	}
+	if e.logger != nil {
+		e.logger.Warn("asynchronous event failed for good", slog.String("request_id", ev.RequestID), slog.String("condition", condition), slog.Int("attempts", ev.Attempts), slog.String("error_type", dl.ErrorType))
+	}
+}
+
+// finish removes ev from the journal and the queue, and queues its
+// deliveries, in one journal transaction.
+func (e *asyncEngine) finish(ev *asyncEvent, items []*outItem, wasRunning bool) {
+	if e.store != nil {
+		ops := []journal.Op{{Function: e.f.name, Kind: journal.Events, Seq: ev.seq}}
+		for _, it := range items {
+			it.seq = e.seq.Add(1)
+			b, err := json.Marshal(it)
+			if err != nil {
+				e.journalError("encode a delivery", err)
+				continue
+			}
+			ops = append(ops, journal.Op{Function: e.f.name, Kind: journal.Outbox, Seq: it.seq, Value: b})
+		}
+		if err := e.store.Apply(ops...); err != nil {
+			e.journalError("finish an event", err)
+		}
+	}
+	for _, it := range items {
+		e.outs[it.Target].push(it)
+	}
+	e.mu.Lock()
+	if wasRunning {
+		e.running--
+	}
+	e.outstanding--
+	e.checkDrainedLocked()
+	e.mu.Unlock()
+}
+
+func (e *asyncEngine) checkDrainedLocked() {
+	if e.drained != nil && e.outstanding == 0 {
+		select {
+		case <-e.drained:
+		default:
+			close(e.drained)
+		}
+	}
+}
+
+// deadLetter builds ev's dead letter.
+func (e *asyncEngine) deadLetter(ev *asyncEvent, condition string) *DeadLetter {
+	dl := &DeadLetter{
+		RequestID:       ev.RequestID,
+		FunctionName:    e.f.name,
+		FunctionVersion: e.f.cfg.Version,
+		FunctionARN:     e.f.arn + ":" + e.f.cfg.Version,
+		Condition:       condition,
+		Attempts:        ev.Attempts,
+		AcceptedAt:      ev.AcceptedAt,
+		FirstAttemptAt:  ev.FirstAttemptAt,
+		LastAttemptAt:   ev.LastAttemptAt,
+		DeadLetteredAt:  time.Now(),
+		Payload:         ev.Payload,
+	}
+	switch {
+	case ev.Last != nil:
+		dl.ErrorCode, dl.ErrorType, dl.ErrorMessage = ev.Last.Code, ev.Last.Type, truncateMessage(ev.Last.Message)
+	case condition == ConditionShutdown:
+		dl.ErrorCode, dl.ErrorType, dl.ErrorMessage = 503, "ServiceException", "function "+e.f.name+" closed before the event could run"
+	default:
+		dl.ErrorCode, dl.ErrorType, dl.ErrorMessage = 429, ErrThrottled.Code, "the event waited past its maximum age of "+e.cfg.MaxEventAge.String()+" without an attempt"
+	}
+	return dl
+}
+
+// record builds ev's invocation record.
+func (e *asyncEngine) record(ev *asyncEvent, condition string, resp []byte) *InvocationRecord {
+	r := &InvocationRecord{
+		Version:   "1.0",
+		Timestamp: time.Now(),
+		RequestContext: RecordRequestContext{
+			RequestID:              ev.RequestID,
+			FunctionARN:            e.f.arn + ":" + e.f.cfg.Version,
+			Condition:              condition,
+			ApproximateInvokeCount: ev.Attempts,
+		},
+		RequestPayload:  jsonOrString(ev.Payload),
+		ResponseContext: RecordResponseContext{StatusCode: 200, ExecutedVersion: e.f.cfg.Version},
+	}
+	switch {
+	case condition == ConditionSuccess:
+		r.ResponsePayload = jsonOrString(resp)
+	case ev.Last != nil:
+		r.ResponseContext.StatusCode = ev.Last.Code
+		if ev.Last.Function {
+			r.ResponseContext.FunctionError = "Unhandled"
+			r.ResponsePayload = ev.Last.Response
+		} else {
+			r.ResponsePayload, _ = json.Marshal(map[string]string{"errorType": ev.Last.Type, "errorMessage": ev.Last.Message})
+		}
+	case condition == ConditionShutdown:
+		r.ResponseContext.StatusCode = 503
+	default:
+		r.ResponseContext.StatusCode = 429
+	}
+	return r
+}
+
+func (e *asyncEngine) snapshot() AsyncStats {
+	s := AsyncStats{
+		Accepted: e.accepted.Load(), Recovered: e.recovered.Load(), Rejected: e.rejected.Load(),
+		Attempts: e.attempts.Load(), Retries: e.retried.Load(), Throttles: e.throttles.Load(),
+		Succeeded: e.succeeded.Load(), DeadLettered: e.deadLettered.Load(), Expired: e.expired.Load(),
+		DeadLetterErrors: e.deadLetterErrors.Load(), DestinationErrors: e.destinationErrors.Load(),
+		Undelivered: e.undelivered.Load(),
+	}
+	e.mu.Lock()
+	s.Queued, s.Delayed, s.Running = len(e.ready), len(e.delayed), e.running
+	e.mu.Unlock()
+	for _, o := range e.outs {
+		s.Pending += o.len()
+	}
+	return s
+}
+
+// close stops accepting, runs what it can until ctx ends, and hands the
+// rest on: to the journal with a state directory, otherwise to the
+// dead-letter path with ConditionShutdown. Then it delivers what it can,
+// and writes dead letters still undelivered to the undelivered file.
+func (e *asyncEngine) close(ctx context.Context) error {
+	e.mu.Lock()
+	if !e.accepting {
+		e.mu.Unlock()
+		return nil
+	}
+	e.accepting = false
+	e.drained = make(chan struct{})
+	e.checkDrainedLocked()
+	e.mu.Unlock()
+	e.acceptWG.Wait()
+
+	var ctxErr error
+	select {
+	case <-e.drained:
+	case <-ctx.Done():
+		ctxErr = ctx.Err()
+	}
+	e.mu.Lock()
+	e.stopping = true
+	left := append(e.ready, e.delayed...)
+	e.ready, e.delayed = nil, nil
+	if e.timer != nil {
+		e.timer.Stop()
+	}
+	e.mu.Unlock()
+	if ctxErr != nil {
+		e.cancelRun() // abort attempts in flight
+	}
+	e.workWG.Wait()
+	e.mu.Lock()
+	left = append(left, e.handback...)
+	e.handback = nil
+	e.mu.Unlock()
+	if len(left) > 0 && e.store == nil {
+		for _, ev := range left {
+			e.fail(ev, ConditionShutdown, false)
+		}
+	}
+	if len(left) > 0 && e.logger != nil {
+		where := "the dead-letter path"
+		if e.store != nil {
+			where = e.store.Path()
+		}
+		e.logger.Warn("asynchronous events unfinished at close", slog.Int("events", len(left)), slog.String("handed_to", where))
+	}
+
+	// Deliver what is pending until ctx ends.
+	err := e.flush(ctx)
+	e.cancelRun()
+	return errors.Join(ctxErr, err)
+}

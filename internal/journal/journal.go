@@ -1,0 +1,166 @@
+// Package journal is the durable store behind durable asynchronous
+// invocation: accepted events and undelivered outbound records, kept in one
+// bbolt file and synced to disk before a write returns.
+//
+// Records are opaque values keyed by a function name, a kind and a
+// sequence number. Writes from many goroutines are grouped into one
+// transaction, and so one fsync, with bbolt's Batch.
+package journal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Kind names a class of records.
+type Kind string
+
+// The kinds of records the runtime keeps.
+const (
+	// Events are accepted asynchronous events not yet finished.
+	Events Kind = "events"
+	// Outbox holds dead letters and destination records not yet delivered.
+	Outbox Kind = "outbox"
+)
+
+// Record is one stored value and its sequence number.
+type Record struct {
+	Seq   uint64
+	Value []byte
+}
+
+// Op is one change: a Put when Value is non-nil, otherwise a Delete.
+type Op struct {
+	Function string
+	Kind     Kind
+	Seq      uint64
+	Value    []byte
+}
+
+// Store is an open journal. It is safe for concurrent use.
+type Store struct {
+	db *bolt.DB
+}
+
+// Open opens the journal in dir, creating both if needed. It fails after a
+// second when another process holds the journal open.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "async.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("%s is in use by another process", path)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	// Grouped writes wait at most this long for company.
+	db.MaxBatchDelay = 2 * time.Millisecond
+	return &Store{db: db}, nil
+}
+
+// Path is the journal's file.
+func (s *Store) Path() string { return s.db.Path() }
+
+// Close closes the journal.
+func (s *Store) Close() error { return s.db.Close() }
+
+func key(seq uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	return k[:]
+}
+
+// Apply makes every change in ops in one transaction, synced to disk before
+// it returns. Concurrent calls share a transaction. A Delete of a missing
+// record is not an error.
+func (s *Store) Apply(ops ...Op) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		for _, op := range ops {
+			fb, err := tx.CreateBucketIfNotExists([]byte(op.Function))
+			if err != nil {
+				return err
+			}
+			kb, err := fb.CreateBucketIfNotExists([]byte(op.Kind))
+			if err != nil {
+				return err
+			}
+			if op.Value == nil {
+				err = kb.Delete(key(op.Seq))
+			} else {
+				err = kb.Put(key(op.Seq), op.Value)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Load returns a function's records of one kind, in sequence order.
+func (s *Store) Load(function string, kind Kind) ([]Record, error) {
+	var out []Record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		fb := tx.Bucket([]byte(function))
+		if fb == nil {
+			return nil
+		}
+		kb := fb.Bucket([]byte(kind))
+		if kb == nil {
+			return nil
+		}
+		return kb.ForEach(func(k, v []byte) error {
+			if len(k) != 8 {
+				return fmt.Errorf("journal: bad key %x in %s/%s", k, function, kind)
+			}
+			out = append(out, Record{Seq: binary.BigEndian.Uint64(k), Value: append([]byte(nil), v...)})
+			return nil
+		})
+	})
+	return out, err
+}
+
+// LastSeq returns the largest sequence number a function has used, in any
+// kind, or 0.
+func (s *Store) LastSeq(function string) (uint64, error) {
+	var last uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		fb := tx.Bucket([]byte(function))
+		if fb == nil {
+			return nil
+		}
+		return fb.ForEachBucket(func(name []byte) error {
+			if k, _ := fb.Bucket(name).Cursor().Last(); len(k) == 8 {
+				last = max(last, binary.BigEndian.Uint64(k))
+			}
+			return nil
+		})
+	})
+	return last, err
+}
+
+// Count returns how many records a function has of one kind.
+func (s *Store) Count(function string, kind Kind) (int, error) {
+	n := 0
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if fb := tx.Bucket([]byte(function)); fb != nil {
+			if kb := fb.Bucket([]byte(kind)); kb != nil {
+				n = kb.Stats().KeyN
+			}
+		}
+		return nil
+	})
+	return n, err
+}

@@ -1,0 +1,338 @@
+package lambda
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"sync"
+
+	"github.com/wasmlambda/lambda/internal/journal"
+)
+
+// shutdownGrace bounds the last delivery attempt Close makes, after its
+// context has ended, before it writes dead letters to the undelivered file.
+const shutdownGrace = time.Second
+
+// target is where an outbound item goes.
+type target int
+
+const (
+	targetDeadLetter target = iota
+	targetSuccess
+	targetFailure
+	numTargets
+)
+
+func (t target) String() string {
+	return [...]string{"dead-letter sink", "on-success destination", "on-failure destination"}[t]
+}
+
+// outItem is a dead letter or an invocation record waiting for delivery.
+type outItem struct {
+	seq        uint64
+	Target     target
+	DeadLetter *DeadLetter
+	Record     *InvocationRecord
+}
+
+// outItemJSON is outItem as the journal keeps it. The payload is kept as
+// bytes, so that it comes back exactly.
+type outItemJSON struct {
+	Target     target            `json:"target"`
+	DeadLetter *deadLetterJSON   `json:"deadLetter,omitempty"`
+	Payload    []byte            `json:"payload,omitempty"`
+	Record     *InvocationRecord `json:"record,omitempty"`
+}
+
+func (it *outItem) MarshalJSON() ([]byte, error) {
+	j := outItemJSON{Target: it.Target, Record: it.Record}
+	if it.DeadLetter != nil {
+		j.DeadLetter = (*deadLetterJSON)(it.DeadLetter)
+		j.Payload = it.DeadLetter.Payload
+	}
+	return json.Marshal(j)
+}
+
+func (it *outItem) UnmarshalJSON(b []byte) error {
+	var j outItemJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	if j.Target < 0 || j.Target >= numTargets {
+		return fmt.Errorf("unknown target %d", j.Target)
+	}
+	it.Target, it.Record = j.Target, j.Record
+	if j.DeadLetter != nil {
+		it.DeadLetter = (*DeadLetter)(j.DeadLetter)
+		it.DeadLetter.Payload = j.Payload
+	}
+	return nil
+}
+
+// outbox delivers one target's items in order, retrying the first with
+// backoff until it goes through. Its goroutine runs only while it has
+// items.
+type outbox struct {
+	e      *asyncEngine
+	target target
+
+	mu      sync.Mutex
+	items   []*outItem
+	running bool
+	halted  bool
+	empty   chan struct{} // closed when items empties; nil if none waits
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+func (o *outbox) push(it *outItem) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.items = append(o.items, it)
+	if !o.running && !o.halted {
+		o.running = true
+		o.wg.Add(1)
+		go o.run()
+	}
+}
+
+func (o *outbox) len() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.items)
+}
+
+func (o *outbox) run() {
+	defer o.wg.Done()
+	e := o.e
+	var wait time.Duration
+	for {
+		o.mu.Lock()
+		if len(o.items) == 0 || o.halted {
+			o.running = false
+			o.mu.Unlock()
+			return
+		}
+		it := o.items[0]
+		o.mu.Unlock()
+
+		err := o.deliver(e.runCtx, it)
+		if err == nil {
+			wait = 0
+			o.delivered(it)
+			continue
+		}
+		if wait == 0 {
+			wait = e.cfg.DeliveryBackoffMin
+		} else {
+			wait = min(2*wait, e.cfg.DeliveryBackoffMax)
+		}
+		if e.logger != nil {
+			e.logger.Warn("delivery failed; will retry", slog.String("target", o.target.String()), slog.String("request_id", it.requestID()), slog.String("error", err.Error()), slog.Duration("retry_in", wait))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-o.stop:
+			t.Stop()
+		}
+	}
+}
+
+func (it *outItem) requestID() string {
+	if it.DeadLetter != nil {
+		return it.DeadLetter.RequestID
+	}
+	return it.Record.RequestContext.RequestID
+}
+
+// deliver makes one delivery attempt, counting a failure. A panicking sink
+// or destination fails the attempt.
+func (o *outbox) deliver(ctx context.Context, it *outItem) (err error) {
+	e := o.e
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s panicked: %v", o.target, p)
+		}
+		if err != nil {
+			if o.target == targetDeadLetter {
+				e.deadLetterErrors.Add(1)
+			} else {
+				e.destinationErrors.Add(1)
+			}
+		}
+	}()
+	switch o.target {
+	case targetDeadLetter:
+		sink := e.cfg.DeadLetter
+		if sink == nil {
+			fs, err := e.f.rt.undeliveredFile()
+			if err != nil {
+				return err
+			}
+			sink = fs
+		}
+		return sink.Send(ctx, it.DeadLetter)
+	case targetSuccess:
+		return e.cfg.OnSuccess.Deliver(ctx, it.Record)
+	default:
+		return e.cfg.OnFailure.Deliver(ctx, it.Record)
+	}
+}
+
+// delivered drops the first item, which went through.
+func (o *outbox) delivered(it *outItem) {
+	if s := o.e.store; s != nil {
+		if err := s.Apply(journal.Op{Function: o.e.f.name, Kind: journal.Outbox, Seq: it.seq}); err != nil {
+			o.e.journalError("drop a delivered item", err)
+		}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.items) > 0 && o.items[0] == it {
+		o.items[0] = nil
+		o.items = o.items[1:]
+	}
+	if len(o.items) == 0 && o.empty != nil {
+		close(o.empty)
+		o.empty = nil
+	}
+}
+
+// waitEmpty waits until every item is delivered, or ctx ends.
+func (o *outbox) waitEmpty(ctx context.Context) error {
+	o.mu.Lock()
+	if len(o.items) == 0 {
+		o.mu.Unlock()
+		return nil
+	}
+	if o.empty == nil {
+		o.empty = make(chan struct{})
+	}
+	ch := o.empty
+	o.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// halt stops the goroutine and returns what is left.
+func (o *outbox) halt() []*outItem {
+	o.mu.Lock()
+	if !o.halted {
+		o.halted = true
+		close(o.stop)
+	}
+	o.mu.Unlock()
+	o.wg.Wait()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	left := o.items
+	o.items = nil
+	return left
+}
+
+// UndeliveredError reports, from Close, dead letters and records whose
+// target still failed when the function closed. The dead letters are in the
+// undelivered file at Path, from which Function.Redrive can replay them.
+type UndeliveredError struct {
+	// Function is the function's name.
+	Function string
+	// DeadLetters counts dead letters written to Path.
+	DeadLetters int
+	// Records counts success records given up; they are logged.
+	Records int
+	// Path is the undelivered file.
+	Path string
+	// Err is set when the undelivered file could not be written either; the
+	// dead letters are then logged in full.
+	Err error
+}
+
+// Error says what was not delivered and where it went.
+func (e *UndeliveredError) Error() string {
+	msg := fmt.Sprintf("function %s closed with %d dead letters and %d success records undelivered", e.Function, e.DeadLetters, e.Records)
+	if e.DeadLetters > 0 {
+		msg += "; the dead letters are in " + e.Path
+	}
+	if e.Err != nil {
+		msg += "; writing them failed: " + e.Err.Error()
+	}
+	return msg
+}
+
+// flush delivers pending items until ctx ends. Then, without a state
+// directory, it makes one last attempt at each item left, and writes the
+// dead letters that still fail to the undelivered file.
+func (e *asyncEngine) flush(ctx context.Context) error {
+	for _, o := range e.outs {
+		if o.waitEmpty(ctx) != nil {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		e.cancelRun() // a delivery that hangs gives up
+	}
+	var left []*outItem
+	for _, o := range e.outs {
+		left = append(left, o.halt()...)
+	}
+	if len(left) == 0 {
+		return nil
+	}
+	if e.store != nil {
+		if e.logger != nil {
+			e.logger.Warn("deliveries pending at close are kept for the next start", slog.Int("items", len(left)), slog.String("state", e.store.Path()))
+		}
+		return nil
+	}
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	uerr := &UndeliveredError{Function: e.f.name}
+	written := map[string]bool{}
+	for _, it := range left {
+		if gctx.Err() == nil && e.outs[it.Target].deliver(gctx, it) == nil {
+			continue
+		}
+		e.undelivered.Add(1)
+		if it.DeadLetter == nil {
+			uerr.Records++
+			if e.logger != nil {
+				b, _ := json.Marshal(it.Record)
+				e.logger.Error("success record undelivered at close", slog.String("request_id", it.requestID()), slog.String("record", string(b)))
+			}
+			continue
+		}
+		if written[it.DeadLetter.RequestID] {
+			continue
+		}
+		written[it.DeadLetter.RequestID] = true
+		uerr.DeadLetters++
+		fs, err := e.f.rt.undeliveredFile()
+		if err == nil {
+			uerr.Path = fs.Path()
+			err = fs.Send(context.Background(), it.DeadLetter)
+		}
+		if err != nil {
+			uerr.Err = errors.Join(uerr.Err, err)
+			if e.logger != nil {
+				b, _ := it.DeadLetter.MarshalJSON()
+				e.logger.Error("dead letter lost: the undelivered file failed", slog.String("request_id", it.requestID()), slog.String("dead_letter", string(b)), slog.String("error", err.Error()))
+			}
+		}
+	}
+	if uerr.DeadLetters+uerr.Records == 0 {
+		return nil
+	}
+	if e.logger != nil {
+		e.logger.Error("undelivered at close", slog.Int("dead_letters", uerr.DeadLetters), slog.Int("records", uerr.Records), slog.String("path", uerr.Path))
+	}
+	return uerr
+}
