@@ -18,7 +18,9 @@ type Destination interface {
 type DestinationFunc func(ctx context.Context, rec *InvocationRecord) error
 
 // Deliver calls d.
-func (d DestinationFunc) Deliver(ctx context.Context, rec *InvocationRecord) error { return d(ctx, rec) }
+func (d DestinationFunc) Deliver(ctx context.Context, rec *InvocationRecord) error {
+	return d(ctx, rec)
+}
 
 var (
 	_ Destination = DestinationFunc(nil)
