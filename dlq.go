@@ -175,6 +175,7 @@ var (
 type MemorySink struct {
 	mu      sync.Mutex
 	letters []DeadLetter
+	index   map[string]int // request ID to position in letters
 	changed chan struct{}
 }
 
@@ -185,13 +186,13 @@ func (s *MemorySink) Send(_ context.Context, dl *DeadLetter) error {
 	defer s.mu.Unlock()
 	c := *dl
 	c.Payload = bytes.Clone(dl.Payload)
-	replaced := false
-	for i := range s.letters {
-		if s.letters[i].RequestID == c.RequestID {
-			s.letters[i], replaced = c, true
-		}
+	if s.index == nil {
+		s.index = map[string]int{}
 	}
-	if !replaced {
+	if i, ok := s.index[c.RequestID]; ok {
+		s.letters[i] = c
+	} else {
+		s.index[c.RequestID] = len(s.letters)
 		s.letters = append(s.letters, c)
 	}
 	if s.changed != nil {
@@ -248,8 +249,10 @@ func (s *MemorySink) Remove(_ context.Context, requestIDs ...string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	kept := s.letters[:0]
+	clear(s.index)
 	for _, dl := range s.letters {
 		if !drop[dl.RequestID] {
+			s.index[dl.RequestID] = len(kept)
 			kept = append(kept, dl)
 		}
 	}

@@ -349,11 +349,13 @@ func (f *Function) Config() FunctionConfig {
 //
 // Close returns ctx's error if ctx ended first.
 func (f *Function) Close(ctx context.Context) error {
-	f.rt.unregister(f)
 	var errs []error
 	if f.async != nil {
+		// The name stays taken meanwhile, so that a new function of that
+		// name cannot recover events this one still runs.
 		errs = append(errs, f.async.close(ctx))
 	}
+	f.rt.unregister(f)
 	if f.pool != nil {
 		errs = append(errs, f.pool.close(ctx))
 	}
