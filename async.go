@@ -211,8 +211,9 @@ type AsyncStats struct {
 // then runs with the retries, maximum age, dead-letter sink and
 // destinations of the function's AsyncConfig. An accepted event is never
 // dropped: it succeeds, or reaches the dead-letter sink (or the runtime's
-// undelivered file). With a state directory (Options.StateDir), the event
-// is on disk before InvokeAsync returns.
+// undelivered file). Without a state directory, that holds while the
+// process lives: a crash loses the queue. With one (Options.StateDir), the
+// event is on disk before InvokeAsync returns, and survives a crash.
 //
 // # Errors
 //
@@ -533,24 +534,31 @@ func (e *asyncEngine) attempt(ev *asyncEvent) {
 		e.attempts.Add(1)
 	}
 	opts := invokeOptions{requestID: ev.RequestID, clientContext: ev.ClientContext, identity: ev.Identity}
-	// The attempt is counted once a sandbox is granted, so that a
-	// throttle is not one.
-	resp, err := e.f.invoke(e.runCtx, ev.Payload, &opts, count)
+	// The event waits for a sandbox no longer than its age allows; the
+	// attempt is counted once a sandbox is granted, so that a throttle is
+	// not one.
+	expiry := ev.AcceptedAt.Add(e.cfg.MaxEventAge)
+	waitCtx, cancel := context.WithDeadline(e.runCtx, expiry)
+	resp, err := e.f.invoke(e.runCtx, waitCtx, ev.Payload, &opts, count)
+	cancel()
 	if err == nil {
 		e.succeed(ev, resp)
 		return
 	}
 	var fe *FunctionError
 	isFunc := errors.As(err, &fe)
-	if !isFunc && e.runCtx.Err() != nil {
+	switch {
+	case !isFunc && e.runCtx.Err() != nil:
 		// Aborted by a forced close: hand the event back untouched.
 		e.mu.Lock()
 		e.running--
 		e.handback = append(e.handback, ev)
 		e.mu.Unlock()
 		return
+	case !isFunc && !counted && errors.Is(err, context.DeadlineExceeded):
+		e.fail(ev, ConditionEventAgeExceeded, true)
+		return
 	}
-	expiry := ev.AcceptedAt.Add(e.cfg.MaxEventAge)
 	var wait time.Duration
 	switch {
 	case isFunc:

@@ -422,3 +422,132 @@ func TestAsyncUndeliveredAtCloseAndRedrive(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, data)
 }
+
+func TestAsyncThrottledEventAgesOut(t *testing.T) {
+	guest := testguest.Go(t, "behave")
+	rt := newRuntime(t, lambda.Options{})
+	sink := &lambda.MemorySink{}
+	cfg := fastAsync()
+	cfg.MaxEventAge, cfg.DeadLetter = 60*time.Millisecond, sink
+	f := deploy(t, rt, lambda.FunctionConfig{Name: "busy", Code: guest, MaxConcurrency: 1, ThrottleWhenBusy: true, Async: cfg})
+	done := make(chan error)
+	go func() {
+		_, err := f.Invoke(context.Background(), []byte(`{"op":"sleep","ms":400}`))
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return f.Stats().InUse == 1 }, 10*time.Second, time.Millisecond)
+	id, err := f.InvokeAsync(context.Background(), []byte(`{"op":"echo"}`))
+	require.NoError(t, err)
+	require.NoError(t, sink.WaitLen(waitCtx(t), 1))
+	dl := sink.Letters()[0]
+	require.Equal(t, id, dl.RequestID)
+	require.Equal(t, lambda.ConditionEventAgeExceeded, dl.Condition)
+	require.Equal(t, 429, dl.ErrorCode)
+	require.Equal(t, "TooManyRequestsException", dl.ErrorType)
+	require.Zero(t, dl.Attempts, "a throttle is not an attempt")
+	require.True(t, dl.FirstAttemptAt.IsZero())
+	require.NoError(t, <-done)
+	s := f.AsyncStats()
+	require.GreaterOrEqual(t, s.Throttles, int64(2), "retried with backoff while throttled")
+	require.Zero(t, s.Attempts)
+}
+
+func TestAsyncDurableKeepsUndeliveredDeadLetters(t *testing.T) {
+	guest := testguest.Go(t, "behave")
+	state := t.TempDir()
+	cfg := fastAsync()
+	cfg.MaxRetryAttempts = lambda.Retries(0)
+	cfg.DeadLetter = lambda.SinkFunc(func(context.Context, *lambda.DeadLetter) error { return errors.New("sink down") })
+
+	rt1, err := lambda.New(lambda.Options{CacheDir: testguest.CacheDir(), StateDir: state})
+	require.NoError(t, err)
+	f1 := deploy(t, rt1, lambda.FunctionConfig{Name: "keeps", Code: guest, Async: cfg})
+	event := []byte(`{"op":"error", "message":"kept"}`)
+	id, err := f1.InvokeAsync(context.Background(), event)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return f1.AsyncStats().DeadLetterErrors > 0 }, 10*time.Second, time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	// The dead letter stays in the journal: nothing is undelivered.
+	require.ErrorIs(t, rt1.Close(ctx), context.DeadlineExceeded)
+	require.Zero(t, f1.AsyncStats().Undelivered)
+	require.NoFileExists(t, filepath.Join(state, "undelivered.jsonl"))
+
+	sink := &lambda.MemorySink{}
+	cfg.DeadLetter = sink
+	rt2 := newRuntime(t, lambda.Options{StateDir: state})
+	f2 := deploy(t, rt2, lambda.FunctionConfig{Name: "keeps", Code: guest, Async: cfg})
+	require.NoError(t, sink.WaitLen(waitCtx(t), 1))
+	dl := sink.Letters()[0]
+	require.Equal(t, id, dl.RequestID)
+	require.Equal(t, event, dl.Payload, "the payload survives the journal byte for byte")
+	require.Equal(t, "kept", dl.ErrorMessage)
+	require.NoError(t, f2.Close(context.Background()))
+	require.Zero(t, f2.AsyncStats().Pending)
+	require.Zero(t, f2.AsyncStats().Recovered, "no event was left, only its dead letter")
+}
+
+func TestAsyncStateDirInUse(t *testing.T) {
+	state := t.TempDir()
+	newRuntime(t, lambda.Options{StateDir: state})
+	_, err := lambda.New(lambda.Options{StateDir: state})
+	require.ErrorIs(t, err, lambda.ErrInvalidConfig)
+	require.ErrorContains(t, err, "in use by another process")
+}
+
+func TestAsyncEventAgesOutWaitingForASandbox(t *testing.T) {
+	guest := testguest.Go(t, "behave")
+	rt := newRuntime(t, lambda.Options{})
+	sink := &lambda.MemorySink{}
+	cfg := fastAsync()
+	cfg.MaxEventAge, cfg.DeadLetter = 50*time.Millisecond, sink
+	// The pool waits for a sandbox rather than throttling.
+	f := deploy(t, rt, lambda.FunctionConfig{Name: "waits", Code: guest, MaxConcurrency: 1, Async: cfg})
+	done := make(chan error)
+	go func() {
+		_, err := f.Invoke(context.Background(), []byte(`{"op":"sleep","ms":600}`))
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return f.Stats().InUse == 1 }, 10*time.Second, time.Millisecond)
+	_, err := f.InvokeAsync(context.Background(), []byte(`{"op":"echo"}`))
+	require.NoError(t, err)
+	require.NoError(t, sink.WaitLen(waitCtx(t), 1))
+	dl := sink.Letters()[0]
+	require.Equal(t, lambda.ConditionEventAgeExceeded, dl.Condition)
+	require.Zero(t, dl.Attempts)
+	require.Less(t, dl.DeadLetteredAt.Sub(dl.AcceptedAt), 500*time.Millisecond, "failed at its age, not when the sandbox came free")
+	require.NoError(t, <-done)
+}
+
+func TestAsyncRecoveredDeliveriesFollowTheNewConfig(t *testing.T) {
+	guest := testguest.Go(t, "behave")
+	state := t.TempDir()
+	down := func(context.Context, *lambda.InvocationRecord) error { return errors.New("destination down") }
+	cfg := fastAsync()
+	cfg.MaxRetryAttempts = lambda.Retries(0)
+	cfg.OnSuccess, cfg.OnFailure = lambda.DestinationFunc(down), lambda.DestinationFunc(down)
+
+	rt1, err := lambda.New(lambda.Options{CacheDir: testguest.CacheDir(), StateDir: state})
+	require.NoError(t, err)
+	f1 := deploy(t, rt1, lambda.FunctionConfig{Name: "reconfigured", Code: guest, Async: cfg})
+	_, err = f1.InvokeAsync(context.Background(), []byte(`{"op":"echo"}`))
+	require.NoError(t, err)
+	failID, err := f1.InvokeAsync(context.Background(), []byte(`{"op":"error","message":"m"}`))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return f1.AsyncStats().DestinationErrors >= 2 }, 10*time.Second, time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, rt1.Close(ctx), context.DeadlineExceeded)
+
+	// Redeployed without destinations: the success record is dropped, and
+	// the failure's dead letter takes the dead-letter path.
+	sink := &lambda.MemorySink{}
+	cfg.OnSuccess, cfg.OnFailure, cfg.DeadLetter = nil, nil, sink
+	rt2 := newRuntime(t, lambda.Options{StateDir: state})
+	f2 := deploy(t, rt2, lambda.FunctionConfig{Name: "reconfigured", Code: guest, Async: cfg})
+	require.NoError(t, sink.WaitLen(waitCtx(t), 1))
+	require.Equal(t, failID, sink.Letters()[0].RequestID)
+	require.NoError(t, f2.Close(waitCtx(t)))
+	require.Zero(t, f2.AsyncStats().Pending)
+	require.Zero(t, f2.AsyncStats().DestinationErrors)
+}

@@ -55,7 +55,8 @@ type DeadLetter struct {
 	Condition string `json:"condition"`
 	// ErrorCode is AWS's 3-digit status of the last attempt: 200 for a
 	// function error (the invocation itself was answered), 429 for a
-	// throttle, 503 when the event never ran.
+	// throttle or an event that aged out before any attempt, 503 for an
+	// event a closing function never ran.
 	ErrorCode int `json:"errorCode"`
 	// ErrorType is the last error's type, such as "Sandbox.Timedout".
 	ErrorType string `json:"errorType"`
@@ -301,12 +302,35 @@ func (s *FileSink) Send(_ context.Context, dl *DeadLetter) error {
 	if s.file == nil {
 		return fmt.Errorf("dead-letter file %s: closed", s.path)
 	}
+	if err := s.reopenIfReplaced(); err != nil {
+		return fmt.Errorf("dead-letter file: %w", err)
+	}
 	if _, err := s.file.Write(line); err != nil {
 		return fmt.Errorf("dead-letter file: %w", err)
 	}
 	if err := s.file.Sync(); err != nil {
 		return fmt.Errorf("dead-letter file: %w", err)
 	}
+	return nil
+}
+
+// reopenIfReplaced reopens the path when another FileSink's Remove has
+// replaced the file this one holds open.
+func (s *FileSink) reopenIfReplaced() error {
+	held, err := s.file.Stat()
+	if err != nil {
+		return err
+	}
+	now, err := os.Stat(s.path)
+	if err == nil && os.SameFile(held, now) {
+		return nil
+	}
+	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	s.file.Close()
+	s.file = f
 	return nil
 }
 

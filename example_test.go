@@ -112,3 +112,76 @@ func ExampleFunctionConfig_throttle() {
 	<-done
 	// Output: true TooManyRequestsException: Rate Exceeded. Function busy is running at its MaxConcurrency of 1.
 }
+
+// InvokeAsync answers at once with the request ID, as AWS's Event
+// invocation answers 202. The event then runs under the function's retry
+// policy, and one that fails for good reaches the dead-letter sink.
+func ExampleFunction_InvokeAsync() {
+	ctx := context.Background()
+	rt, _ := lambda.New(lambda.Options{CacheDir: testguest.CacheDir()})
+	defer rt.Close(ctx)
+
+	sink := &lambda.MemorySink{}
+	fn, _ := rt.Deploy(ctx, lambda.FunctionConfig{
+		Name: "orders",
+		Code: testguest.MustGo("behave"),
+		Async: lambda.AsyncConfig{
+			MaxRetryAttempts: lambda.Retries(1),                      // AWS's default is 2
+			RetryBackoff:     []time.Duration{10 * time.Millisecond}, // AWS waits 1 minute
+			DeadLetter:       sink,
+		},
+	})
+
+	id, err := fn.InvokeAsync(ctx, []byte(`{"op":"error","message":"payment declined"}`))
+	if err != nil {
+		panic(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := sink.WaitLen(wctx, 1); err != nil {
+		panic(err)
+	}
+	dl := sink.Letters()[0]
+	fmt.Println(dl.RequestID == id)
+	fmt.Println(dl.Condition, dl.Attempts)
+	fmt.Println(dl.ErrorType+":", dl.ErrorMessage)
+	fmt.Println(string(dl.Payload))
+	// Output:
+	// true
+	// RetriesExhausted 2
+	// errorString: payment declined
+	// {"op":"error","message":"payment declined"}
+}
+
+// Redrive replays dead letters through the fixed function and removes
+// those that now succeed from the sink.
+func ExampleFunction_Redrive() {
+	ctx := context.Background()
+	rt, _ := lambda.New(lambda.Options{CacheDir: testguest.CacheDir()})
+	defer rt.Close(ctx)
+
+	sink := &lambda.MemorySink{}
+	buggy, _ := rt.Deploy(ctx, lambda.FunctionConfig{
+		Name:  "orders",
+		Code:  testguest.MustGo("behave"),
+		Async: lambda.AsyncConfig{MaxRetryAttempts: lambda.Retries(0), DeadLetter: sink},
+	})
+	for i := 1; i <= 3; i++ {
+		_, _ = buggy.InvokeAsync(ctx, []byte(fmt.Sprintf(`{"op":"error","message":"bug","data":%d}`, i)))
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := sink.WaitLen(wctx, 3); err != nil {
+		panic(err)
+	}
+	_ = buggy.Close(ctx)
+
+	// The fix goes out under the same name; the echo guest stands in for it.
+	fixed, _ := rt.Deploy(ctx, lambda.FunctionConfig{Name: "orders", Code: testguest.MustGo("echo")})
+	rep, err := fixed.Redrive(ctx, sink, lambda.RedriveOptions{})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%d succeeded, %d failed, %d left in the sink\n", len(rep.Succeeded), len(rep.Failed), sink.Len())
+	// Output: 3 succeeded, 0 failed, 0 left in the sink
+}

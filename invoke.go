@@ -33,19 +33,19 @@ func (f *Function) Invoke(ctx context.Context, payload []byte, opts ...InvokeOpt
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return f.invoke(ctx, payload, &o, nil)
+	return f.invoke(ctx, ctx, payload, &o, nil)
 }
 
-// invoke runs one invocation; granted, when set, is called once a sandbox
-// is acquired.
-func (f *Function) invoke(ctx context.Context, payload []byte, o *invokeOptions, granted func()) ([]byte, error) {
+// invoke runs one invocation. It waits for a sandbox within waitCtx and
+// runs within ctx; granted, when set, is called once a sandbox is acquired.
+func (f *Function) invoke(ctx, waitCtx context.Context, payload []byte, o *invokeOptions, granted func()) ([]byte, error) {
 	if len(payload) > f.cfg.MaxRequestBytes {
 		return nil, serviceError(&ServiceError{Code: codeRequestTooLarge, StatusCode: 413}, "request of %d bytes exceeds the %d-byte limit of function %s", len(payload), f.cfg.MaxRequestBytes, f.name)
 	}
 	if o.requestID == "" {
 		o.requestID = newRequestID()
 	}
-	sb, err := f.pool.acquire(ctx)
+	sb, err := f.pool.acquire(waitCtx)
 	if err != nil {
 		return nil, err
 	}

@@ -178,10 +178,38 @@ func (o *outbox) deliver(ctx context.Context, it *outItem) (err error) {
 		}
 		return sink.Send(ctx, it.DeadLetter)
 	case targetSuccess:
+		if e.cfg.OnSuccess == nil {
+			// Journaled for a destination the function no longer has.
+			if e.logger != nil {
+				e.logger.Warn("success record dropped: the function has no on-success destination now", slog.String("request_id", it.requestID()))
+			}
+			return nil
+		}
 		return e.cfg.OnSuccess.Deliver(ctx, it.Record)
 	default:
+		if e.cfg.OnFailure == nil {
+			// Journaled for a destination the function no longer has:
+			// the dead letter takes the dead-letter path instead.
+			return e.enqueue(&outItem{Target: targetDeadLetter, DeadLetter: it.DeadLetter})
+		}
 		return e.cfg.OnFailure.Deliver(ctx, it.Record)
 	}
+}
+
+// enqueue journals a new item and queues it for delivery.
+func (e *asyncEngine) enqueue(it *outItem) error {
+	it.seq = e.seq.Add(1)
+	if e.store != nil {
+		b, err := json.Marshal(it)
+		if err != nil {
+			return err
+		}
+		if err := e.store.Apply(journal.Op{Function: e.f.name, Kind: journal.Outbox, Seq: it.seq, Value: b}); err != nil {
+			return err
+		}
+	}
+	e.outs[it.Target].push(it)
+	return nil
 }
 
 // delivered drops the first item, which went through.
@@ -272,13 +300,12 @@ func (e *UndeliveredError) Error() string {
 // directory, it makes one last attempt at each item left, and writes the
 // dead letters that still fail to the undelivered file.
 func (e *asyncEngine) flush(ctx context.Context) error {
+	var waitErr error
 	for _, o := range e.outs {
-		if o.waitEmpty(ctx) != nil {
+		if waitErr = o.waitEmpty(ctx); waitErr != nil {
+			e.cancelRun() // a delivery that hangs gives up
 			break
 		}
-	}
-	if ctx.Err() != nil {
-		e.cancelRun() // a delivery that hangs gives up
 	}
 	var left []*outItem
 	for _, o := range e.outs {
@@ -291,7 +318,7 @@ func (e *asyncEngine) flush(ctx context.Context) error {
 		if e.logger != nil {
 			e.logger.Warn("deliveries pending at close are kept for the next start", slog.Int("items", len(left)), slog.String("state", e.store.Path()))
 		}
-		return nil
+		return waitErr
 	}
 	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
@@ -301,8 +328,8 @@ func (e *asyncEngine) flush(ctx context.Context) error {
 		if gctx.Err() == nil && e.outs[it.Target].deliver(gctx, it) == nil {
 			continue
 		}
-		e.undelivered.Add(1)
 		if it.DeadLetter == nil {
+			e.undelivered.Add(1)
 			uerr.Records++
 			if e.logger != nil {
 				b, _ := json.Marshal(it.Record)
@@ -314,6 +341,7 @@ func (e *asyncEngine) flush(ctx context.Context) error {
 			continue
 		}
 		written[it.DeadLetter.RequestID] = true
+		e.undelivered.Add(1)
 		uerr.DeadLetters++
 		fs, err := e.f.rt.undeliveredFile()
 		if err == nil {
@@ -329,7 +357,7 @@ func (e *asyncEngine) flush(ctx context.Context) error {
 		}
 	}
 	if uerr.DeadLetters+uerr.Records == 0 {
-		return nil
+		return nil // the last attempts went through
 	}
 	if e.logger != nil {
 		e.logger.Error("undelivered at close", slog.Int("dead_letters", uerr.DeadLetters), slog.Int("records", uerr.Records), slog.String("path", uerr.Path))
