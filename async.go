@@ -224,7 +224,7 @@ type AsyncStats struct {
 //   - ErrClosed: the function is closing.
 //   - ctx's error, when ctx has ended.
 func (f *Function) InvokeAsync(ctx context.Context, payload []byte, opts ...InvokeOption) (string, error) {
-	return f.async.accept(ctx, payload, opts)
+	return f.async.accept(ctx, payload, opts, false)
 }
 
 // AsyncStats returns a snapshot of the function's asynchronous invocations.
@@ -303,7 +303,7 @@ type asyncEngine struct {
 	workers     int
 	running     int
 	outstanding int           // accepted and not finished
-	drained     chan struct{} // closed when outstanding reaches 0 while closing
+	idle        chan struct{} // closed when outstanding reaches 0; nil if none waits
 	handback    []*asyncEvent // attempts aborted by a forced close
 	acceptWG    sync.WaitGroup
 	workWG      sync.WaitGroup
@@ -377,7 +377,10 @@ func (e *asyncEngine) recover() error {
 	return nil
 }
 
-func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeOption) (string, error) {
+// accept queues an event. An internal one, a dead letter or record handed
+// on by another function, is still taken while the function drains, so
+// that a runtime closing all its functions at once keeps them.
+func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeOption, internal bool) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -398,7 +401,7 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 
 	e.mu.Lock()
 	switch {
-	case !e.accepting:
+	case !e.accepting && (!internal || e.stopping):
 		e.mu.Unlock()
 		return "", serviceError(ErrClosed, "Function not found: %s (closing)", f.arn)
 	case e.outstanding >= e.cfg.QueueSize:
@@ -410,6 +413,9 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 	e.acceptWG.Add(1)
 	e.mu.Unlock()
 	defer e.acceptWG.Done()
+	if internal {
+		e.f.rt.asyncActivity.Add(1)
+	}
 
 	ev := &asyncEvent{
 		seq:           e.seq.Add(1),
@@ -683,11 +689,51 @@ func (e *asyncEngine) finish(ev *asyncEvent, items []*outItem, wasRunning bool) 
 }
 
 func (e *asyncEngine) checkDrainedLocked() {
-	if e.drained != nil && e.outstanding == 0 {
-		select {
-		case <-e.drained:
-		default:
-			close(e.drained)
+	if e.idle != nil && e.outstanding == 0 {
+		close(e.idle)
+		e.idle = nil
+	}
+}
+
+// stopAccepting refuses new events, other than those handed on by other
+// functions, and waits for accepts under way.
+func (e *asyncEngine) stopAccepting() {
+	e.mu.Lock()
+	e.accepting = false
+	e.mu.Unlock()
+	e.acceptWG.Wait()
+}
+
+// waitQuiet waits until no event is left and nothing waits for delivery,
+// or ctx ends.
+func (e *asyncEngine) waitQuiet(ctx context.Context) error {
+	for {
+		e.mu.Lock()
+		if e.outstanding > 0 {
+			if e.idle == nil {
+				e.idle = make(chan struct{})
+			}
+			ch := e.idle
+			e.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
+		}
+		e.mu.Unlock()
+		for _, o := range e.outs {
+			if err := o.waitEmpty(ctx); err != nil {
+				return err
+			}
+		}
+		// A delivery to this same function may have queued an event.
+		e.mu.Lock()
+		quiet := e.outstanding == 0
+		e.mu.Unlock()
+		if quiet {
+			return nil
 		}
 	}
 }
@@ -774,22 +820,13 @@ func (e *asyncEngine) snapshot() AsyncStats {
 // and writes dead letters still undelivered to the undelivered file.
 func (e *asyncEngine) close(ctx context.Context) error {
 	e.mu.Lock()
-	if !e.accepting {
+	if e.stopping {
 		e.mu.Unlock()
 		return nil
 	}
-	e.accepting = false
-	e.drained = make(chan struct{})
-	e.checkDrainedLocked()
 	e.mu.Unlock()
-	e.acceptWG.Wait()
-
-	var ctxErr error
-	select {
-	case <-e.drained:
-	case <-ctx.Done():
-		ctxErr = ctx.Err()
-	}
+	e.stopAccepting()
+	ctxErr := e.waitQuiet(ctx)
 	e.mu.Lock()
 	e.stopping = true
 	left := append(e.ready, e.delayed...)

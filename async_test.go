@@ -551,3 +551,45 @@ func TestAsyncRecoveredDeliveriesFollowTheNewConfig(t *testing.T) {
 	require.Zero(t, f2.AsyncStats().Pending)
 	require.Zero(t, f2.AsyncStats().DestinationErrors)
 }
+
+func TestAsyncRuntimeCloseWithDestinationsBetweenFunctions(t *testing.T) {
+	guest := testguest.Go(t, "behave")
+	undelivered := filepath.Join(t.TempDir(), "undelivered.jsonl")
+	rt, err := lambda.New(lambda.Options{CacheDir: testguest.CacheDir(), UndeliveredFile: undelivered})
+	require.NoError(t, err)
+	got := newRecordSink()
+	bcfg := fastAsync()
+	bcfg.OnSuccess = got
+	b := deploy(t, rt, lambda.FunctionConfig{Name: "b", Code: testguest.Go(t, "echo"), Async: bcfg})
+	acfg := fastAsync()
+	acfg.MaxRetryAttempts = lambda.Retries(0)
+	acfg.OnSuccess = &lambda.FunctionDestination{Function: b}
+	acfg.DeadLetter = &lambda.FunctionSink{Function: b}
+	a := deploy(t, rt, lambda.FunctionConfig{Name: "a", Code: guest, Async: acfg})
+	const n = 40
+	for i := 0; i < n; i++ {
+		op := `{"op":"echo","data":1}`
+		if i%4 == 0 {
+			op = `{"op":"error","message":"x"}`
+		}
+		_, err := a.InvokeAsync(context.Background(), []byte(op))
+		require.NoError(t, err)
+	}
+	// Both close at once, a still holding events whose outcomes go to b.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err = rt.Close(ctx)
+	require.NotErrorIs(t, err, context.DeadlineExceeded)
+	sa, sb := a.AsyncStats(), b.AsyncStats()
+	require.Equal(t, int64(n), sa.Succeeded+sa.DeadLettered)
+	letters, rerr := lambda.ReadDeadLetters(undelivered)
+	require.NoError(t, rerr)
+	t.Logf("a: %+v\nb: %+v\nundelivered file: %d", sa, sb, len(letters))
+	// Runtime.Close drains the two together: b takes every record and
+	// dead letter a hands it while both close.
+	require.Equal(t, int64(n), sb.Accepted)
+	require.Equal(t, int64(n), sb.Succeeded)
+	require.Zero(t, sa.Undelivered)
+	require.Empty(t, letters)
+	require.Len(t, got.wait(t, n), n)
+}

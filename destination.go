@@ -41,7 +41,7 @@ func (d *FunctionDestination) Deliver(ctx context.Context, rec *InvocationRecord
 	if err != nil {
 		return err
 	}
-	_, err = d.Function.InvokeAsync(ctx, b)
+	_, err = d.Function.async.accept(ctx, b, nil, true)
 	return err
 }
 

@@ -280,11 +280,60 @@ func OpenFileSink(path string) (*FileSink, error) {
 			return nil, fmt.Errorf("dead-letter file: %w", err)
 		}
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := openAppend(path)
 	if err != nil {
 		return nil, fmt.Errorf("dead-letter file: %w", err)
 	}
 	return &FileSink{path: path, file: f}, nil
+}
+
+// openAppend opens a JSON Lines file for appending. A torn last line, left
+// by a crash in the middle of a write whose Send therefore never returned
+// nil, is cut off, so that the next line starts on a line of its own.
+func openAppend(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := cutTornLine(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// cutTornLine truncates f after its last newline.
+func cutTornLine(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := fi.Size()
+	if size == 0 {
+		return nil
+	}
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], size-1); err != nil {
+		return err
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	// Scan back for the last newline, a block at a time.
+	buf := make([]byte, 64*1024)
+	end := size
+	for end > 0 {
+		start := max(end-int64(len(buf)), 0)
+		n, err := f.ReadAt(buf[:end-start], start)
+		if err != nil && n < int(end-start) {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return f.Truncate(start + int64(i) + 1)
+		}
+		end = start
+	}
+	return f.Truncate(0)
 }
 
 // Path is the file's path.
@@ -306,6 +355,9 @@ func (s *FileSink) Send(_ context.Context, dl *DeadLetter) error {
 		return fmt.Errorf("dead-letter file: %w", err)
 	}
 	if _, err := s.file.Write(line); err != nil {
+		// Cut what part of the line went out, so that the file stays
+		// whole lines.
+		_ = cutTornLine(s.file)
 		return fmt.Errorf("dead-letter file: %w", err)
 	}
 	if err := s.file.Sync(); err != nil {
@@ -325,7 +377,7 @@ func (s *FileSink) reopenIfReplaced() error {
 	if err == nil && os.SameFile(held, now) {
 		return nil
 	}
-	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := openAppend(s.path)
 	if err != nil {
 		return err
 	}
@@ -375,10 +427,11 @@ func (s *FileSink) Remove(_ context.Context, requestIDs ...string) error {
 		w.Write(line)
 		w.WriteByte('\n')
 	}
-	if err := w.Flush(); err == nil {
+	err = w.Flush()
+	if err == nil {
 		err = tmp.Sync()
 	}
-	if cerr := tmp.Close(); err == nil && cerr != nil {
+	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
@@ -387,7 +440,7 @@ func (s *FileSink) Remove(_ context.Context, requestIDs ...string) error {
 	if err := os.Rename(tmp.Name(), s.path); err != nil {
 		return fmt.Errorf("dead-letter file: %w", err)
 	}
-	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := openAppend(s.path)
 	if err != nil {
 		return fmt.Errorf("dead-letter file: %w", err)
 	}
@@ -504,7 +557,7 @@ func (s *FunctionSink) Send(ctx context.Context, dl *DeadLetter) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.Function.InvokeAsync(ctx, b)
+	_, err = s.Function.async.accept(ctx, b, nil, true)
 	return err
 }
 

@@ -79,6 +79,15 @@ func TestFileSinkRoundTrip(t *testing.T) {
 	got, err = lambda.ReadDeadLetters(path)
 	require.NoError(t, err)
 	require.Len(t, got, 3)
+	// Reopened, the sink cuts the torn line off before it appends.
+	sink, err = lambda.OpenFileSink(path)
+	require.NoError(t, err)
+	require.NoError(t, sink.Send(context.Background(), &lambda.DeadLetter{RequestID: "resent"}))
+	require.NoError(t, sink.Close())
+	got, err = lambda.ReadDeadLetters(path)
+	require.NoError(t, err)
+	require.Len(t, got, 4)
+	require.Equal(t, "resent", got[3].RequestID)
 
 	// A bad line in the middle is an error naming the line.
 	require.NoError(t, os.WriteFile(path, []byte("{\"requestId\":\"a\"}\nnot json\n{}\n"), 0o600))

@@ -267,6 +267,7 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 	if err := r.register(f); err != nil {
 		return nil, err
 	}
+	defer r.deploys.Done()
 	f.module, err = wasm.Compile(ctx, wasm.Config{
 		Code:             code,
 		MemoryLimitPages: uint32(cfg.MemorySize) * (1 << 20) / wasm.PageSize,

@@ -177,3 +177,23 @@ func TestFunctionErrorJSON(t *testing.T) {
 	require.Equal(t, "h (main.go:3)", fe.StackTrace[0].String())
 	require.Equal(t, "T: m", fe.Error())
 }
+
+func TestCloseDuringDeploy(t *testing.T) {
+	guest := hammerGuest(t)
+	for i := 0; i < 10; i++ {
+		rt, err := lambda.New(lambda.Options{CacheDir: testguest.CacheDir(), StateDir: t.TempDir()})
+		require.NoError(t, err)
+		done := make(chan error)
+		go func() {
+			f, err := rt.Deploy(context.Background(), lambda.FunctionConfig{Name: "racing", Code: guest, MinWarm: 1})
+			if err == nil {
+				_, err = f.InvokeAsync(context.Background(), []byte(`{}`))
+			}
+			done <- err
+		}()
+		require.NoError(t, rt.Close(context.Background()))
+		if err := <-done; err != nil {
+			require.ErrorIs(t, err, lambda.ErrClosed)
+		}
+	}
+}

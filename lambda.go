@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/wasmlambda/lambda/internal/journal"
 	"github.com/wasmlambda/lambda/internal/wasm"
@@ -69,12 +70,14 @@ type Runtime struct {
 	accountID string
 
 	store           *journal.Store
+	asyncActivity   atomic.Uint64 // events handed from one function to another
 	undeliveredPath string
 	undelivered     *FileSink // opened on first use, under mu
 
 	mu        sync.Mutex
 	functions map[string]*Function
 	closed    bool
+	deploys   sync.WaitGroup // Deploys under way, which Close waits for
 }
 
 // New returns a Runtime.
@@ -162,11 +165,33 @@ func (r *Runtime) Close(ctx context.Context) error {
 		return nil
 	}
 	r.closed = true
+	r.mu.Unlock()
+	r.deploys.Wait()
+	r.mu.Lock()
 	fs := make([]*Function, 0, len(r.functions))
 	for _, f := range r.functions {
 		fs = append(fs, f)
 	}
 	r.mu.Unlock()
+
+	// Drain the asynchronous work of all functions together, since one
+	// function's destination or sink may be another: stop only when every
+	// function is quiet and nothing was handed between them meanwhile.
+	for _, f := range fs {
+		f.async.stopAccepting()
+	}
+drain:
+	for {
+		before := r.asyncActivity.Load()
+		for _, f := range fs {
+			if f.async.waitQuiet(ctx) != nil {
+				break drain
+			}
+		}
+		if r.asyncActivity.Load() == before {
+			break
+		}
+	}
 
 	var errs []error
 	var wg sync.WaitGroup
@@ -205,6 +230,7 @@ func (r *Runtime) register(f *Function) error {
 		return serviceError(ErrConflict, "Function already exist: %s", f.name)
 	}
 	r.functions[f.name] = f
+	r.deploys.Add(1) // Deploy calls Done
 	return nil
 }
 

@@ -126,6 +126,12 @@ func (o *outbox) run() {
 			o.delivered(it)
 			continue
 		}
+		if errors.Is(err, ErrClosed) {
+			// The target is a function that closed for good: retrying
+			// cannot help.
+			o.giveUp(it, err)
+			continue
+		}
 		if wait == 0 {
 			wait = e.cfg.DeliveryBackoffMin
 		} else {
@@ -193,6 +199,41 @@ func (o *outbox) deliver(ctx context.Context, it *outItem) (err error) {
 			return e.enqueue(&outItem{Target: targetDeadLetter, DeadLetter: it.DeadLetter})
 		}
 		return e.cfg.OnFailure.Deliver(ctx, it.Record)
+	}
+}
+
+// giveUp takes the first item off the queue for good: with a state
+// directory it stays in the journal for the next start; otherwise its dead
+// letter goes to the undelivered file, and a success record is logged.
+func (o *outbox) giveUp(it *outItem, cause error) {
+	e := o.e
+	o.mu.Lock()
+	if len(o.items) > 0 && o.items[0] == it {
+		o.items[0] = nil
+		o.items = o.items[1:]
+	}
+	if len(o.items) == 0 && o.empty != nil {
+		close(o.empty)
+		o.empty = nil
+	}
+	o.mu.Unlock()
+	if e.logger != nil {
+		e.logger.Error("delivery given up", slog.String("target", o.target.String()), slog.String("request_id", it.requestID()), slog.String("error", cause.Error()))
+	}
+	if e.store != nil {
+		return
+	}
+	e.undelivered.Add(1)
+	if it.DeadLetter == nil {
+		return
+	}
+	fs, err := e.f.rt.undeliveredFile()
+	if err == nil {
+		err = fs.Send(context.Background(), it.DeadLetter)
+	}
+	if err != nil && e.logger != nil {
+		b, _ := it.DeadLetter.MarshalJSON()
+		e.logger.Error("dead letter lost: the undelivered file failed", slog.String("request_id", it.requestID()), slog.String("dead_letter", string(b)), slog.String("error", err.Error()))
 	}
 }
 

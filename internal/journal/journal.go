@@ -16,6 +16,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Kind names a class of records.
@@ -55,16 +56,34 @@ func Open(dir string) (*Store, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, "async.db")
+	_, statErr := os.Stat(path)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("%s is in use by another process", path)
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		// A new file's directory entry must reach the disk too, or a
+		// power loss could take the journal and what it holds.
+		if err := syncDir(dir); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("sync %s: %w", dir, err)
+		}
+	}
 	// Grouped writes wait at most this long for company.
 	db.MaxBatchDelay = 2 * time.Millisecond
 	return &Store{db: db}, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // Path is the journal's file.
