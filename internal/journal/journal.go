@@ -4,7 +4,7 @@
 //
 // Records are opaque values keyed by a function name, a kind and a
 // sequence number. Writes from many goroutines are grouped into one
-// transaction, and so one fsync, with bbolt's Batch.
+// transaction, and so one fsync.
 package journal
 
 import (
@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -47,6 +48,10 @@ type Op struct {
 // Store is an open journal. It is safe for concurrent use.
 type Store struct {
 	db *bolt.DB
+
+	gmu        sync.Mutex
+	pending    []*commit // calls waiting for the next commit
+	committing bool
 }
 
 // Open opens the journal in dir, creating both if needed. It fails after a
@@ -72,8 +77,6 @@ func Open(dir string) (*Store, error) {
 			return nil, fmt.Errorf("sync %s: %w", dir, err)
 		}
 	}
-	// Grouped writes wait at most this long for company.
-	db.MaxBatchDelay = 2 * time.Millisecond
 	return &Store{db: db}, nil
 }
 
@@ -99,33 +102,89 @@ func key(seq uint64) []byte {
 }
 
 // Apply makes every change in ops in one transaction, synced to disk before
-// it returns. Concurrent calls share a transaction. A Delete of a missing
-// record is not an error.
+// it returns. A Delete of a missing record is not an error.
+//
+// Concurrent calls share commits: a call that finds no commit under way
+// commits at once, and the calls that arrive meanwhile are committed
+// together, in one transaction and one fsync, by the first of them. (bbolt's
+// own Batch would make a lone writer wait for company first.)
 func (s *Store) Apply(ops ...Op) error {
 	if len(ops) == 0 {
 		return nil
 	}
-	return s.db.Batch(func(tx *bolt.Tx) error {
-		for _, op := range ops {
-			fb, err := tx.CreateBucketIfNotExists([]byte(op.Function))
-			if err != nil {
-				return err
-			}
-			kb, err := fb.CreateBucketIfNotExists([]byte(op.Kind))
-			if err != nil {
-				return err
-			}
-			if op.Value == nil {
-				err = kb.Delete(key(op.Seq))
-			} else {
-				err = kb.Put(key(op.Seq), op.Value)
-			}
-			if err != nil {
+	c := &commit{ops: ops, done: make(chan error, 1), lead: make(chan struct{}, 1)}
+	s.gmu.Lock()
+	s.pending = append(s.pending, c)
+	if s.committing {
+		s.gmu.Unlock()
+		select {
+		case err := <-c.done:
+			return err
+		case <-c.lead: // the previous leader handed over
+		}
+		s.gmu.Lock()
+	}
+	s.committing = true
+	group := s.pending
+	s.pending = nil
+	s.gmu.Unlock()
+
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, g := range group {
+			if err := applyOps(tx, g.ops); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	if err != nil && len(group) > 1 {
+		// One bad call must not fail the others: each alone.
+		for _, g := range group {
+			g.done <- s.db.Update(func(tx *bolt.Tx) error { return applyOps(tx, g.ops) })
+		}
+	} else {
+		for _, g := range group {
+			g.done <- err
+		}
+	}
+
+	s.gmu.Lock()
+	if len(s.pending) > 0 {
+		s.pending[0].lead <- struct{}{}
+	} else {
+		s.committing = false
+	}
+	s.gmu.Unlock()
+	return <-c.done
+}
+
+// commit is one Apply call waiting for its commit.
+type commit struct {
+	ops  []Op
+	done chan error
+	lead chan struct{}
+}
+
+func applyOps(tx *bolt.Tx, ops []Op) error {
+	for _, op := range ops {
+		fb, err := tx.CreateBucketIfNotExists([]byte(op.Function))
+		if err != nil {
+			return err
+		}
+		kb, err := fb.CreateBucketIfNotExists([]byte(op.Kind))
+		if err != nil {
+			return err
+		}
+		if op.Value == nil {
+			err = kb.Delete(key(op.Seq))
+		} else {
+			err = kb.Put(key(op.Seq), op.Value)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Load returns a function's records of one kind, in sequence order.

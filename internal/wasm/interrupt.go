@@ -160,6 +160,10 @@ func instrument(code []byte) ([]byte, error) {
 	fuelGlobal := append([]byte{0x7f, 0x01, 0x41}, appendS32(nil, FuelPerCheck)...)
 	fuelGlobal = append(fuelGlobal, 0x0b) // mut i32 = FuelPerCheck
 
+	hasDataCount := false
+	for _, s := range secs {
+		hasDataCount = hasDataCount || s.id == secDataCnt
+	}
 	out := make([]byte, 0, len(code)+len(code)/8+64)
 	out = append(out, code[:8]...)
 	emit := func(id byte, body []byte) {
@@ -211,6 +215,13 @@ func instrument(code []byte) ([]byte, error) {
 			body, err = w.elements(s.body)
 		case secCode:
 			body, err = w.code(s.body)
+		case secData:
+			if !hasDataCount {
+				body = coalesceData(s.body)
+			}
+			if body == nil {
+				body = s.body
+			}
 		default:
 			body = s.body
 		}
