@@ -39,10 +39,10 @@ const (
 	// enough that a succeeding attempt seldom waits past its own.
 	soakConcurrency = 4
 	// soakBound bounds the soak, and soakStall the time without an event
-	// ending. Under -race on two cores the soak takes about 3 minutes, most
+	// ending. Under -race on two cores the soak takes about 40 s, most
 	// of it in cold starts (see docs/PERFORMANCE.md); go test's own
 	// deadline, when nearer, bounds it too.
-	soakBound = 7 * time.Minute
+	soakBound = 4 * time.Minute
 	soakStall = time.Minute
 )
 
