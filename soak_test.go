@@ -90,12 +90,6 @@ func (o *outcomes) Deliver(_ context.Context, rec *lambda.InvocationRecord) erro
 	return nil
 }
 
-func (o *outcomes) len() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return len(o.records)
-}
-
 // TestAsyncSoak is the fault-injection soak of asynchronous invocation:
 // 20,000 events, with 30% of attempts failing at random (errors, panics,
 // traps, timeouts). Every accepted event ends exactly once, succeeded or
