@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/wasmlambda/lambda/internal/vfs"
 	"github.com/wasmlambda/lambda/internal/wasm"
 )
 
@@ -53,9 +54,14 @@ type FunctionConfig struct {
 	// underscores. Required.
 	Name string
 
-	// Code is the wasm module. Exactly one of Code and CodePath is set.
+	// Code is the function's code: a wasm module, or a zip (AWS's
+	// deployment package) holding the module and other files, which the
+	// guest sees read-only under /var/task. In a zip, the module is the
+	// root file named after Handler ("bootstrap", as for AWS's OS-only
+	// runtimes), or Handler + ".wasm", or else the only .wasm file at the
+	// root. Exactly one of Code and CodePath is set.
 	Code []byte
-	// CodePath is a file holding the wasm module.
+	// CodePath is a file holding the code: a wasm module or a zip.
 	CodePath string
 
 	// Version is the function version the guest sees. Default "$LATEST".
@@ -113,6 +119,21 @@ type FunctionConfig struct {
 	// output is dropped and counted. Default 256 KiB.
 	MaxLogBytes int
 
+	// Layers are merged, in order, read-only under /opt: directories
+	// merge, and for a file in several layers the last wins. At most
+	// Options.MaxLayers (AWS's 5), one version per layer.
+	Layers []*LayerVersion
+
+	// EphemeralStorageMB is the size of /tmp in MB: a writable directory
+	// private to each sandbox, kept across its warm invocations and
+	// removed with it. Default 512, at most 10,240, as AWS; unlike AWS,
+	// sizes below 512 are accepted. A write past it fails with ENOSPC.
+	EphemeralStorageMB int
+
+	// Mounts grant host directories or file systems at other guest paths.
+	// Nothing else of the host is visible.
+	Mounts []Mount
+
 	// Async configures asynchronous invocation (InvokeAsync): retries,
 	// maximum event age, the dead-letter sink and destinations.
 	Async AsyncConfig
@@ -161,6 +182,12 @@ func (c FunctionConfig) withDefaults() (FunctionConfig, error) {
 		c.MemorySize = DefaultMemorySize
 	case c.MemorySize < MinMemorySize || c.MemorySize > MaxMemorySize:
 		return c, invalidConfig("function %s: MemorySize %d MB: want %d to %d", c.Name, c.MemorySize, MinMemorySize, MaxMemorySize)
+	}
+	switch {
+	case c.EphemeralStorageMB == 0:
+		c.EphemeralStorageMB = DefaultEphemeralStorageMB
+	case c.EphemeralStorageMB < 0 || c.EphemeralStorageMB > MaxEphemeralStorageMB:
+		return c, invalidConfig("function %s: EphemeralStorageMB %d: want 1 to %d", c.Name, c.EphemeralStorageMB, MaxEphemeralStorageMB)
 	}
 	if err := validateEnv(c.Name, c.Environment); err != nil {
 		return c, err
@@ -228,6 +255,7 @@ type Function struct {
 	env     [][2]string
 	pool    *pool
 	async   *asyncEngine
+	files   *files
 	logger  *slog.Logger
 	timeout string
 }
@@ -268,8 +296,20 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 		return nil, err
 	}
 	defer r.deploys.Done()
+	module, pkg, err := packageFiles(&cfg, code, vfs.Limits{MaxBytes: r.maxUnzipped})
+	if err != nil {
+		r.unregister(f)
+		if errors.Is(err, vfs.ErrTooLarge) {
+			return nil, invalidConfig("function %s: %v", cfg.Name, err)
+		}
+		return nil, serviceError(ErrInvalidCode, "function %s: %v", cfg.Name, err)
+	}
+	if f.files, err = r.buildFiles(&cfg, pkg, len(module)); err != nil {
+		r.unregister(f)
+		return nil, err
+	}
 	f.module, err = wasm.Compile(ctx, wasm.Config{
-		Code:             code,
+		Code:             module,
 		MemoryLimitPages: uint32(cfg.MemorySize) * (1 << 20) / wasm.PageSize,
 		Cache:            r.cache,
 	})

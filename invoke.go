@@ -135,7 +135,7 @@ func (f *Function) runCommand(ctx context.Context, sb *sandbox, req *abi.Request
 		env = append(env, [2]string{abi.EnvIdentity, string(req.Identity)})
 	}
 	stdout := &limitedBuffer{limit: f.cfg.MaxResponseBytes}
-	ic := wasm.InstanceConfig{Env: env, Stdin: bytes.NewReader(req.Payload), Stdout: stdout}
+	ic := wasm.InstanceConfig{Env: env, Stdin: bytes.NewReader(req.Payload), Stdout: stdout, Mounts: sb.mounts}
 	ic.Stderr = sb.capture.stream(streamStderr)
 	f.pool.countColdStart()
 	code, err := f.module.RunCommand(ctx, ic)
@@ -200,6 +200,11 @@ func (f *Function) classify(ctx context.Context, sb *sandbox, requestID string, 
 // for a command.
 func (f *Function) newSandbox(ctx context.Context, provisioned bool) (*sandbox, error) {
 	sb := &sandbox{capture: newCapture(f.cfg.MaxLogBytes, f.logger != nil)}
+	mounts, tmpDir, err := f.sandboxMounts()
+	if err != nil {
+		return nil, &FunctionError{Type: ErrorTypeInit, Message: "Init failed: " + err.Error()}
+	}
+	sb.mounts, sb.tmpDir = mounts, tmpDir
 	if f.module.Mode() == wasm.ModeCommand {
 		return sb, nil
 	}
@@ -207,7 +212,7 @@ func (f *Function) newSandbox(ctx context.Context, provisioned bool) (*sandbox, 
 	if provisioned {
 		initType = "provisioned-concurrency"
 	}
-	ic := wasm.InstanceConfig{Env: append(f.env[:len(f.env):len(f.env)], [2]string{"AWS_LAMBDA_INITIALIZATION_TYPE", initType})}
+	ic := wasm.InstanceConfig{Env: append(f.env[:len(f.env):len(f.env)], [2]string{"AWS_LAMBDA_INITIALIZATION_TYPE", initType}), Mounts: sb.mounts}
 	ic.Stdout, ic.Stderr = sb.capture.stream(streamStdout), sb.capture.stream(streamStderr)
 	ictx, cancel := context.WithTimeout(ctx, InitTimeout)
 	defer cancel()
@@ -216,6 +221,7 @@ func (f *Function) newSandbox(ctx context.Context, provisioned bool) (*sandbox, 
 		sb.capture.flush(ctx, f.logger, "")
 	}
 	if err != nil {
+		sb.close()
 		msg := err.Error()
 		var fault *wasm.Fault
 		if errors.As(err, &fault) && fault.Kind == wasm.FaultDeadline && ctx.Err() == nil {

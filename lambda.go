@@ -51,6 +51,18 @@ type Options struct {
 	// process at a time may use a StateDir.
 	StateDir string
 
+	// MaxLayers is how many layers a function may use. Default 5, as AWS.
+	MaxLayers int
+
+	// MaxUnzippedSize bounds, in bytes, a function's package and layers
+	// together, unzipped, and each layer version. Default AWS's 250 MB
+	// (262,144,000 bytes).
+	MaxUnzippedSize int64
+
+	// ScratchDir is the host directory under which each sandbox's /tmp is
+	// made, and removed with the sandbox. Default os.TempDir().
+	ScratchDir string
+
 	// UndeliveredFile is a JSON Lines file of dead letters that had
 	// nowhere else to go: those of functions without a dead-letter sink or
 	// on-failure destination, and those whose sink still failed at Close.
@@ -74,7 +86,13 @@ type Runtime struct {
 	undeliveredPath string
 	undelivered     *FileSink // opened on first use, under mu
 
+	maxLayers   int
+	maxUnzipped int64
+	scratchDir  string
+
 	mu        sync.Mutex
+	layers    map[string][]*LayerVersion // by name, oldest first
+	layerSeq  map[string]int             // the last version number of each name
 	functions map[string]*Function
 	closed    bool
 	deploys   sync.WaitGroup // Deploys under way, which Close waits for
@@ -86,6 +104,12 @@ type Runtime struct {
 //
 // New fails when CacheDir cannot be created or used.
 func New(opts Options) (*Runtime, error) {
+	if opts.MaxLayers < 0 {
+		return nil, invalidConfig("MaxLayers %d: want 0 (AWS's 5) or more", opts.MaxLayers)
+	}
+	if opts.MaxUnzippedSize < 0 {
+		return nil, invalidConfig("MaxUnzippedSize %d: want 0 (AWS's 250 MB) or more", opts.MaxUnzippedSize)
+	}
 	cache, err := wasm.NewCache(opts.CacheDir)
 	if err != nil {
 		return nil, invalidConfig("CacheDir: %v", err)
@@ -96,6 +120,21 @@ func New(opts Options) (*Runtime, error) {
 		region:    opts.Region,
 		accountID: opts.AccountID,
 		functions: map[string]*Function{},
+		layers:    map[string][]*LayerVersion{},
+		layerSeq:  map[string]int{},
+
+		maxLayers:   opts.MaxLayers,
+		maxUnzipped: opts.MaxUnzippedSize,
+		scratchDir:  opts.ScratchDir,
+	}
+	if r.maxLayers == 0 {
+		r.maxLayers = DefaultMaxLayers
+	}
+	if r.maxUnzipped == 0 {
+		r.maxUnzipped = DefaultMaxUnzippedSize
+	}
+	if r.scratchDir == "" {
+		r.scratchDir = os.TempDir()
 	}
 	if r.region == "" {
 		r.region = "us-east-1"

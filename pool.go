@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"context"
+	"os"
 	"sync"
 	"time"
 
@@ -61,6 +62,8 @@ func (f *Function) Stats() PoolStats {
 // slot for one-shot commands.
 type sandbox struct {
 	inst     *wasm.Instance
+	mounts   []wasm.Mount
+	tmpDir   string // the host directory of its /tmp
 	capture  *capture
 	initDur  time.Duration
 	uses     int
@@ -101,6 +104,9 @@ func (s *sandbox) wasAborted() bool {
 func (s *sandbox) close() {
 	if s.inst != nil {
 		_ = s.inst.Close(context.Background())
+	}
+	if s.tmpDir != "" {
+		_ = os.RemoveAll(s.tmpDir)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/wasmlambda/lambda/internal/abi"
@@ -71,6 +73,17 @@ type InstanceConfig struct {
 	Stdout, Stderr io.Writer
 	// Stdin is the guest's standard input, for commands.
 	Stdin io.Reader
+	// Mounts are the file systems the guest sees, by guest path. Nothing
+	// else of the host is visible.
+	Mounts []Mount
+}
+
+// Mount is a file system at a guest path.
+type Mount struct {
+	// GuestPath is an absolute, clean path such as "/opt".
+	GuestPath string
+	// FS serves it; a read-only one fails mutations with EROFS.
+	FS experimentalsys.FS
 }
 
 func (m *Module) moduleConfig(ic InstanceConfig, done *atomic.Pointer[<-chan struct{}]) wazero.ModuleConfig {
@@ -93,6 +106,13 @@ func (m *Module) moduleConfig(ic InstanceConfig, done *atomic.Pointer[<-chan str
 	}
 	if ic.Stdin != nil {
 		mc = mc.WithStdin(ic.Stdin)
+	}
+	if len(ic.Mounts) > 0 {
+		fc := wazero.NewFSConfig()
+		for _, m := range ic.Mounts {
+			fc = fc.(sysfs.FSConfig).WithSysFSMount(m.FS, m.GuestPath)
+		}
+		mc = mc.WithFSConfig(fc)
 	}
 	return mc
 }

@@ -23,6 +23,17 @@
 //	flaky    fails the first field "times" attempts of each request ID with
 //	         the error "attempt N failed", then returns {"attempt": N}; the
 //	         count lives in the sandbox, so run it with MaxConcurrency 1
+//	read     returns the file at field "path" as {"data": text}
+//	write    writes field "text", or else field "bytes" zero bytes, to the
+//	         file at field "path" (created or truncated), returns
+//	         {"written": n}
+//	append   appends field "text" to the file at field "path"
+//	list     returns the names in the directory at field "path" as
+//	         {"entries": [...]}
+//	symlink  makes a symlink at field "path" pointing to field "target"
+//	remove   removes the file at field "path"
+//	         (file ops fail with the OS error's text, errorType "*fs.PathError"
+//	         or "*os.LinkError")
 //	chaos    fails field "rate" percent of attempts at random, each way
 //	         equally often: an error, a panic, a trap (an out-of-bounds
 //	         load), or a timeout (sleeping field "ms" milliseconds); else
@@ -65,6 +76,9 @@ type event struct {
 	Code    int             `json:"code"`
 	Event   events.S3Event  `json:"event"`
 	Times   int             `json:"times"`
+	Path    string          `json:"path"`
+	Target  string          `json:"target"`
+	Text    *string         `json:"text"`
 	Rate    int             `json:"rate"`
 }
 
@@ -128,6 +142,53 @@ func handler(ctx context.Context, ev event) (any, error) {
 			return nil, fmt.Errorf("attempt %d failed", n)
 		}
 		return map[string]int{"attempt": n}, nil
+	case "read":
+		b, err := os.ReadFile(ev.Path)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]string{"data": string(b)}, nil
+	case "write":
+		data := make([]byte, ev.Bytes)
+		if ev.Text != nil {
+			data = []byte(*ev.Text)
+		}
+		if err := os.WriteFile(ev.Path, data, 0o644); err != nil {
+			return nil, err
+		}
+		return map[string]int{"written": len(data)}, nil
+	case "append":
+		f, err := os.OpenFile(ev.Path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if ev.Text != nil {
+			if _, err := f.WriteString(*ev.Text); err != nil {
+				return nil, err
+			}
+		}
+		return map[string]bool{"ok": true}, nil
+	case "list":
+		des, err := os.ReadDir(ev.Path)
+		if err != nil {
+			return nil, err
+		}
+		names := []string{}
+		for _, de := range des {
+			names = append(names, de.Name())
+		}
+		return map[string][]string{"entries": names}, nil
+	case "symlink":
+		if err := os.Symlink(ev.Target, ev.Path); err != nil {
+			return nil, err
+		}
+		return map[string]bool{"ok": true}, nil
+	case "remove":
+		if err := os.Remove(ev.Path); err != nil {
+			return nil, err
+		}
+		return map[string]bool{"ok": true}, nil
 	case "chaos":
 		if rand.IntN(100) >= ev.Rate {
 			return ev.Data, nil
