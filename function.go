@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/wasmlambda/lambda/internal/vfs"
@@ -247,17 +248,21 @@ func validateEnv(fn string, env map[string]string) error {
 
 // Function is a deployed function. It is safe for concurrent use.
 type Function struct {
-	rt      *Runtime
-	cfg     FunctionConfig
-	name    string
-	arn     string
-	module  *wasm.Module
-	env     [][2]string
-	pool    *pool
-	async   *asyncEngine
-	files   *files
-	logger  *slog.Logger
-	timeout string
+	rt     *Runtime
+	cfg    FunctionConfig
+	name   string
+	arn    string
+	module *wasm.Module
+	env    [][2]string
+	pool   *pool
+	async  *asyncEngine
+	files  *files
+
+	tmu            sync.Mutex
+	triggers       []*Attachment
+	triggersClosed bool
+	logger         *slog.Logger
+	timeout        string
 }
 
 // Deploy compiles, validates and deploys a function. With MinWarm set, it
@@ -376,6 +381,7 @@ func (f *Function) Config() FunctionConfig {
 
 // Close shuts the function down, like http.Server's Shutdown:
 //
+//  0. It detaches its triggers, which finish or hand back what they hold.
 //  1. It stops accepting asynchronous events, and runs those accepted,
 //     retries included, until none is left or ctx ends. What is left then
 //     stays in the state directory (Options.StateDir) for the next start,
@@ -390,7 +396,7 @@ func (f *Function) Config() FunctionConfig {
 //
 // Close returns ctx's error if ctx ended first.
 func (f *Function) Close(ctx context.Context) error {
-	var errs []error
+	errs := []error{f.stopTriggers(ctx)}
 	if f.async != nil {
 		// The name stays taken meanwhile, so that a new function of that
 		// name cannot recover events this one still runs.

@@ -216,6 +216,23 @@ func (r *Runtime) Close(ctx context.Context) error {
 	// Drain the asynchronous work of all functions together, since one
 	// function's destination or sink may be another: stop only when every
 	// function is quiet and nothing was handed between them meanwhile.
+	// Triggers stop first, so that no new event arrives while the
+	// functions drain.
+	var terrs []error
+	var twg sync.WaitGroup
+	var tmu sync.Mutex
+	for _, f := range fs {
+		twg.Add(1)
+		go func() {
+			defer twg.Done()
+			if err := f.stopTriggers(ctx); err != nil {
+				tmu.Lock()
+				terrs = append(terrs, err)
+				tmu.Unlock()
+			}
+		}()
+	}
+	twg.Wait()
 	for _, f := range fs {
 		f.async.stopAccepting()
 	}
@@ -232,7 +249,7 @@ drain:
 		}
 	}
 
-	var errs []error
+	errs := terrs
 	var wg sync.WaitGroup
 	var emu sync.Mutex
 	for _, f := range fs {

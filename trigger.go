@@ -1,0 +1,375 @@
+package lambda
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Trigger is a source of events for a function: a schedule, a queue, a
+// bucket, or one of your own. The built-in triggers use this interface and
+// nothing else, so a trigger written outside the package has the same
+// powers.
+//
+// The runtime calls Start once, when the trigger is attached, and Stop once,
+// when it is detached or its function or runtime closes.
+type Trigger interface {
+	// Start begins sending events to tc.Function, through tc.InvokeAsync
+	// or tc.Invoke so that they are counted. It returns once the trigger
+	// runs; its goroutines then run until Stop. An error means the trigger
+	// did not start, and it is not attached.
+	Start(ctx context.Context, tc *TriggerContext) error
+
+	// Stop stops the trigger: once it returns, no event is sent. Work in
+	// flight is finished, or handed back to where it came from, within
+	// ctx; an event the trigger took and could not hand on is reported in
+	// the error, never dropped in silence.
+	Stop(ctx context.Context) error
+}
+
+// TriggerContext is what a trigger gets from the runtime: its function, a
+// logger, and counters. It is safe for concurrent use.
+type TriggerContext struct {
+	// Function is the function the trigger feeds.
+	Function *Function
+	// Logger carries the attributes function and trigger. It is never
+	// nil: without a runtime logger it discards.
+	Logger *slog.Logger
+
+	name     string
+	events   atomic.Int64
+	errors   atomic.Int64
+	mu       sync.Mutex
+	lastErr  string
+	lastErrT time.Time
+}
+
+// InvokeAsync invokes the function asynchronously (Function.InvokeAsync)
+// and counts the event, or the error.
+func (tc *TriggerContext) InvokeAsync(ctx context.Context, payload []byte, opts ...InvokeOption) (string, error) {
+	id, err := tc.Function.InvokeAsync(ctx, payload, opts...)
+	if err != nil {
+		tc.ReportError(fmt.Errorf("invoke %s asynchronously: %w", tc.Function.Name(), err))
+		return "", err
+	}
+	tc.events.Add(1)
+	return id, nil
+}
+
+// Invoke invokes the function synchronously (Function.Invoke) and counts
+// the event, or the error.
+func (tc *TriggerContext) Invoke(ctx context.Context, payload []byte, opts ...InvokeOption) ([]byte, error) {
+	out, err := tc.Function.Invoke(ctx, payload, opts...)
+	if err != nil {
+		tc.ReportError(fmt.Errorf("invoke %s: %w", tc.Function.Name(), err))
+		return nil, err
+	}
+	tc.events.Add(1)
+	return out, nil
+}
+
+// ReportError logs err and counts it in the trigger's Stats.
+func (tc *TriggerContext) ReportError(err error) {
+	tc.errors.Add(1)
+	tc.mu.Lock()
+	tc.lastErr, tc.lastErrT = err.Error(), time.Now()
+	tc.mu.Unlock()
+	tc.Logger.Error("trigger error", slog.String("error", err.Error()))
+}
+
+// TriggerStats counts what a trigger did.
+type TriggerStats struct {
+	// Name is the attachment's name.
+	Name string
+	// Events counts events the function took.
+	Events int64
+	// Errors counts errors reported, and LastError is the latest, at
+	// LastErrorAt.
+	Errors      int64
+	LastError   string
+	LastErrorAt time.Time
+}
+
+// Attachment is a trigger attached to a function.
+type Attachment struct {
+	tc      *TriggerContext
+	trigger Trigger
+	once    sync.Once
+	err     error
+}
+
+// Name is the name the trigger was attached under.
+func (a *Attachment) Name() string { return a.tc.name }
+
+// Trigger is the attached trigger.
+func (a *Attachment) Trigger() Trigger { return a.trigger }
+
+// Stats returns the trigger's counters.
+func (a *Attachment) Stats() TriggerStats {
+	tc := a.tc
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	return TriggerStats{Name: tc.name, Events: tc.events.Load(), Errors: tc.errors.Load(), LastError: tc.lastErr, LastErrorAt: tc.lastErrT}
+}
+
+// Detach stops the trigger, as Trigger.Stop, and removes it from its
+// function. Calls after the first return the first's result.
+func (a *Attachment) Detach(ctx context.Context) error {
+	a.once.Do(func() {
+		a.err = a.trigger.Stop(ctx)
+		a.tc.Function.removeTrigger(a)
+		if a.err != nil {
+			a.tc.ReportError(fmt.Errorf("stop: %w", a.err))
+		}
+	})
+	return a.err
+}
+
+// Attach starts t feeding the function, under a name unique to the
+// function. The trigger stops when detached, or when the function or the
+// runtime closes.
+//
+// # Errors
+//
+//   - ErrInvalidConfig: an empty or duplicate name.
+//   - ErrClosed: the function is closing.
+//   - the trigger's own error from Start, such as a bad schedule.
+func (f *Function) Attach(ctx context.Context, name string, t Trigger) (*Attachment, error) {
+	if name == "" || t == nil {
+		return nil, invalidConfig("function %s: a trigger needs a name and a Trigger", f.name)
+	}
+	logger := f.logger
+	if logger == nil {
+		logger = slog.New(discardHandler{})
+	}
+	a := &Attachment{trigger: t, tc: &TriggerContext{Function: f, Logger: logger.With(slog.String("trigger", name)), name: name}}
+	f.tmu.Lock()
+	if f.triggersClosed {
+		f.tmu.Unlock()
+		return nil, serviceError(ErrClosed, "Function not found: %s (closing)", f.arn)
+	}
+	for _, o := range f.triggers {
+		if o.tc.name == name {
+			f.tmu.Unlock()
+			return nil, serviceError(ErrConflict, "function %s already has a trigger named %s", f.name, name)
+		}
+	}
+	f.triggers = append(f.triggers, a)
+	f.tmu.Unlock()
+	if err := t.Start(ctx, a.tc); err != nil {
+		f.removeTrigger(a)
+		return nil, err
+	}
+	return a, nil
+}
+
+// Triggers returns the function's attached triggers.
+func (f *Function) Triggers() []*Attachment {
+	f.tmu.Lock()
+	defer f.tmu.Unlock()
+	return append([]*Attachment(nil), f.triggers...)
+}
+
+func (f *Function) removeTrigger(a *Attachment) {
+	f.tmu.Lock()
+	defer f.tmu.Unlock()
+	for i, o := range f.triggers {
+		if o == a {
+			f.triggers = append(f.triggers[:i:i], f.triggers[i+1:]...)
+			return
+		}
+	}
+}
+
+// stopTriggers detaches every trigger, at once, and refuses new ones.
+func (f *Function) stopTriggers(ctx context.Context) error {
+	f.tmu.Lock()
+	f.triggersClosed = true
+	ts := append([]*Attachment(nil), f.triggers...)
+	f.tmu.Unlock()
+	errs := make([]error, len(ts))
+	var wg sync.WaitGroup
+	for i, a := range ts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.Detach(ctx); err != nil {
+				errs[i] = fmt.Errorf("trigger %s: %w", a.Name(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// discardHandler is a slog.Handler that drops everything.
+type discardHandler struct{}
+
+func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
+func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
+func (h discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
+func (h discardHandler) WithGroup(string) slog.Handler           { return h }
+
+// Clock is the time a trigger runs on. RealClock is the default; a
+// ManualClock lets tests move time without sleeping.
+type Clock interface {
+	// Now returns the current time.
+	Now() time.Time
+	// NewTimer returns a timer that fires once d has passed on the clock.
+	NewTimer(d time.Duration) ClockTimer
+}
+
+// ClockTimer is a timer of a Clock.
+type ClockTimer interface {
+	// C receives the time once the timer fires.
+	C() <-chan time.Time
+	// Stop stops the timer; it reports whether the timer had not fired.
+	Stop() bool
+}
+
+// RealClock returns the system clock.
+func RealClock() Clock { return realClock{} }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+func (realClock) NewTimer(d time.Duration) ClockTimer {
+	return realTimer{time.NewTimer(d)}
+}
+
+type realTimer struct{ t *time.Timer }
+
+func (t realTimer) C() <-chan time.Time { return t.t.C }
+func (t realTimer) Stop() bool          { return t.t.Stop() }
+
+// ManualClock is a Clock that moves only when told, for tests: timers fire
+// when Advance or Set moves the time past them. It is safe for concurrent
+// use.
+type ManualClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	timers  []*manualTimer
+	changed chan struct{}
+}
+
+// NewManualClock returns a ManualClock set to now.
+func NewManualClock(now time.Time) *ManualClock { return &ManualClock{now: now} }
+
+// Now returns the clock's time.
+func (c *ManualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// NewTimer returns a timer that fires when the clock reaches Now()+d.
+func (c *ManualClock) NewTimer(d time.Duration) ClockTimer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &manualTimer{c: c, at: c.now.Add(d), ch: make(chan time.Time, 1)}
+	if d <= 0 {
+		t.ch <- c.now
+		return t
+	}
+	c.timers = append(c.timers, t)
+	c.notifyLocked()
+	return t
+}
+
+// Advance moves the clock forward by d, firing the timers it passes, in
+// order.
+func (c *ManualClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
+
+// Set moves the clock to t, firing the timers at or before t. Moving it
+// back fires none.
+func (c *ManualClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+	kept := c.timers[:0]
+	for _, tm := range c.timers {
+		if !tm.at.After(t) {
+			tm.ch <- tm.at
+		} else {
+			kept = append(kept, tm)
+		}
+	}
+	clear(c.timers[len(kept):])
+	c.timers = kept
+	c.notifyLocked()
+}
+
+// Timers returns the number of timers waiting to fire.
+func (c *ManualClock) Timers() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers)
+}
+
+// NextTimer returns when the earliest waiting timer fires.
+func (c *ManualClock) NextTimer() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var first time.Time
+	for _, t := range c.timers {
+		if first.IsZero() || t.at.Before(first) {
+			first = t.at
+		}
+	}
+	return first, !first.IsZero()
+}
+
+// WaitTimers waits until at least n timers wait to fire, or ctx ends: a
+// test's way to know a trigger has armed its next timer.
+func (c *ManualClock) WaitTimers(ctx context.Context, n int) error {
+	for {
+		c.mu.Lock()
+		if len(c.timers) >= n {
+			c.mu.Unlock()
+			return nil
+		}
+		if c.changed == nil {
+			c.changed = make(chan struct{})
+		}
+		ch := c.changed
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %d timers, have %d: %w", n, c.Timers(), ctx.Err())
+		}
+	}
+}
+
+func (c *ManualClock) notifyLocked() {
+	if c.changed != nil {
+		close(c.changed)
+		c.changed = nil
+	}
+}
+
+type manualTimer struct {
+	c  *ManualClock
+	at time.Time
+	ch chan time.Time
+}
+
+func (t *manualTimer) C() <-chan time.Time { return t.ch }
+
+func (t *manualTimer) Stop() bool {
+	c := t.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, o := range c.timers {
+		if o == t {
+			c.timers = append(c.timers[:i], c.timers[i+1:]...)
+			c.notifyLocked()
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,419 @@
+package lambda
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+	_ "time/tzdata" // IANA time zones work on machines without zoneinfo
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/wasmlambda/lambda/internal/schedule"
+)
+
+// MaxFlexibleWindow is EventBridge Scheduler's largest flexible time
+// window: 1,440 minutes.
+const MaxFlexibleWindow = 1440 * time.Minute
+
+// MissedFirings says what a schedule does about firings whose time passed
+// while it could not fire: the process was paused, or the machine slept.
+type MissedFirings int
+
+const (
+	// FireOnce fires once for the latest firing time that passed, and
+	// counts the earlier ones as missed. The default.
+	FireOnce MissedFirings = iota
+	// SkipMissed fires none of them, and waits for the next firing time.
+	SkipMissed
+)
+
+// Schedule is the schedule trigger: it invokes its function
+// asynchronously at the times of an EventBridge schedule expression, so
+// the function's retries and dead-letter sink apply to each firing. Attach
+// it with Function.Attach; a Schedule runs on one function at a time.
+//
+// A firing sends either the EventBridge Scheduled Event, as an EventBridge
+// rule does:
+//
+//	{"version":"0","id":"…","detail-type":"Scheduled Event","source":"aws.events",
+//	 "account":"000000000000","time":"2026-11-27T10:00:00Z","region":"us-east-1",
+//	 "resources":["arn:aws:events:us-east-1:000000000000:rule/NAME"],"detail":{}}
+//
+// or, when Input is set, Input unchanged, as EventBridge Scheduler does.
+//
+// Firing times are computed in Timezone, with EventBridge Scheduler's
+// daylight-saving rules: a wall time that does not exist (the hour skipped
+// in spring) does not fire, and one that occurs twice (in autumn) fires
+// once. Firings missed while the trigger was detached are not made up; for
+// those missed while it ran, see Missed.
+type Schedule struct {
+	// Expression is rate(…), cron(…) or at(…), exactly as AWS writes it:
+	// rate(1 minute), rate(5 minutes|hours|days), cron(minutes hours
+	// day-of-month month day-of-week year), at(yyyy-mm-ddThh:mm:ss).
+	Expression string
+
+	// Name names the schedule: the rule of the event's resources, and the
+	// key of Lock. Default the attachment's name.
+	Name string
+
+	// Timezone is the IANA time zone of cron and at expressions, such as
+	// "Europe/Berlin". Default "UTC".
+	Timezone string
+
+	// StartDate and EndDate bound the firings, as EventBridge Scheduler's
+	// do: none before StartDate or after EndDate. A rate schedule counts
+	// its intervals from StartDate, and fires first at StartDate itself;
+	// without one, it counts from when it is attached, and fires first one
+	// interval later.
+	StartDate, EndDate time.Time
+
+	// FlexibleWindow delays each firing by a random time up to it, as
+	// EventBridge Scheduler's flexible time window does: at most 1,440
+	// minutes. Default 0: on time.
+	FlexibleWindow time.Duration
+
+	// Input, when set, is sent unchanged instead of the Scheduled Event.
+	Input []byte
+
+	// Missed says what to do about firings that passed while the process
+	// could not fire. Default FireOnce.
+	Missed MissedFirings
+
+	// Clock is the schedule's time. Default RealClock(); tests use a
+	// ManualClock.
+	Clock Clock
+
+	// Lock, when set, makes replicas that run the same schedule (by Name)
+	// fire each firing once: only the one whose Claim succeeds fires.
+	Lock Lock
+
+	mu      sync.Mutex
+	running bool
+	stop    chan struct{}
+	done    chan struct{}
+	tc      *TriggerContext
+	expr    *schedule.Expr
+	loc     *time.Location
+	anchor  time.Time
+	missed  int64
+	pending []time.Time // firings taken and not yet accepted
+}
+
+var _ Trigger = (*Schedule)(nil)
+
+// NextFirings previews the next n firing times of a schedule expression
+// after from, in the IANA time zone tz ("" is UTC). A rate expression
+// counts its intervals from from.
+//
+// # Errors
+//
+// An invalid expression or time zone is an ErrInvalidConfig naming the
+// field and the reason.
+func NextFirings(expression, tz string, from time.Time, n int) ([]time.Time, error) {
+	expr, loc, err := parseSchedule(expression, tz)
+	if err != nil {
+		return nil, err
+	}
+	return expr.NextN(from, loc, from, n), nil
+}
+
+// Preview returns the schedule's next n firing times after from, within
+// StartDate and EndDate, without the flexible window's random delay.
+func (s *Schedule) Preview(from time.Time, n int) ([]time.Time, error) {
+	expr, loc, err := parseSchedule(s.Expression, s.Timezone)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	anchor := from
+	if !s.StartDate.IsZero() {
+		anchor = s.StartDate
+	}
+	var out []time.Time
+	after := s.firstAfter(from)
+	for len(out) < n {
+		t := expr.Next(after, loc, anchor)
+		if t.IsZero() || (!s.EndDate.IsZero() && t.After(s.EndDate)) {
+			break
+		}
+		out = append(out, t)
+		after = t
+	}
+	return out, nil
+}
+
+// firstAfter is the instant the first firing must follow.
+func (s *Schedule) firstAfter(from time.Time) time.Time {
+	if !s.StartDate.IsZero() && s.StartDate.After(from) {
+		return s.StartDate.Add(-time.Nanosecond) // Start itself may fire
+	}
+	return from
+}
+
+func parseSchedule(expression, tz string) (*schedule.Expr, *time.Location, error) {
+	expr, err := schedule.Parse(expression)
+	if err != nil {
+		return nil, nil, invalidConfig("%v", err)
+	}
+	loc := time.UTC
+	if tz != "" {
+		if loc, err = time.LoadLocation(tz); err != nil {
+			return nil, nil, invalidConfig("schedule time zone %q: %v", tz, err)
+		}
+	}
+	return expr, loc, nil
+}
+
+func (s *Schedule) validate() error {
+	switch {
+	case s.FlexibleWindow < 0 || s.FlexibleWindow > MaxFlexibleWindow:
+		return invalidConfig("schedule %s: FlexibleWindow %v: want 0 to %v", s.Expression, s.FlexibleWindow, MaxFlexibleWindow)
+	case !s.StartDate.IsZero() && !s.EndDate.IsZero() && !s.EndDate.After(s.StartDate):
+		return invalidConfig("schedule %s: EndDate %v is not after StartDate %v", s.Expression, s.EndDate, s.StartDate)
+	case s.Missed != FireOnce && s.Missed != SkipMissed:
+		return invalidConfig("schedule %s: Missed %d: want FireOnce or SkipMissed", s.Expression, s.Missed)
+	}
+	if len(s.Input) > 0 && !json.Valid(s.Input) {
+		return invalidConfig("schedule %s: Input is not JSON", s.Expression)
+	}
+	return nil
+}
+
+// Start implements Trigger: it checks the schedule and starts it.
+func (s *Schedule) Start(ctx context.Context, tc *TriggerContext) error {
+	expr, loc, err := parseSchedule(s.Expression, s.Timezone)
+	if err != nil {
+		return err
+	}
+	if err := s.validate(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running {
+		return invalidConfig("schedule %s is attached already", s.Expression)
+	}
+	if s.Clock == nil {
+		s.Clock = RealClock()
+	}
+	if s.Name == "" {
+		s.Name = tc.name
+	}
+	s.running, s.tc, s.expr, s.loc = true, tc, expr, loc
+	s.stop, s.done = make(chan struct{}), make(chan struct{})
+	now := s.Clock.Now()
+	s.anchor = now
+	if !s.StartDate.IsZero() {
+		s.anchor = s.StartDate
+	}
+	go s.run(s.firstAfter(now))
+	return nil
+}
+
+// Stop implements Trigger: no firing starts after it returns. A firing
+// being handed to the function is finished within ctx; one still not
+// accepted then is in the error.
+func (s *Schedule) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.running {
+		s.mu.Unlock()
+		return nil
+	}
+	close(s.stop)
+	done := s.done
+	s.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		<-done // the firing in hand gives up at once: its context ends
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.running = false
+	if len(s.pending) > 0 {
+		err := fmt.Errorf("schedule %s: %d firings not accepted by %s before it stopped: %v", s.Name, len(s.pending), s.tc.Function.Name(), s.pending)
+		s.pending = nil
+		return err
+	}
+	return nil
+}
+
+// MissedCount counts the firings skipped because their time passed while the
+// schedule could not fire.
+func (s *Schedule) MissedCount() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.missed
+}
+
+func (s *Schedule) run(after time.Time) {
+	defer close(s.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	next := s.expr.Next(after, s.loc, s.anchor)
+	for {
+		if next.IsZero() || (!s.EndDate.IsZero() && next.After(s.EndDate)) {
+			s.tc.Logger.Info("schedule ended", slog.String("schedule", s.Name))
+			return
+		}
+		fireAt := next
+		if s.FlexibleWindow > 0 {
+			fireAt = fireAt.Add(rand.N(s.FlexibleWindow))
+		}
+		t := s.Clock.NewTimer(fireAt.Sub(s.Clock.Now()))
+		select {
+		case <-t.C():
+		case <-s.stop:
+			t.Stop()
+			return
+		}
+		now := s.Clock.Now()
+		// The latest firing time that has passed; earlier ones were
+		// missed while the process could not fire.
+		tick, missed := next, 0
+		for i := 0; i < 1_000_000; i++ {
+			n := s.expr.Next(tick, s.loc, s.anchor)
+			if n.IsZero() || n.After(now) || (!s.EndDate.IsZero() && n.After(s.EndDate)) {
+				break
+			}
+			tick, missed = n, missed+1
+		}
+		if missed > 0 {
+			if s.Missed == SkipMissed {
+				missed++ // the latest one too
+			}
+			s.mu.Lock()
+			s.missed += int64(missed)
+			s.mu.Unlock()
+			s.tc.Logger.Warn("schedule missed firings", slog.String("schedule", s.Name), slog.Int("missed", missed), slog.Time("scheduled", next), slog.Time("now", now))
+		}
+		if missed == 0 || s.Missed == FireOnce {
+			if !s.fire(ctx, tick) {
+				return
+			}
+		}
+		next = s.expr.Next(tick, s.loc, s.anchor)
+	}
+}
+
+// fire hands the firing at tick to the function, retrying while it is
+// refused, until it is accepted or the schedule stops. It reports false
+// when the schedule stopped first.
+func (s *Schedule) fire(ctx context.Context, tick time.Time) bool {
+	key := "schedule/" + s.Name + "/" + tick.UTC().Format(time.RFC3339)
+	if s.Lock != nil {
+		ok, err := s.Lock.Claim(ctx, key, 24*time.Hour)
+		switch {
+		case err != nil:
+			// Fire anyway: a firing made twice is better than one lost,
+			// and AWS delivers at least once too.
+			s.tc.ReportError(fmt.Errorf("schedule %s: claim %s: %w", s.Name, key, err))
+		case !ok:
+			return true // another replica has it
+		}
+	}
+	payload := s.Input
+	if payload == nil {
+		payload = s.scheduledEvent(tick)
+	}
+	s.mu.Lock()
+	s.pending = append(s.pending, tick)
+	s.mu.Unlock()
+	wait := 100 * time.Millisecond
+	for {
+		_, err := s.tc.InvokeAsync(ctx, payload)
+		if err == nil {
+			s.mu.Lock()
+			s.pending = s.pending[:len(s.pending)-1]
+			s.mu.Unlock()
+			return true
+		}
+		if errors.Is(err, ErrClosed) || ctx.Err() != nil {
+			return false
+		}
+		t := s.Clock.NewTimer(wait)
+		select {
+		case <-t.C():
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+// scheduledEvent is the EventBridge Scheduled Event for the firing at tick.
+func (s *Schedule) scheduledEvent(tick time.Time) []byte {
+	rt := s.tc.Function.rt
+	b, _ := json.Marshal(events.EventBridgeEvent{
+		Version:    "0",
+		ID:         newRequestID(),
+		DetailType: "Scheduled Event",
+		Source:     "aws.events",
+		AccountID:  rt.accountID,
+		Time:       tick.UTC().Truncate(time.Second),
+		Region:     rt.region,
+		Resources:  []string{fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", rt.region, rt.accountID, s.Name)},
+		Detail:     json.RawMessage("{}"),
+	})
+	return b
+}
+
+// Lock makes replicas that run the same schedule fire each firing once.
+// Claim is called before each firing with a key naming the schedule and
+// the firing time; only the caller that claims it fires.
+//
+// MemoryLock serves replicas in one process. Across processes, back it
+// with what they share, for example a database: an INSERT of the key into
+// a table with a unique constraint (the insert that succeeds claims it), or
+// a PostgreSQL pg_try_advisory_xact_lock on a hash of the key.
+type Lock interface {
+	// Claim claims key until ttl has passed. It reports whether this call
+	// claimed it; false means another holder did.
+	Claim(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// MemoryLock is a Lock for replicas in one process. The zero value is
+// ready to use, and it is safe for concurrent use.
+type MemoryLock struct {
+	mu      sync.Mutex
+	expires map[string]time.Time
+}
+
+var _ Lock = (*MemoryLock)(nil)
+
+// Claim claims key until ttl has passed, unless a claim on it still holds.
+func (l *MemoryLock) Claim(_ context.Context, key string, ttl time.Duration) (bool, error) {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.expires == nil {
+		l.expires = map[string]time.Time{}
+	}
+	if exp, ok := l.expires[key]; ok && now.Before(exp) {
+		return false, nil
+	}
+	if len(l.expires) > 1024 {
+		for k, exp := range l.expires {
+			if !now.Before(exp) {
+				delete(l.expires, k)
+			}
+		}
+	}
+	l.expires[key] = now.Add(ttl)
+	return true, nil
+}
