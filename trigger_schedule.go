@@ -47,10 +47,14 @@ const (
 // or, when Input is set, Input unchanged, as EventBridge Scheduler does.
 //
 // Firing times are computed in Timezone, with EventBridge Scheduler's
-// daylight-saving rules: a wall time that does not exist (the hour skipped
-// in spring) does not fire, and one that occurs twice (in autumn) fires
-// once. Firings missed while the trigger was detached are not made up; for
-// those missed while it ran, see Missed.
+// daylight-saving rules for cron expressions: a wall time that does not
+// exist (in the hour skipped in spring) does not fire that day, and one
+// that occurs twice (in autumn) fires once, at its first occurrence. A
+// one-time at() whose wall time does not exist fires once the clocks have
+// passed it (at 03:30 for a skipped 02:30), rather than never; AWS does not
+// say. A rate counts real time, so DST does not move it. Firings missed
+// while the trigger was detached are not made up; for those missed while it
+// ran, see Missed.
 type Schedule struct {
 	// Expression is rate(…), cron(…) or at(…), exactly as AWS writes it:
 	// rate(1 minute), rate(5 minutes|hours|days), cron(minutes hours
