@@ -128,7 +128,8 @@ type FunctionConfig struct {
 	// EphemeralStorageMB is the size of /tmp in MB: a writable directory
 	// private to each sandbox, kept across its warm invocations and
 	// removed with it. Default 512, at most 10,240, as AWS; unlike AWS,
-	// sizes below 512 are accepted. A write past it fails with ENOSPC.
+	// sizes below 512 are accepted. A write past it fails, and writes
+	// nothing, with EIO ("I/O error"): wazero has no ENOSPC.
 	EphemeralStorageMB int
 
 	// Mounts grant host directories or file systems at other guest paths.

@@ -21,8 +21,9 @@ import (
 // Every path-taking operation refuses with EACCES a path that resolves
 // outside the directory, whether through a ".." (any that goes above the
 // root, even to come back) or through a symlink that was there before or
-// that the guest made (Symlink itself may make any link:
-// the check happens when a link is followed). Symlinks are followed as POSIX
+// that the guest made (Symlink may make any relative link, and the check
+// happens when a link is followed; wazero refuses an absolute target with
+// EPERM before it gets here). Symlinks are followed as POSIX
 // says: a symlink as the final component of Lstat, Readlink, Unlink, Rename,
 // Rmdir, Mkdir and Symlink is not followed, nor of OpenFile with O_NOFOLLOW.
 //

@@ -32,8 +32,8 @@
 //	         {"entries": [...]}
 //	symlink  makes a symlink at field "path" pointing to field "target"
 //	remove   removes the file at field "path"
-//	         (file ops fail with the OS error's text, errorType "*fs.PathError"
-//	         or "*os.LinkError")
+//	         (file ops fail with the OS error's text, errorType "PathError"
+//	         or "LinkError")
 //	chaos    fails field "rate" percent of attempts at random, each way
 //	         equally often: an error, a panic, a trap (an out-of-bounds
 //	         load), or a timeout (sleeping field "ms" milliseconds); else
