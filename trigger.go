@@ -135,7 +135,8 @@ func (a *Attachment) Detach(ctx context.Context) error {
 //
 // # Errors
 //
-//   - ErrInvalidConfig: an empty or duplicate name.
+//   - ErrInvalidConfig: an empty name or a nil Trigger.
+//   - ErrConflict: a name the function has already.
 //   - ErrClosed: the function is closing.
 //   - the trigger's own error from Start, such as a bad schedule.
 func (f *Function) Attach(ctx context.Context, name string, t Trigger) (*Attachment, error) {

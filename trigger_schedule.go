@@ -85,7 +85,8 @@ type Schedule struct {
 	Input []byte
 
 	// Missed says what to do about firings that passed while the process
-	// could not fire. Default FireOnce.
+	// could not fire: those whose time, plus FlexibleWindow, has passed
+	// when a later one is due. Default FireOnce.
 	Missed MissedFirings
 
 	// Clock is the schedule's time. Default RealClock(); tests use a
@@ -93,12 +94,15 @@ type Schedule struct {
 	Clock Clock
 
 	// Lock, when set, makes replicas that run the same schedule (by Name)
-	// fire each firing once: only the one whose Claim succeeds fires.
+	// fire each firing once: only the one whose Claim succeeds fires. The
+	// replicas must agree on the firing times: give a rate schedule a
+	// StartDate, or each replica counts from its own attach.
 	Lock Lock
 
 	mu      sync.Mutex
 	running bool
-	stop    chan struct{}
+	stop    chan struct{} // closed by Stop: no new firing
+	abort   chan struct{} // closed when Stop's ctx ends: give up the firing in hand
 	done    chan struct{}
 	tc      *TriggerContext
 	expr    *schedule.Expr
@@ -199,6 +203,10 @@ func (s *Schedule) Start(ctx context.Context, tc *TriggerContext) error {
 	if err := s.validate(); err != nil {
 		return err
 	}
+	fc := tc.Function.cfg
+	if limit := min(fc.Async.MaxPayloadBytes, fc.MaxRequestBytes); len(s.Input) > limit {
+		return invalidConfig("schedule %s: Input of %d bytes exceeds the %d-byte asynchronous limit of function %s", s.Expression, len(s.Input), limit, fc.Name)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.running {
@@ -211,7 +219,7 @@ func (s *Schedule) Start(ctx context.Context, tc *TriggerContext) error {
 		s.Name = tc.name
 	}
 	s.running, s.tc, s.expr, s.loc = true, tc, expr, loc
-	s.stop, s.done = make(chan struct{}), make(chan struct{})
+	s.stop, s.abort, s.done = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	now := s.Clock.Now()
 	s.anchor = now
 	if !s.StartDate.IsZero() {
@@ -222,8 +230,9 @@ func (s *Schedule) Start(ctx context.Context, tc *TriggerContext) error {
 }
 
 // Stop implements Trigger: no firing starts after it returns. A firing
-// being handed to the function is finished within ctx; one still not
-// accepted then is in the error.
+// being handed to the function (retried while the function refuses it) is
+// finished within ctx; one still not accepted when ctx ends is named in the
+// error.
 func (s *Schedule) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	if !s.running {
@@ -236,7 +245,8 @@ func (s *Schedule) Stop(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		<-done // the firing in hand gives up at once: its context ends
+		close(s.abort) // the firing in hand gives up at once
+		<-done
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -263,7 +273,7 @@ func (s *Schedule) run(after time.Time) {
 	defer cancel()
 	go func() {
 		select {
-		case <-s.stop:
+		case <-s.abort:
 			cancel()
 		case <-ctx.Done():
 		}
@@ -285,13 +295,15 @@ func (s *Schedule) run(after time.Time) {
 			t.Stop()
 			return
 		}
-		now := s.Clock.Now()
-		// The latest firing time that has passed; earlier ones were
-		// missed while the process could not fire.
+		// The latest firing whose window has closed, if later than next:
+		// the firings before it were missed while the process could not
+		// fire. (With a flexible window, a firing is late, not missed,
+		// until its window closes.)
+		cutoff := s.Clock.Now().Add(-s.FlexibleWindow)
 		tick, missed := next, 0
 		for i := 0; i < 1_000_000; i++ {
 			n := s.expr.Next(tick, s.loc, s.anchor)
-			if n.IsZero() || n.After(now) || (!s.EndDate.IsZero() && n.After(s.EndDate)) {
+			if n.IsZero() || n.After(cutoff) || (!s.EndDate.IsZero() && n.After(s.EndDate)) {
 				break
 			}
 			tick, missed = n, missed+1
@@ -303,7 +315,7 @@ func (s *Schedule) run(after time.Time) {
 			s.mu.Lock()
 			s.missed += int64(missed)
 			s.mu.Unlock()
-			s.tc.Logger.Warn("schedule missed firings", slog.String("schedule", s.Name), slog.Int("missed", missed), slog.Time("scheduled", next), slog.Time("now", now))
+			s.tc.Logger.Warn("schedule missed firings", slog.String("schedule", s.Name), slog.Int("missed", missed), slog.Time("scheduled", next), slog.Time("now", s.Clock.Now()))
 		}
 		if missed == 0 || s.Missed == FireOnce {
 			if !s.fire(ctx, tick) {
@@ -349,6 +361,13 @@ func (s *Schedule) fire(ctx context.Context, tick time.Time) bool {
 		if errors.Is(err, ErrClosed) || ctx.Err() != nil {
 			return false
 		}
+		if errors.Is(err, ErrPayloadTooLarge) || errors.Is(err, ErrInvalidRequestContent) {
+			// Refused for good, already reported: go on to the next.
+			s.mu.Lock()
+			s.pending = s.pending[:len(s.pending)-1]
+			s.mu.Unlock()
+			return true
+		}
 		t := s.Clock.NewTimer(wait)
 		select {
 		case <-t.C():
@@ -383,8 +402,10 @@ func (s *Schedule) scheduledEvent(tick time.Time) []byte {
 //
 // MemoryLock serves replicas in one process. Across processes, back it
 // with what they share, for example a database: an INSERT of the key into
-// a table with a unique constraint (the insert that succeeds claims it), or
-// a PostgreSQL pg_try_advisory_xact_lock on a hash of the key.
+// a table with a unique constraint, where the insert that succeeds claims
+// it (and a periodic DELETE of keys past their ttl keeps the table small).
+// An advisory lock alone is not enough: it is released when Claim's
+// transaction ends, before a slower replica's timer fires.
 type Lock interface {
 	// Claim claims key until ttl has passed. It reports whether this call
 	// claimed it; false means another holder did.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -282,4 +283,32 @@ func TestNextFirings(t *testing.T) {
 	require.ErrorIs(t, err, lambda.ErrInvalidConfig)
 	_, err = lambda.NextFirings("rate(5 minutes)", "Mars/Olympus", from, 1)
 	require.ErrorContains(t, err, "Mars/Olympus")
+}
+
+func TestScheduleFlexibleWindowLongerThanTheRate(t *testing.T) {
+	rt := newRuntime(t, lambda.Options{})
+	f := deploy(t, rt, lambda.FunctionConfig{Name: "flex", Code: testguest.Go(t, "echo"), Async: fastAsync()})
+	clock := lambda.NewManualClock(time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC))
+	sched := &lambda.Schedule{Expression: "rate(1 minute)", FlexibleWindow: time.Hour, Clock: clock}
+	_, err := f.Attach(context.Background(), "flex", sched)
+	require.NoError(t, err)
+	for i := 0; i < 180; i++ {
+		require.NoError(t, clock.WaitTimers(waitCtx(t), 1))
+		clock.Advance(time.Minute)
+	}
+	require.NoError(t, clock.WaitTimers(waitCtx(t), 1))
+	// Each firing is delayed up to an hour, so later ones come due during
+	// its delay: they are not missed, only late.
+	require.Zero(t, sched.MissedCount())
+	require.GreaterOrEqual(t, f.Triggers()[0].Stats().Events, int64(120))
+}
+
+func TestScheduleRefusesAnInputTooLarge(t *testing.T) {
+	rt := newRuntime(t, lambda.Options{})
+	cfg := fastAsync()
+	cfg.MaxPayloadBytes = 100
+	f := deploy(t, rt, lambda.FunctionConfig{Name: "small", Code: testguest.Go(t, "echo"), Async: cfg})
+	_, err := f.Attach(context.Background(), "big", &lambda.Schedule{Expression: "rate(1 day)", Input: []byte(fmt.Sprintf(`"%0200d"`, 0))})
+	require.ErrorIs(t, err, lambda.ErrInvalidConfig)
+	require.ErrorContains(t, err, "100-byte asynchronous limit")
 }
