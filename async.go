@@ -303,7 +303,7 @@ type asyncEngine struct {
 	workers     int
 	running     int
 	outstanding int           // accepted and not finished
-	idle        chan struct{} // closed when outstanding reaches 0; nil if none waits
+	idle        changes       // broadcast when outstanding reaches 0
 	handback    []*asyncEvent // attempts aborted by a forced close
 	acceptWG    sync.WaitGroup
 	workWG      sync.WaitGroup
@@ -689,9 +689,8 @@ func (e *asyncEngine) finish(ev *asyncEvent, items []*outItem, wasRunning bool) 
 }
 
 func (e *asyncEngine) checkDrainedLocked() {
-	if e.idle != nil && e.outstanding == 0 {
-		close(e.idle)
-		e.idle = nil
+	if e.outstanding == 0 {
+		e.idle.broadcast()
 	}
 }
 
@@ -709,20 +708,11 @@ func (e *asyncEngine) stopAccepting() {
 func (e *asyncEngine) waitQuiet(ctx context.Context) error {
 	for {
 		e.mu.Lock()
-		if e.outstanding > 0 {
-			if e.idle == nil {
-				e.idle = make(chan struct{})
-			}
-			ch := e.idle
-			e.mu.Unlock()
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			continue
-		}
+		err := e.idle.waitUntil(ctx, &e.mu, func() bool { return e.outstanding == 0 })
 		e.mu.Unlock()
+		if err != nil {
+			return err
+		}
 		for _, o := range e.outs {
 			if err := o.waitEmpty(ctx); err != nil {
 				return err

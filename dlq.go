@@ -177,7 +177,7 @@ type MemorySink struct {
 	mu      sync.Mutex
 	letters []DeadLetter
 	index   map[string]int // request ID to position in letters
-	changed chan struct{}
+	changed changes
 }
 
 // Send keeps a copy of dl. A dead letter already held, by request ID, is
@@ -196,10 +196,7 @@ func (s *MemorySink) Send(_ context.Context, dl *DeadLetter) error {
 		s.index[c.RequestID] = len(s.letters)
 		s.letters = append(s.letters, c)
 	}
-	if s.changed != nil {
-		close(s.changed)
-		s.changed = nil
-	}
+	s.changed.broadcast()
 	return nil
 }
 
@@ -219,23 +216,12 @@ func (s *MemorySink) Len() int {
 
 // WaitLen waits until the sink holds at least n dead letters, or ctx ends.
 func (s *MemorySink) WaitLen(ctx context.Context, n int) error {
-	for {
-		s.mu.Lock()
-		if len(s.letters) >= n {
-			s.mu.Unlock()
-			return nil
-		}
-		if s.changed == nil {
-			s.changed = make(chan struct{})
-		}
-		ch := s.changed
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("wait for %d dead letters, have %d: %w", n, s.Len(), ctx.Err())
-		}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.changed.waitUntil(ctx, &s.mu, func() bool { return len(s.letters) >= n }); err != nil {
+		return fmt.Errorf("wait for %d dead letters, have %d: %w", n, len(s.letters), err)
 	}
+	return nil
 }
 
 // DeadLetters returns the dead letters held, oldest first.

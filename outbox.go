@@ -84,7 +84,7 @@ type outbox struct {
 	items   []*outItem
 	running bool
 	halted  bool
-	empty   chan struct{} // closed when items empties; nil if none waits
+	empty   changes // broadcast when items empties
 	stop    chan struct{}
 	wg      sync.WaitGroup
 }
@@ -207,16 +207,7 @@ func (o *outbox) deliver(ctx context.Context, it *outItem) (err error) {
 // letter goes to the undelivered file, and a success record is logged.
 func (o *outbox) giveUp(it *outItem, cause error) {
 	e := o.e
-	o.mu.Lock()
-	if len(o.items) > 0 && o.items[0] == it {
-		o.items[0] = nil
-		o.items = o.items[1:]
-	}
-	if len(o.items) == 0 && o.empty != nil {
-		close(o.empty)
-		o.empty = nil
-	}
-	o.mu.Unlock()
+	o.dropFirst(it)
 	if e.logger != nil {
 		e.logger.Error("delivery given up", slog.String("target", o.target.String()), slog.String("request_id", it.requestID()), slog.String("error", cause.Error()))
 	}
@@ -260,36 +251,27 @@ func (o *outbox) delivered(it *outItem) {
 			o.e.journalError("drop a delivered item", err)
 		}
 	}
+	o.dropFirst(it)
+}
+
+// dropFirst takes it, the first item, off the queue.
+func (o *outbox) dropFirst(it *outItem) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(o.items) > 0 && o.items[0] == it {
 		o.items[0] = nil
 		o.items = o.items[1:]
 	}
-	if len(o.items) == 0 && o.empty != nil {
-		close(o.empty)
-		o.empty = nil
+	if len(o.items) == 0 {
+		o.empty.broadcast()
 	}
 }
 
 // waitEmpty waits until every item is delivered, or ctx ends.
 func (o *outbox) waitEmpty(ctx context.Context) error {
 	o.mu.Lock()
-	if len(o.items) == 0 {
-		o.mu.Unlock()
-		return nil
-	}
-	if o.empty == nil {
-		o.empty = make(chan struct{})
-	}
-	ch := o.empty
-	o.mu.Unlock()
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	defer o.mu.Unlock()
+	return o.empty.waitUntil(ctx, &o.mu, func() bool { return len(o.items) == 0 })
 }
 
 // halt stops the goroutine and returns what is left.

@@ -254,7 +254,7 @@ type ManualClock struct {
 	mu      sync.Mutex
 	now     time.Time
 	timers  []*manualTimer
-	changed chan struct{}
+	changed changes
 }
 
 // NewManualClock returns a ManualClock set to now.
@@ -327,31 +327,15 @@ func (c *ManualClock) NextTimer() (time.Time, bool) {
 // WaitTimers waits until at least n timers wait to fire, or ctx ends: a
 // test's way to know a trigger has armed its next timer.
 func (c *ManualClock) WaitTimers(ctx context.Context, n int) error {
-	for {
-		c.mu.Lock()
-		if len(c.timers) >= n {
-			c.mu.Unlock()
-			return nil
-		}
-		if c.changed == nil {
-			c.changed = make(chan struct{})
-		}
-		ch := c.changed
-		c.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("wait for %d timers, have %d: %w", n, c.Timers(), ctx.Err())
-		}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.changed.waitUntil(ctx, &c.mu, func() bool { return len(c.timers) >= n }); err != nil {
+		return fmt.Errorf("wait for %d timers, have %d: %w", n, len(c.timers), err)
 	}
+	return nil
 }
 
-func (c *ManualClock) notifyLocked() {
-	if c.changed != nil {
-		close(c.changed)
-		c.changed = nil
-	}
-}
+func (c *ManualClock) notifyLocked() { c.changed.broadcast() }
 
 type manualTimer struct {
 	c  *ManualClock
