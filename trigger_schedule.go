@@ -72,8 +72,8 @@ type Schedule struct {
 	// StartDate and EndDate bound the firings, as EventBridge Scheduler's
 	// do: none before StartDate or after EndDate. A rate schedule counts
 	// its intervals from StartDate, and fires first at StartDate itself;
-	// without one, it counts from when it is attached, and fires first one
-	// interval later.
+	// without one, it counts from when it is attached, and, as on AWS,
+	// fires first at once.
 	StartDate, EndDate time.Time
 
 	// FlexibleWindow delays each firing by a random time up to it, as
@@ -116,7 +116,8 @@ var _ Trigger = (*Schedule)(nil)
 
 // NextFirings previews the next n firing times of a schedule expression
 // after from, in the IANA time zone tz ("" is UTC). A rate expression
-// counts its intervals from from.
+// counts its intervals from from, and fires first at from itself, as a
+// rate schedule without a StartDate does when attached.
 //
 // # Errors
 //
@@ -127,7 +128,11 @@ func NextFirings(expression, tz string, from time.Time, n int) ([]time.Time, err
 	if err != nil {
 		return nil, err
 	}
-	return expr.NextN(from, loc, from, n), nil
+	after := from
+	if expr.Kind() == schedule.Rate {
+		after = from.Add(-time.Nanosecond)
+	}
+	return expr.NextN(after, loc, from, n), nil
 }
 
 // Preview returns the schedule's next n firing times after from, within
@@ -145,7 +150,7 @@ func (s *Schedule) Preview(from time.Time, n int) ([]time.Time, error) {
 		anchor = s.StartDate
 	}
 	var out []time.Time
-	after := s.firstAfter(from)
+	after := s.firstAfter(expr, from)
 	for len(out) < n {
 		t := expr.Next(after, loc, anchor)
 		if t.IsZero() || (!s.EndDate.IsZero() && t.After(s.EndDate)) {
@@ -157,10 +162,14 @@ func (s *Schedule) Preview(from time.Time, n int) ([]time.Time, error) {
 	return out, nil
 }
 
-// firstAfter is the instant the first firing must follow.
-func (s *Schedule) firstAfter(from time.Time) time.Time {
-	if !s.StartDate.IsZero() && s.StartDate.After(from) {
-		return s.StartDate.Add(-time.Nanosecond) // Start itself may fire
+// firstAfter is the instant the first firing must follow, for a schedule
+// attached at from.
+func (s *Schedule) firstAfter(expr *schedule.Expr, from time.Time) time.Time {
+	switch {
+	case !s.StartDate.IsZero() && s.StartDate.After(from):
+		return s.StartDate.Add(-time.Nanosecond) // StartDate itself may fire
+	case s.StartDate.IsZero() && expr.Kind() == schedule.Rate:
+		return from.Add(-time.Nanosecond) // AWS: it starts invoking at once
 	}
 	return from
 }
@@ -225,7 +234,7 @@ func (s *Schedule) Start(ctx context.Context, tc *TriggerContext) error {
 	if !s.StartDate.IsZero() {
 		s.anchor = s.StartDate
 	}
-	go s.run(s.firstAfter(now))
+	go s.run(s.firstAfter(expr, now))
 	return nil
 }
 
