@@ -313,7 +313,7 @@ func TestAsyncCloseHandsQueuedEventsToTheSink(t *testing.T) {
 		require.NoError(t, err)
 		ids[id] = true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 70*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
 	err := f.Close(ctx)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
