@@ -234,7 +234,6 @@ func (f *Function) AsyncStats() AsyncStats { return f.async.snapshot() }
 // are what the journal keeps.
 type asyncEvent struct {
 	seq uint64
-	idx int // in the delayed heap
 
 	RequestID      string          `json:"requestId"`
 	Payload        []byte          `json:"payload,omitempty"`
@@ -263,15 +262,8 @@ type eventHeap []*asyncEvent
 
 func (h eventHeap) Len() int           { return len(h) }
 func (h eventHeap) Less(i, j int) bool { return h[i].Due.Before(h[j].Due) }
-func (h eventHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].idx, h[j].idx = i, j
-}
-func (h *eventHeap) Push(x any) {
-	ev := x.(*asyncEvent)
-	ev.idx = len(*h)
-	*h = append(*h, ev)
-}
+func (h eventHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)        { *h = append(*h, x.(*asyncEvent)) }
 func (h *eventHeap) Pop() any {
 	old := *h
 	ev := old[len(old)-1]

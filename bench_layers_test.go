@@ -105,16 +105,7 @@ func BenchmarkFilesystem(b *testing.B) {
 			b.Run(v, func(b *testing.B) {
 				for _, g := range echoGuests {
 					b.Run(g, func(b *testing.B) {
-						f := withFiles(b, benchRuntime(b), v, lambda.FunctionConfig{Name: "echo", Code: echoGuest(b, g), MinWarm: 1})
-						b.SetBytes(int64(len(payload1K)))
-						b.ReportAllocs()
-						b.ResetTimer()
-						for i := 0; i < b.N; i++ {
-							out, err := f.Invoke(ctx, payload1K)
-							if err != nil || len(out) != len(payload1K) {
-								b.Fatal(err, len(out))
-							}
-						}
+						benchEcho(b, withFiles(b, benchRuntime(b), v, lambda.FunctionConfig{Name: "echo", Code: echoGuest(b, g), MinWarm: 1}))
 					})
 				}
 			})

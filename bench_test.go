@@ -137,22 +137,27 @@ func echoGuest(b *testing.B, name string) []byte {
 	return testguest.Go(b, "bytes")
 }
 
+// benchEcho times b.N invocations of f, warm, with the 1 KiB event, which
+// f must echo.
+func benchEcho(b *testing.B, f *lambda.Function) {
+	ctx := context.Background()
+	b.SetBytes(int64(len(payload1K)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		out, err := f.Invoke(ctx, payload1K)
+		if err != nil || len(out) != len(payload1K) {
+			b.Fatal(err, len(out))
+		}
+	}
+}
+
 // BenchmarkInvokeWarm: a 1 KiB echo through the library, warm sandbox, with
 // its deadline enforced.
 func BenchmarkInvokeWarm(b *testing.B) {
 	for _, g := range echoGuests {
 		b.Run(g, func(b *testing.B) {
-			f := benchDeploy(b, benchRuntime(b), lambda.FunctionConfig{Name: "echo", Code: echoGuest(b, g), MinWarm: 1})
-			ctx := context.Background()
-			b.SetBytes(int64(len(payload1K)))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				out, err := f.Invoke(ctx, payload1K)
-				if err != nil || len(out) != len(payload1K) {
-					b.Fatal(err, len(out))
-				}
-			}
+			benchEcho(b, benchDeploy(b, benchRuntime(b), lambda.FunctionConfig{Name: "echo", Code: echoGuest(b, g), MinWarm: 1}))
 		})
 	}
 }

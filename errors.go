@@ -160,10 +160,7 @@ func (e *FunctionError) Payload() []byte {
 func parseFunctionError(requestID string, payload []byte) *FunctionError {
 	var p abi.ErrorPayload
 	if err := json.Unmarshal(payload, &p); err != nil || (p.Type == "" && p.Message == "") {
-		msg := strings.TrimSpace(string(payload))
-		if len(msg) > 1024 {
-			msg = msg[:1024]
-		}
+		msg := truncateMessage(strings.TrimSpace(string(payload)))
 		return &FunctionError{Type: ErrorTypeInvalidError, Message: msg, RequestID: requestID}
 	}
 	fe := &FunctionError{Type: p.Type, Message: p.Message, RequestID: requestID}

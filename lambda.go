@@ -158,6 +158,22 @@ func New(opts Options) (*Runtime, error) {
 	return r, nil
 }
 
+// parallel calls fn on every item at once and joins their errors, keeping
+// one of each context error.
+func parallel[T any](items []T, fn func(T) error) error {
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	for i, it := range items {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(it)
+		}()
+	}
+	wg.Wait()
+	return joinDistinct(errs)
+}
+
 // undeliveredFile returns the sink of the undelivered file, opening it on
 // first use.
 func (r *Runtime) undeliveredFile() (*FileSink, error) {
@@ -206,33 +222,14 @@ func (r *Runtime) Close(ctx context.Context) error {
 	r.closed = true
 	r.mu.Unlock()
 	r.deploys.Wait()
-	r.mu.Lock()
-	fs := make([]*Function, 0, len(r.functions))
-	for _, f := range r.functions {
-		fs = append(fs, f)
-	}
-	r.mu.Unlock()
+	fs := r.Functions()
 
 	// Drain the asynchronous work of all functions together, since one
 	// function's destination or sink may be another: stop only when every
 	// function is quiet and nothing was handed between them meanwhile.
 	// Triggers stop first, so that no new event arrives while the
 	// functions drain.
-	var terrs []error
-	var twg sync.WaitGroup
-	var tmu sync.Mutex
-	for _, f := range fs {
-		twg.Add(1)
-		go func() {
-			defer twg.Done()
-			if err := f.stopTriggers(ctx); err != nil {
-				tmu.Lock()
-				terrs = append(terrs, err)
-				tmu.Unlock()
-			}
-		}()
-	}
-	twg.Wait()
+	terr := parallel(fs, func(f *Function) error { return f.stopTriggers(ctx) })
 	for _, f := range fs {
 		f.async.stopAccepting()
 	}
@@ -249,21 +246,7 @@ drain:
 		}
 	}
 
-	errs := terrs
-	var wg sync.WaitGroup
-	var emu sync.Mutex
-	for _, f := range fs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f.Close(ctx); err != nil {
-				emu.Lock()
-				errs = append(errs, err)
-				emu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	errs := []error{terr, parallel(fs, func(f *Function) error { return f.Close(ctx) })}
 	errs = append(errs, r.cache.Close(context.Background()))
 	if r.store != nil {
 		errs = append(errs, r.store.Close())

@@ -2,7 +2,6 @@ package lambda
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -145,7 +144,7 @@ func (f *Function) Attach(ctx context.Context, name string, t Trigger) (*Attachm
 	}
 	logger := f.logger
 	if logger == nil {
-		logger = slog.New(discardHandler{})
+		logger = slog.New(slog.DiscardHandler)
 	}
 	a := &Attachment{trigger: t, tc: &TriggerContext{Function: f, Logger: logger.With(slog.String("trigger", name)), name: name}}
 	f.tmu.Lock()
@@ -192,28 +191,13 @@ func (f *Function) stopTriggers(ctx context.Context) error {
 	f.triggersClosed = true
 	ts := append([]*Attachment(nil), f.triggers...)
 	f.tmu.Unlock()
-	errs := make([]error, len(ts))
-	var wg sync.WaitGroup
-	for i, a := range ts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := a.Detach(ctx); err != nil {
-				errs[i] = fmt.Errorf("trigger %s: %w", a.Name(), err)
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return parallel(ts, func(a *Attachment) error {
+		if err := a.Detach(ctx); err != nil {
+			return fmt.Errorf("trigger %s: %w", a.Name(), err)
+		}
+		return nil
+	})
 }
-
-// discardHandler is a slog.Handler that drops everything.
-type discardHandler struct{}
-
-func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
-func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
-func (h discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h discardHandler) WithGroup(string) slog.Handler           { return h }
 
 // Clock is the time a trigger runs on. RealClock is the default; a
 // ManualClock lets tests move time without sleeping.

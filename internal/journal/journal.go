@@ -228,17 +228,3 @@ func (s *Store) LastSeq(function string) (uint64, error) {
 	})
 	return last, err
 }
-
-// Count returns how many records a function has of one kind.
-func (s *Store) Count(function string, kind Kind) (int, error) {
-	n := 0
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if fb := tx.Bucket([]byte(function)); fb != nil {
-			if kb := fb.Bucket([]byte(kind)); kb != nil {
-				n = kb.Stats().KeyN
-			}
-		}
-		return nil
-	})
-	return n, err
-}

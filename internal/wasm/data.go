@@ -61,11 +61,17 @@ func coalesceData(b []byte) []byte {
 	if len(out) == len(segs) {
 		return nil
 	}
-	body := appendU32(nil, uint32(len(out)))
-	for _, s := range out {
-		body = append(body, 0, 0x41)
+	return encodeData(out)
+}
+
+// encodeData encodes segs as a data section of active segments of memory
+// 0 at constant offsets.
+func encodeData(segs []dataSegment) []byte {
+	body := appendU32(nil, uint32(len(segs)))
+	for _, s := range segs {
+		body = append(body, 0, 0x41) // active, memory 0, i32.const
 		body = appendS32(body, int32(s.offset))
-		body = append(body, 0x0b)
+		body = append(body, 0x0b) // end
 		body = appendU32(body, uint32(len(s.data)))
 		body = append(body, s.data...)
 	}

@@ -7,18 +7,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func dataSection(segs []dataSegment) []byte {
-	body := appendU32(nil, uint32(len(segs)))
-	for _, s := range segs {
-		body = append(body, 0, 0x41)
-		body = appendS32(body, int32(s.offset))
-		body = append(body, 0x0b)
-		body = appendU32(body, uint32(len(s.data)))
-		body = append(body, s.data...)
-	}
-	return body
-}
-
 // applyData decodes an all-active data section and writes it, in order,
 // into a fresh memory.
 func applyData(t *testing.T, body []byte, size int) ([]byte, int) {
@@ -59,7 +47,7 @@ func TestCoalesceDataKeepsTheMemoryImage(t *testing.T) {
 				off += uint32(len(data) + rng.IntN(200))
 			}
 		}
-		body := dataSection(segs)
+		body := encodeData(segs)
 		merged := coalesceData(body)
 		if merged == nil {
 			continue
@@ -73,17 +61,17 @@ func TestCoalesceDataKeepsTheMemoryImage(t *testing.T) {
 
 func TestCoalesceDataMerges(t *testing.T) {
 	segs := []dataSegment{{0, []byte("ab")}, {2, []byte("cd")}, {10, []byte("ef")}, {10 + 2 + dataGap + 1, []byte("far")}}
-	merged := coalesceData(dataSection(segs))
+	merged := coalesceData(encodeData(segs))
 	require.NotNil(t, merged)
 	_, n := applyData(t, merged, 1<<16)
 	require.Equal(t, 2, n)
 
 	// A gap an earlier segment wrote into is not zero-filled.
 	segs = []dataSegment{{5, []byte("XY")}, {0, []byte("ab")}, {8, []byte("cd")}}
-	require.Nil(t, coalesceData(dataSection(segs)))
+	require.Nil(t, coalesceData(encodeData(segs)))
 
 	// Nothing to merge: the section is kept.
-	require.Nil(t, coalesceData(dataSection([]dataSegment{{0, []byte("a")}})))
+	require.Nil(t, coalesceData(encodeData([]dataSegment{{0, []byte("a")}})))
 }
 
 func TestCoalesceDataLeavesOtherSegmentsAlone(t *testing.T) {

@@ -729,6 +729,9 @@ func TestInstrumentOpcodes(t *testing.T) {
 	// Every function entry and every loop got exactly one check: count them
 	// with wasm-objdump, which decodes instructions on its own.
 	if _, err := exec.LookPath("wasm-objdump"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("wasm-objdump (wabt) is required under CI: %v", err)
+		}
 		t.Skip("wasm-objdump not installed: cannot count the checks")
 	}
 	instrs := func(b []byte, match func(string) bool) int {
