@@ -145,6 +145,15 @@ func (h *HostDir) fits(growth int64) bool {
 	return h.quota == 0 || growth <= 0 || growth <= h.quota-h.used
 }
 
+// mutable resolves path for an operation that changes the directory:
+// EROFS when it is read-only.
+func (h *HostDir) mutable(path string, follow bool) (string, experimentalsys.Errno) {
+	if h.readOnly {
+		return "", experimentalsys.EROFS
+	}
+	return h.resolve(path, follow)
+}
+
 // resolve returns the host path of the mount path p once its symlinks are
 // followed (the final one only if followFinal or p ends with "/"), or EACCES
 // if it is outside the directory, or the errno that resolving met (ENOENT or
@@ -274,10 +283,7 @@ func (h *HostDir) Stat(path string) (sys.Stat_t, experimentalsys.Errno) {
 
 // Mkdir implements experimentalsys.FS.
 func (h *HostDir) Mkdir(path string, perm fs.FileMode) experimentalsys.Errno {
-	if h.readOnly {
-		return experimentalsys.EROFS
-	}
-	if _, errno := h.resolve(path, false); errno != 0 {
+	if _, errno := h.mutable(path, false); errno != 0 {
 		return errno
 	}
 	return h.fs.Mkdir(path, perm)
@@ -285,10 +291,7 @@ func (h *HostDir) Mkdir(path string, perm fs.FileMode) experimentalsys.Errno {
 
 // Chmod implements experimentalsys.FS.
 func (h *HostDir) Chmod(path string, perm fs.FileMode) experimentalsys.Errno {
-	if h.readOnly {
-		return experimentalsys.EROFS
-	}
-	if _, errno := h.resolve(path, true); errno != 0 {
+	if _, errno := h.mutable(path, true); errno != 0 {
 		return errno
 	}
 	return h.fs.Chmod(path, perm)
@@ -297,10 +300,7 @@ func (h *HostDir) Chmod(path string, perm fs.FileMode) experimentalsys.Errno {
 // Rename implements experimentalsys.FS. Replacing a regular file frees its
 // bytes.
 func (h *HostDir) Rename(from, to string) experimentalsys.Errno {
-	if h.readOnly {
-		return experimentalsys.EROFS
-	}
-	hostFrom, errno := h.resolve(from, false)
+	hostFrom, errno := h.mutable(from, false)
 	if errno != 0 {
 		return errno
 	}
@@ -325,10 +325,7 @@ func (h *HostDir) Rename(from, to string) experimentalsys.Errno {
 
 // Rmdir implements experimentalsys.FS.
 func (h *HostDir) Rmdir(path string) experimentalsys.Errno {
-	if h.readOnly {
-		return experimentalsys.EROFS
-	}
-	if _, errno := h.resolve(path, false); errno != 0 {
+	if _, errno := h.mutable(path, false); errno != 0 {
 		return errno
 	}
 	return h.fs.Rmdir(path)
@@ -337,10 +334,7 @@ func (h *HostDir) Rmdir(path string) experimentalsys.Errno {
 // Unlink implements experimentalsys.FS. Removing the last link to a regular
 // file frees its bytes.
 func (h *HostDir) Unlink(path string) experimentalsys.Errno {
-	if h.readOnly {
-		return experimentalsys.EROFS
-	}
-	host, errno := h.resolve(path, false)
+	host, errno := h.mutable(path, false)
 	if errno != 0 {
 		return errno
 	}
@@ -360,10 +354,7 @@ func (h *HostDir) Unlink(path string) experimentalsys.Errno {
 // Link implements experimentalsys.FS. Both paths must resolve inside, the
 // old one with its final symlink followed (as some systems' link does).
 func (h *HostDir) Link(oldPath, newPath string) experimentalsys.Errno {
-	if h.readOnly {
-		return experimentalsys.EROFS
-	}
-	if _, errno := h.resolve(oldPath, true); errno != 0 {
+	if _, errno := h.mutable(oldPath, true); errno != 0 {
 		return errno
 	}
 	if _, errno := h.resolve(newPath, false); errno != 0 {
@@ -375,10 +366,7 @@ func (h *HostDir) Link(oldPath, newPath string) experimentalsys.Errno {
 // Symlink implements experimentalsys.FS. The target is not checked: a link
 // is checked when followed.
 func (h *HostDir) Symlink(oldPath, linkName string) experimentalsys.Errno {
-	if h.readOnly {
-		return experimentalsys.EROFS
-	}
-	if _, errno := h.resolve(linkName, false); errno != 0 {
+	if _, errno := h.mutable(linkName, false); errno != 0 {
 		return errno
 	}
 	return h.fs.Symlink(oldPath, linkName)
@@ -394,10 +382,7 @@ func (h *HostDir) Readlink(path string) (string, experimentalsys.Errno) {
 
 // Utimens implements experimentalsys.FS.
 func (h *HostDir) Utimens(path string, atim, mtim int64) experimentalsys.Errno {
-	if h.readOnly {
-		return experimentalsys.EROFS
-	}
-	if _, errno := h.resolve(path, true); errno != 0 {
+	if _, errno := h.mutable(path, true); errno != 0 {
 		return errno
 	}
 	return h.fs.Utimens(path, atim, mtim)
