@@ -1,0 +1,5 @@
+//go:build !race
+
+package testguest
+
+const raceEnabled = false
