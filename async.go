@@ -218,6 +218,8 @@ type AsyncStats struct {
 // # Errors
 //
 //   - ErrPayloadTooLarge: the event is over the async limit (1 MB).
+//   - ErrInvalidConfig: a client context (WithClientContext), which AWS
+//     passes on synchronous invocations only.
 //   - ErrInvalidRequestContent: the event is not JSON. An empty event is
 //     accepted.
 //   - ErrQueueFull: QueueSize events are waiting already.
@@ -386,6 +388,9 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 	var o invokeOptions
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if len(o.clientContext) > 0 {
+		return "", invalidConfig("InvokeAsync of function %s: a client context is passed on synchronous invocations only, as on AWS: use Invoke", f.name)
 	}
 	if o.requestID == "" {
 		o.requestID = newRequestID()

@@ -112,6 +112,10 @@ type FunctionError struct {
 	StackTrace []StackFrame `json:"stackTrace,omitempty"`
 	// RequestID is the invocation's request ID.
 	RequestID string `json:"-"`
+
+	// reported: the guest reported the error, not the runtime on its
+	// behalf.
+	reported bool
 }
 
 // StackFrame is one frame of a function error's stack trace.
@@ -161,9 +165,9 @@ func parseFunctionError(requestID string, payload []byte) *FunctionError {
 	var p abi.ErrorPayload
 	if err := json.Unmarshal(payload, &p); err != nil || (p.Type == "" && p.Message == "") {
 		msg := truncateMessage(strings.TrimSpace(string(payload)))
-		return &FunctionError{Type: ErrorTypeInvalidError, Message: msg, RequestID: requestID}
+		return &FunctionError{Type: ErrorTypeInvalidError, Message: msg, RequestID: requestID, reported: true}
 	}
-	fe := &FunctionError{Type: p.Type, Message: p.Message, RequestID: requestID}
+	fe := &FunctionError{Type: p.Type, Message: p.Message, RequestID: requestID, reported: true}
 	for _, f := range p.StackTrace {
 		fe.StackTrace = append(fe.StackTrace, StackFrame(f))
 	}

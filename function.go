@@ -28,9 +28,12 @@ const (
 	// MinMemorySize and MaxMemorySize bound the memory, in MB.
 	MinMemorySize = 128
 	MaxMemorySize = 10240
-	// DefaultPayloadLimit is AWS's limit on a synchronous request and on
-	// its response: 6 MB.
-	DefaultPayloadLimit = 6 * 1024 * 1024
+	// DefaultMaxRequestBytes is AWS's limit on a synchronous request: 6 MB
+	// (6,291,456 bytes).
+	DefaultMaxRequestBytes = 6 * 1024 * 1024
+	// DefaultMaxResponseBytes is AWS's limit on a synchronous response:
+	// 6 MB and 100 bytes (6,291,556 bytes), what AWS's runtime API accepts.
+	DefaultMaxResponseBytes = 6*1024*1024 + 100
 	// MaxEnvironmentSize is AWS's limit on the environment: 4 KB of keys and
 	// values together.
 	MaxEnvironmentSize = 4 * 1024
@@ -112,7 +115,8 @@ type FunctionConfig struct {
 	ThrottleWhenBusy bool
 
 	// MaxRequestBytes and MaxResponseBytes bound a synchronous payload
-	// each way. Default 6 MB each, as AWS.
+	// each way. Default AWS's: 6 MB in (DefaultMaxRequestBytes), 6 MB and
+	// 100 bytes out (DefaultMaxResponseBytes).
 	MaxRequestBytes  int
 	MaxResponseBytes int
 
@@ -146,7 +150,10 @@ var (
 	envKeyRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]+$`)
 )
 
-// reservedEnv are the keys AWS refuses in a function's environment.
+// reservedEnv are the keys AWS refuses in a function's environment: its
+// documented reserved environment variables. Those it sets but lets a
+// function override (LANG, PATH, LD_LIBRARY_PATH, TZ, AWS_XRAY_*) are not
+// among them.
 var reservedEnv = map[string]bool{
 	"_HANDLER": true, "_X_AMZN_TRACE_ID": true, "AWS_DEFAULT_REGION": true, "AWS_REGION": true,
 	"AWS_EXECUTION_ENV": true, "AWS_LAMBDA_FUNCTION_NAME": true, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": true,
@@ -154,6 +161,7 @@ var reservedEnv = map[string]bool{
 	"AWS_LAMBDA_LOG_GROUP_NAME": true, "AWS_LAMBDA_LOG_STREAM_NAME": true, "AWS_ACCESS_KEY": true,
 	"AWS_ACCESS_KEY_ID": true, "AWS_SECRET_ACCESS_KEY": true, "AWS_SESSION_TOKEN": true,
 	"AWS_LAMBDA_RUNTIME_API": true, "LAMBDA_TASK_ROOT": true, "LAMBDA_RUNTIME_DIR": true,
+	"AWS_LAMBDA_MAX_CONCURRENCY": true, "AWS_LAMBDA_METADATA_API": true, "AWS_LAMBDA_METADATA_TOKEN": true,
 }
 
 // withDefaults validates c and returns it with every zero field resolved.
@@ -213,7 +221,7 @@ func (c FunctionConfig) withDefaults() (FunctionConfig, error) {
 		name string
 		v    *int
 		def  int
-	}{{"MaxRequestBytes", &c.MaxRequestBytes, DefaultPayloadLimit}, {"MaxResponseBytes", &c.MaxResponseBytes, DefaultPayloadLimit}, {"MaxLogBytes", &c.MaxLogBytes, DefaultMaxLogBytes}} {
+	}{{"MaxRequestBytes", &c.MaxRequestBytes, DefaultMaxRequestBytes}, {"MaxResponseBytes", &c.MaxResponseBytes, DefaultMaxResponseBytes}, {"MaxLogBytes", &c.MaxLogBytes, DefaultMaxLogBytes}} {
 		switch {
 		case *lim.v == 0:
 			*lim.v = lim.def
@@ -337,8 +345,12 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 	return f, nil
 }
 
-// environment is the guest's environment: the function's variables and the
-// reserved ones AWS sets, sorted by key.
+// environment is the guest's environment, sorted by key: the function's
+// variables and the ones AWS sets for its OS-only runtime provided.al2023,
+// where Go runs, as of its base image. As there, AWS_EXECUTION_ENV is
+// unset, and the function may override LANG, PATH, LD_LIBRARY_PATH and TZ.
+// The sandbox adds AWS_LAMBDA_INITIALIZATION_TYPE and
+// AWS_LAMBDA_LOG_STREAM_NAME.
 func (f *Function) environment() [][2]string {
 	c := f.cfg
 	env := map[string]string{
@@ -348,10 +360,13 @@ func (f *Function) environment() [][2]string {
 		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + c.Name,
 		"AWS_REGION":                      f.rt.region,
 		"AWS_DEFAULT_REGION":              f.rt.region,
-		"AWS_EXECUTION_ENV":               "AWS_Lambda_wasmlambda",
 		"LAMBDA_TASK_ROOT":                "/var/task",
+		"LAMBDA_RUNTIME_DIR":              "/var/runtime",
 		"_HANDLER":                        c.Handler,
-		"TZ":                              "UTC",
+		"LANG":                            "en_US.UTF-8",
+		"PATH":                            "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+		"LD_LIBRARY_PATH":                 "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+		"TZ":                              ":UTC",
 	}
 	for k, v := range c.Environment {
 		env[k] = v
@@ -448,7 +463,8 @@ func WithRequestID(id string) InvokeOption {
 }
 
 // WithClientContext passes a client context (JSON, as AWS's
-// lambdacontext.ClientContext) to the guest.
+// lambdacontext.ClientContext) to the guest. As on AWS, only a synchronous
+// invocation takes one: InvokeAsync refuses it.
 func WithClientContext(clientContext []byte) InvokeOption {
 	return func(o *invokeOptions) { o.clientContext = clientContext }
 }

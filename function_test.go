@@ -36,6 +36,16 @@ func TestCGuest(t *testing.T) {
 		require.Equal(t, "failure requested", fe.Message)
 		require.Equal(t, "req-fail", fe.RequestID)
 		require.JSONEq(t, `{"errorMessage":"failure requested","errorType":"EchoError"}`, string(fe.Payload()))
+		// The host logs the error JSON, whatever the guest's language, as
+		// aws-lambda-go and AWS's other runtimes log it.
+		var msgs []string
+		for _, r := range logs.forRequest("req-fail") {
+			msgs = append(msgs, r.Msg)
+		}
+		require.Equal(t, []string{"START", "c guest: 6 bytes", `{"errorMessage":"failure requested","errorType":"EchoError"}`, "END", "REPORT"}, msgs)
+		errRec := logs.forRequest("req-fail")[2]
+		require.Equal(t, "cecho", errRec.Attrs["function"])
+		require.Equal(t, "EchoError", errRec.Attrs["error_type"])
 	})
 	t.Run("context and warm state", func(t *testing.T) {
 		type whoami struct {
@@ -156,7 +166,7 @@ func TestDeployConflictAndClose(t *testing.T) {
 	require.Equal(t, 128, cfg.MemorySize)
 	require.Equal(t, "$LATEST", cfg.Version)
 	require.Equal(t, lambda.DefaultMaxConcurrency, cfg.MaxConcurrency)
-	require.Equal(t, lambda.DefaultPayloadLimit, cfg.MaxRequestBytes)
+	require.Equal(t, lambda.DefaultMaxRequestBytes, cfg.MaxRequestBytes)
 	require.Nil(t, cfg.Code)
 }
 

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,12 +54,27 @@ func TestGoGuest(t *testing.T) {
 	})
 	t.Run("function error", func(t *testing.T) {
 		f := fn(t, lambda.FunctionConfig{})
-		_, err := behave(ctx, f, "error", map[string]any{"message": "bad input"})
+		_, err := behave(ctx, f, "error", map[string]any{"message": "bad input"}, lambda.WithRequestID("req-error"))
 		var fe *lambda.FunctionError
 		require.ErrorAs(t, err, &fe)
 		require.Equal(t, "errorString", fe.Type)
 		require.Equal(t, "bad input", fe.Message)
 		require.EqualValues(t, 0, f.Stats().Discarded, "a returned error keeps the sandbox warm")
+		var msgs []string
+		for _, r := range logs.forRequest("req-error") {
+			msgs = append(msgs, r.Msg)
+		}
+		require.Equal(t, []string{"START", `{"errorMessage":"bad input","errorType":"errorString"}`, "END", "REPORT"}, msgs,
+			"the error JSON is logged, as aws-lambda-go logs it before reporting it")
+	})
+	t.Run("unnamed error type", func(t *testing.T) {
+		f := fn(t, lambda.FunctionConfig{})
+		_, err := behave(ctx, f, "unnamed", map[string]any{"message": "anonymous"})
+		var fe *lambda.FunctionError
+		require.ErrorAs(t, err, &fe)
+		require.Equal(t, "", fe.Type, "aws-lambda-go names the type, through one pointer, and an unnamed one has no name")
+		require.Equal(t, "anonymous", fe.Message)
+		require.JSONEq(t, `{"errorMessage":"anonymous","errorType":""}`, string(fe.Payload()))
 	})
 	t.Run("panic", func(t *testing.T) {
 		f := fn(t, lambda.FunctionConfig{})
@@ -68,9 +85,22 @@ func TestGoGuest(t *testing.T) {
 		require.ErrorAs(t, err, &fe)
 		require.Equal(t, "string", fe.Type)
 		require.Equal(t, "kaboom", fe.Message)
+		// The whole stack, as aws-lambda-go sends it: the SDK's frames that
+		// recovered, the runtime's panic, the handler, and reflect's and the
+		// SDK's frames that called it.
 		require.NotEmpty(t, fe.StackTrace)
-		require.Equal(t, "handler", fe.StackTrace[0].Label)
-		require.Contains(t, fe.StackTrace[0].Path, "main.go")
+		require.LessOrEqual(t, len(fe.StackTrace), 32)
+		labels := make([]string, len(fe.StackTrace))
+		for i, sf := range fe.StackTrace {
+			labels[i] = sf.Label
+		}
+		gopanic, handler := slices.Index(labels, "gopanic"), slices.Index(labels, "handler")
+		require.Positive(t, gopanic, "frames %v", labels)
+		require.Greater(t, handler, gopanic, "frames %v", labels)
+		require.Equal(t, "runtime/panic.go", fe.StackTrace[gopanic].Path)
+		require.True(t, strings.HasSuffix(fe.StackTrace[handler].Path, "behave/main.go"), "path %s", fe.StackTrace[handler].Path)
+		require.Positive(t, fe.StackTrace[handler].Line)
+		require.Contains(t, labels[handler:], "Value.Call", "reflect called the handler: frames %v", labels)
 		require.EqualValues(t, 1, f.Stats().Discarded, "after a panic the sandbox is discarded, as aws-lambda-go exits")
 		out, err := behave(ctx, f, "counter", nil)
 		require.NoError(t, err)
@@ -79,9 +109,9 @@ func TestGoGuest(t *testing.T) {
 	t.Run("timeout", func(t *testing.T) {
 		f := fn(t, lambda.FunctionConfig{Timeout: 200 * time.Millisecond})
 		start := time.Now()
-		_, err := behave(ctx, f, "loop", nil)
+		_, err := behave(ctx, f, "loop", nil, lambda.WithRequestID("req-loop"))
 		require.ErrorIs(t, err, lambda.ErrTimeout)
-		require.EqualError(t, err, "Sandbox.Timedout: Task timed out after 0.20 seconds")
+		require.EqualError(t, err, "Sandbox.Timedout: RequestId: req-loop Error: Task timed out after 0.20 seconds")
 		require.Less(t, time.Since(start), 20*time.Second, "the loop ran on past its deadline")
 		_, err = behave(ctx, f, "sleep", map[string]any{"ms": 10000})
 		require.ErrorIs(t, err, lambda.ErrTimeout)
@@ -107,11 +137,12 @@ func TestGoGuest(t *testing.T) {
 	})
 	t.Run("oversize response", func(t *testing.T) {
 		f := fn(t, lambda.FunctionConfig{})
-		_, err := behave(ctx, f, "big", map[string]any{"bytes": lambda.DefaultPayloadLimit + 1})
+		_, err := behave(ctx, f, "big", map[string]any{"bytes": lambda.DefaultMaxResponseBytes + 1})
 		require.ErrorIs(t, err, lambda.ErrPayloadTooLarge)
-		out, err := behave(ctx, f, "big", map[string]any{"bytes": lambda.DefaultPayloadLimit})
+		require.ErrorContains(t, err, "Response payload size (6291557 bytes) exceeded maximum allowed payload size (6291556 bytes).")
+		out, err := behave(ctx, f, "big", map[string]any{"bytes": lambda.DefaultMaxResponseBytes})
 		require.NoError(t, err)
-		require.Len(t, out, lambda.DefaultPayloadLimit)
+		require.Len(t, out, lambda.DefaultMaxResponseBytes)
 		require.EqualValues(t, 0, f.Stats().Discarded)
 	})
 	t.Run("exit", func(t *testing.T) {
@@ -179,6 +210,8 @@ func TestGoGuestSandbox(t *testing.T) {
 		ReaddirCwd          map[string]any    `json:"readdir_cwd"`
 		NetDial             string            `json:"net_dial"`
 		ArgsLen             int               `json:"args_len"`
+		LogGroupName        string            `json:"log_group_name"`
+		LogStreamName       string            `json:"log_stream_name"`
 	}
 	start := time.Now()
 	out, err := behave(context.Background(), f, "context", nil,
@@ -204,9 +237,14 @@ func TestGoGuestSandbox(t *testing.T) {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
+	// The log stream is the execution environment's, as AWS names it:
+	// the date it started, the version and 32 hex digits.
+	require.Regexp(t, `^\d{4}/\d{2}/\d{2}/\[3\][0-9a-f]{32}$`, env["AWS_LAMBDA_LOG_STREAM_NAME"])
+	require.Equal(t, env["AWS_LAMBDA_LOG_STREAM_NAME"], got.LogStreamName, "lambdacontext.LogStreamName")
+	require.Equal(t, "/aws/lambda/sandbox", got.LogGroupName, "lambdacontext.LogGroupName")
+	delete(env, "AWS_LAMBDA_LOG_STREAM_NAME")
 	require.Equal(t, map[string]string{
 		"AWS_DEFAULT_REGION":              "eu-central-1",
-		"AWS_EXECUTION_ENV":               "AWS_Lambda_wasmlambda",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
 		"AWS_LAMBDA_FUNCTION_NAME":        "sandbox",
 		"AWS_LAMBDA_FUNCTION_VERSION":     "3",
@@ -214,10 +252,14 @@ func TestGoGuestSandbox(t *testing.T) {
 		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/sandbox",
 		"AWS_REGION":                      "eu-central-1",
 		"GREETING":                        "hi",
+		"LAMBDA_RUNTIME_DIR":              "/var/runtime",
 		"LAMBDA_TASK_ROOT":                "/var/task",
+		"LANG":                            "en_US.UTF-8",
+		"LD_LIBRARY_PATH":                 "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+		"PATH":                            "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
 		"TZ":                              "Europe/Paris",
 		"_HANDLER":                        "bootstrap",
-	}, env, "the function's variables and AWS's reserved ones, nothing of the host's")
+	}, env, "the function's variables and the ones AWS sets for provided.al2023, nothing of the host's")
 
 	// Only /opt, /var/task and /tmp are mounted: the root and the working
 	// directory list nothing of the host.
@@ -235,6 +277,30 @@ func TestGoGuestProvisionedEnv(t *testing.T) {
 	var got struct{ Env []string }
 	require.NoError(t, json.Unmarshal(out, &got))
 	require.Contains(t, got.Env, "AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency")
+	require.Contains(t, got.Env, "TZ=:UTC", "AWS's TZ, unless the function sets its own")
+}
+
+// TestGoGuestLogStream checks that each sandbox has its own log stream, as
+// each of AWS's execution environments has, kept while it lives.
+func TestGoGuestLogStream(t *testing.T) {
+	rt := newRuntime(t, lambda.Options{})
+	f := deploy(t, rt, lambda.FunctionConfig{Name: "streams", Code: testguest.Go(t, "behave"), MaxConcurrency: 1})
+	stream := func() string {
+		out, err := behave(context.Background(), f, "context", nil)
+		require.NoError(t, err)
+		var got struct {
+			LogStreamName string `json:"log_stream_name"`
+		}
+		require.NoError(t, json.Unmarshal(out, &got))
+		require.Regexp(t, regexp.MustCompile(`^\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}$`), got.LogStreamName)
+		return got.LogStreamName
+	}
+	first := stream()
+	require.Equal(t, first, stream(), "a warm sandbox keeps its stream")
+	_, err := behave(context.Background(), f, "exit", map[string]any{"code": 1})
+	require.Error(t, err)
+	require.NotEqual(t, first, stream(), "a new sandbox has a new stream")
+	require.EqualValues(t, 2, f.Stats().ColdStarts)
 }
 
 // TestTypedHandler shows a handler written for aws-lambda-go, moved over

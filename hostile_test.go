@@ -98,7 +98,7 @@ func TestHostileGuests(t *testing.T) {
 		{"sleep", 100 * time.Millisecond, lambda.ErrorTypeTimeout, "Task timed out after 0.10 seconds", true, lambda.ErrTimeout},
 		{"grow", 0, lambda.ErrorTypeOutOfMemory, "128 MB limit", true, nil},
 		{"trap", 0, lambda.ErrorTypeExit, "out of bounds memory access", true, nil},
-		{"bigout", 0, lambda.ErrorTypeResponseTooLarge, "Response payload size (7340032 bytes) exceeded maximum allowed payload size (6291456 bytes)", false, lambda.ErrPayloadTooLarge},
+		{"bigout", 0, lambda.ErrorTypeResponseTooLarge, "Response payload size (7340032 bytes) exceeded maximum allowed payload size (6291556 bytes)", false, lambda.ErrPayloadTooLarge},
 		{"badrecord", 0, lambda.ErrorTypeInvalidResult, "result record at 0x7ffffff0 lies outside memory", true, nil},
 	}
 	for _, tt := range tests {

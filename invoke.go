@@ -125,6 +125,7 @@ func (f *Function) runABI(ctx context.Context, sb *sandbox, req *abi.Request) ([
 func (f *Function) runCommand(ctx context.Context, sb *sandbox, req *abi.Request) ([]byte, bool, error) {
 	env := append(f.env[:len(f.env):len(f.env)],
 		[2]string{"AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"},
+		[2]string{"AWS_LAMBDA_LOG_STREAM_NAME", sb.logStream},
 		[2]string{abi.EnvRequestID, req.RequestID},
 		[2]string{abi.EnvDeadlineMs, strconv.FormatInt(req.DeadlineMs, 10)},
 		[2]string{abi.EnvInvokedFunctionARN, req.InvokedFunctionARN})
@@ -186,7 +187,7 @@ func (f *Function) classify(ctx context.Context, sb *sandbox, requestID string, 
 			}
 			return fmt.Errorf("invoke %s: %w", f.name, cause)
 		}
-		return &FunctionError{Type: ErrorTypeTimeout, Message: "Task timed out after " + f.timeout + " seconds", RequestID: requestID}
+		return &FunctionError{Type: ErrorTypeTimeout, Message: "RequestId: " + requestID + " Error: Task timed out after " + f.timeout + " seconds", RequestID: requestID}
 	case wasm.FaultOutOfMemory:
 		return &FunctionError{Type: ErrorTypeOutOfMemory, Message: fmt.Sprintf("RequestId: %s Error: Runtime exited with memory at its %d MB limit: %s", requestID, f.cfg.MemorySize, fault.Detail), RequestID: requestID}
 	case wasm.FaultBadResult:
@@ -199,7 +200,7 @@ func (f *Function) classify(ctx context.Context, sb *sandbox, requestID string, 
 // newSandbox initialises a sandbox: a warm instance for ABI v1, or a slot
 // for a command.
 func (f *Function) newSandbox(ctx context.Context, provisioned bool) (*sandbox, error) {
-	sb := &sandbox{capture: newCapture(f.cfg.MaxLogBytes, f.logger != nil)}
+	sb := &sandbox{capture: newCapture(f.cfg.MaxLogBytes, f.logger != nil), provisioned: provisioned, logStream: f.newLogStream()}
 	mounts, tmpDir, err := f.sandboxMounts()
 	if err != nil {
 		return nil, &FunctionError{Type: ErrorTypeInit, Message: "Init failed: " + err.Error()}
@@ -212,7 +213,9 @@ func (f *Function) newSandbox(ctx context.Context, provisioned bool) (*sandbox, 
 	if provisioned {
 		initType = "provisioned-concurrency"
 	}
-	ic := wasm.InstanceConfig{Env: append(f.env[:len(f.env):len(f.env)], [2]string{"AWS_LAMBDA_INITIALIZATION_TYPE", initType}), Mounts: sb.mounts}
+	ic := wasm.InstanceConfig{Env: append(f.env[:len(f.env):len(f.env)],
+		[2]string{"AWS_LAMBDA_INITIALIZATION_TYPE", initType},
+		[2]string{"AWS_LAMBDA_LOG_STREAM_NAME", sb.logStream}), Mounts: sb.mounts}
 	ic.Stdout, ic.Stderr = sb.capture.stream(streamStdout), sb.capture.stream(streamStderr)
 	ictx, cancel := context.WithTimeout(ctx, InitTimeout)
 	defer cancel()
@@ -239,13 +242,41 @@ func (f *Function) newSandbox(ctx context.Context, provisioned bool) (*sandbox, 
 	return sb, nil
 }
 
-// report logs the END and REPORT records.
+// newLogStream names a sandbox's log stream as AWS names an execution
+// environment's: the date it started, the version, and 32 hex digits.
+func (f *Function) newLogStream() string {
+	return fmt.Sprintf("%s/[%s]%016x%016x", time.Now().UTC().Format("2006/01/02"), f.cfg.Version, rand.Uint64(), rand.Uint64())
+}
+
+// report logs the records the platform ends an invocation with: the error
+// a guest reported, as AWS's runtimes log it (aws-lambda-go logs the error
+// JSON before it reports it), or the timeout, as AWS's platform logs it;
+// then END and REPORT.
 func (f *Function) report(ctx context.Context, sb *sandbox, requestID string, d time.Duration, maxMem uint64, err error) {
+	var fe *FunctionError
+	switch {
+	case !errors.As(err, &fe):
+	case fe.Type == ErrorTypeTimeout:
+		// As on AWS, a timed-out invocation lasted its timeout, however
+		// long the sandbox took to stop.
+		d = min(d, f.cfg.Timeout)
+		f.logger.LogAttrs(ctx, slog.LevelError, "Task timed out after "+f.timeout+" seconds", slog.String("request_id", requestID))
+	case fe.reported:
+		f.logger.LogAttrs(ctx, slog.LevelError, string(fe.Payload()), slog.String("request_id", requestID), slog.String("error_type", fe.Type))
+	}
 	f.logger.LogAttrs(ctx, slog.LevelInfo, "END", slog.String("request_id", requestID))
+	// AWS bills an on-demand sandbox's init with its first invocation, as
+	// it has always done for OS-only runtimes such as Go's, and since
+	// August 2025 for every runtime. A provisioned sandbox's init it bills
+	// with the provisioned concurrency, not per invocation.
+	billed := d.Microseconds()
+	if !sb.provisioned {
+		billed += sb.initDur.Microseconds()
+	}
 	attrs := []slog.Attr{
 		slog.String("request_id", requestID),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-		slog.Int64("billed_duration_ms", (d + time.Millisecond - 1).Milliseconds()),
+		slog.Int64("billed_duration_ms", (billed+999)/1000),
 		slog.Int("memory_size_mb", f.cfg.MemorySize),
 		slog.Uint64("max_memory_used_mb", (maxMem+(1<<20)-1)>>20),
 	}

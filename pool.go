@@ -69,6 +69,9 @@ type sandbox struct {
 	uses     int
 	lastUsed time.Time
 
+	provisioned bool   // initialised ahead, as AWS's provisioned concurrency
+	logStream   string // its AWS_LAMBDA_LOG_STREAM_NAME
+
 	// mu guards the running invocation's cancel, so that a forced close can
 	// abort it.
 	mu      sync.Mutex

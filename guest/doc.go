@@ -35,12 +35,15 @@
 //
 // A returned error becomes a function error (result status 1) whose
 // errorMessage is err.Error() and whose errorType is the name of the error's
-// type, through one pointer ("errorString" for errors.New), as aws-lambda-go
-// reports it; an error that is a messages.InvokeResponse_Error is reported as
-// it is. A panic in the handler is recovered and becomes a fatal function
-// error (status 2: the host discards the instance) with the panic value as the
-// message, its type's name as the errorType, and the handler's frames as the
-// stackTrace.
+// type, through one pointer ("errorString" for errors.New, "" for an unnamed
+// type), as aws-lambda-go reports it; an error that is a
+// messages.InvokeResponse_Error is reported as it is. A panic in the handler
+// is recovered and becomes a fatal function error (status 2: the host
+// discards the instance) with the panic value as the message, its type's
+// name as the errorType, and the stack as aws-lambda-go sends it as the
+// stackTrace: the top 32 frames, from the SDK's that recovered the panic
+// through runtime.gopanic and the handler's to the SDK's and reflect's that
+// called it.
 //
 // Built without -buildmode=c-shared, the same program is a WASI command (the
 // host's compatibility mode): Start then serves exactly one event read from

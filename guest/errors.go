@@ -24,8 +24,9 @@ const (
 const maxStackFrames = 32
 
 // errorTypeName names an error or panic value's type the way aws-lambda-go
-// does: the type's name, through one pointer. An unnamed type falls back to
-// its literal so that errorType is never empty.
+// does: the type's name, through one pointer, so that an unnamed type (a
+// pointer to a struct literal, a func type) is "". A nil value, which
+// aws-lambda-go never sees, is "nil".
 func errorTypeName(v any) string {
 	t := reflect.TypeOf(v)
 	if t == nil {
@@ -34,10 +35,7 @@ func errorTypeName(v any) string {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if name := t.Name(); name != "" {
-		return name
-	}
-	return t.String()
+	return t.Name()
 }
 
 // errorResponse turns a handler's error into a result. An error that is a
@@ -51,18 +49,26 @@ func errorResponse(err error) (abi.Status, []byte) {
 	return errorResult(abi.StatusError, abi.ErrorPayload{Message: err.Error(), Type: errorTypeName(err)})
 }
 
-// panicResponse turns a recovered panic value and the frames of the panicking
-// goroutine into a result. It is fatal: aws-lambda-go exits after a panic.
-// As there, a panic with a messages.InvokeResponse_Error value is reported as
-// that error and is fatal only if the error says so.
-func panicResponse(v any, stack []uintptr) (abi.Status, []byte) {
+// panicResponse turns a recovered panic value into a result, with the stack
+// of the panicking goroutine. Call it from the deferred function that
+// recovered. It is fatal: aws-lambda-go exits after a panic. As there, a
+// panic with a messages.InvokeResponse_Error value is reported as that error
+// and is fatal only if the error says so.
+//
+// It must not be inlined, so that the stack starts at its own frame, as
+// aws-lambda-go's starts at lambdaPanicResponse.
+//
+//go:noinline
+func panicResponse(v any) (abi.Status, []byte) {
 	if ire, ok := v.(messages.InvokeResponse_Error); ok {
 		return invokeResponseError(ire)
 	}
+	pcs := make([]uintptr, maxStackFrames)
+	n := runtime.Callers(1, pcs)
 	return errorResult(abi.StatusFatal, abi.ErrorPayload{
 		Message:    fmt.Sprintf("%v", v),
 		Type:       errorTypeName(v),
-		StackTrace: stackFrames(stack),
+		StackTrace: stackFrames(pcs[:n]),
 	})
 }
 
@@ -96,69 +102,22 @@ func sdkError(typ, msg string) (abi.Status, []byte) {
 	return errorResult(abi.StatusError, abi.ErrorPayload{Message: msg, Type: typ})
 }
 
-// Function names where the frames of a handler end: callHandler calls every
-// Handler, and reflectHandler.Invoke calls a handler function through reflect.
-// They are set in init, as callHandler refers to stackFrames, which uses them.
-var callHandlerName, reflectInvokeName string
-
-func init() {
-	if fn := runtime.FuncForPC(reflect.ValueOf(callHandler).Pointer()); fn != nil {
-		callHandlerName = fn.Name()
-		reflectInvokeName = strings.TrimSuffix(callHandlerName, "callHandler") + "(*reflectHandler).Invoke"
-	}
-}
-
-// stackFrames turns the program counters of a panicking goroutine, captured
-// in a deferred function, into the handler's part of the stack: the frames
-// from the one that panicked up to, not including, the SDK's and reflect's
-// frames that called the handler.
+// stackFrames turns program counters into a stack trace, as aws-lambda-go
+// does: every frame, the runtime's and reflect's included. The stack of a
+// panic is then, from the top, the SDK's frames that recovered it (as
+// aws-lambda-go's are lambdaPanicResponse and its deferred function),
+// runtime.gopanic, the frames of the handler that panicked, and those that
+// called it.
 func stackFrames(pcs []uintptr) []abi.StackFrame {
-	var all []runtime.Frame
+	out := make([]abi.StackFrame, 0, len(pcs))
 	frames := runtime.CallersFrames(pcs)
 	for {
 		f, more := frames.Next()
-		all = append(all, f)
-		if !more {
-			break
-		}
-	}
-	// Start after the runtime's panic machinery.
-	start := 0
-	for i, f := range all {
-		if f.Function == "runtime.gopanic" {
-			start = i + 1
-			break
-		}
-	}
-	for start < len(all) && strings.HasPrefix(all[start].Function, "runtime.") {
-		start++ // runtime.panicmem, runtime.sigpanic, runtime.goPanicIndex, ...
-	}
-	// End where the SDK called the handler.
-	end := len(all)
-	for i := start; i < len(all); i++ {
-		if all[i].Function == callHandlerName {
-			end = i
-			break
-		}
-	}
-	for end > start {
-		fn := all[end-1].Function
-		if !strings.HasPrefix(fn, "reflect.") && fn != reflectInvokeName {
-			break
-		}
-		end--
-	}
-	if start >= end { // the panic came from somewhere unexpected: keep it all
-		start, end = 0, len(all)
-	}
-	if end-start > maxStackFrames {
-		end = start + maxStackFrames
-	}
-	out := make([]abi.StackFrame, 0, end-start)
-	for _, f := range all[start:end] {
 		out = append(out, stackFrame(f))
+		if !more {
+			return out
+		}
 	}
-	return out
 }
 
 // stackFrame formats a frame as aws-lambda-go does: the path keeps as many

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -74,16 +73,15 @@ func invocationContext(parent context.Context, req *abi.Request) (context.Contex
 	return lambdacontext.NewContext(ctx, lc), cancel, nil
 }
 
-// callHandler calls h and turns its outcome into a result. Its frame marks
-// where a panic's stack trace ends, so it must not be inlined.
+// callHandler calls h and turns its outcome into a result. It is not
+// inlined, so that a panic's stack names it and its deferred function the
+// same way in every build.
 //
 //go:noinline
 func callHandler(ctx context.Context, h Handler, payload []byte) (status abi.Status, result []byte) {
 	defer func() {
 		if v := recover(); v != nil {
-			pcs := make([]uintptr, 2*maxStackFrames)
-			n := runtime.Callers(1, pcs)
-			status, result = panicResponse(v, pcs[:n])
+			status, result = panicResponse(v)
 		}
 	}()
 	out, err := h.Invoke(ctx, payload)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,11 @@ func TestServeErrors(t *testing.T) {
 			abi.ErrorPayload{Message: "pointed", Type: "pointerError"},
 		},
 		{
+			"an unnamed type has no name, as in aws-lambda-go",
+			&struct{ error }{errors.New("anonymous")}, abi.StatusError,
+			abi.ErrorPayload{Message: "anonymous", Type: ""},
+		},
+		{
 			"messages.InvokeResponse_Error passes through",
 			messages.InvokeResponse_Error{Message: "custom", Type: "Custom.Type", StackTrace: frames},
 			abi.StatusError,
@@ -115,40 +121,41 @@ func TestServePanic(t *testing.T) {
 		wantStatus  abi.Status
 		wantMessage string
 		wantType    string
-		wantTop     string // the label of the top frame
+		wantFrame   string // the label of the frame that panicked
+		reflect     bool   // reflect called the handler
 	}{
 		{
 			name:        "a string",
 			handler:     func() { panicsDeep("boom") },
 			wantStatus:  abi.StatusFatal,
-			wantMessage: "boom", wantType: "string", wantTop: "panicsDeep",
+			wantMessage: "boom", wantType: "string", wantFrame: "panicsDeep", reflect: true,
 		},
 		{
 			name:        "an error",
 			handler:     func(ctx context.Context) error { panicsDeep(&pointerError{"bad"}); return nil },
 			wantStatus:  abi.StatusFatal,
-			wantMessage: "bad", wantType: "pointerError", wantTop: "panicsDeep",
+			wantMessage: "bad", wantType: "pointerError", wantFrame: "panicsDeep", reflect: true,
 		},
 		{
 			name:        "a runtime error",
 			handler:     func(s []int) (int, error) { return s[3], nil },
 			wantStatus:  abi.StatusFatal,
 			wantMessage: "runtime error: index out of range [3] with length 1", wantType: "boundsError",
-			wantTop: "TestServePanic.func3",
+			wantFrame: "TestServePanic.func3", reflect: true,
 		},
 		{
 			name:        "a nil map write",
 			handler:     func() { nilMap["x"] = 1 },
 			wantStatus:  abi.StatusFatal,
 			wantMessage: "assignment to entry in nil map", wantType: "plainError",
-			wantTop: "TestServePanic.func4",
+			wantFrame: "TestServePanic.func4", reflect: true,
 		},
 		{
 			name:        "panic(nil)",
 			handler:     func() { panic(nil) }, //nolint:govet // the point of the test
 			wantStatus:  abi.StatusFatal,
 			wantMessage: "panic called with nil argument", wantType: "PanicNilError",
-			wantTop: "TestServePanic.func5",
+			wantFrame: "TestServePanic.func5", reflect: true,
 		},
 		{
 			name: "a messages.InvokeResponse_Error passes through and is not fatal, as in aws-lambda-go",
@@ -162,7 +169,7 @@ func TestServePanic(t *testing.T) {
 			name:        "a Handler",
 			handler:     panicHandler{},
 			wantStatus:  abi.StatusFatal,
-			wantMessage: "raw", wantType: "string", wantTop: "panicHandler.Invoke",
+			wantMessage: "raw", wantType: "string", wantFrame: "panicHandler.Invoke",
 		},
 	}
 	for _, tt := range tests {
@@ -172,23 +179,38 @@ func TestServePanic(t *testing.T) {
 			p := decodeError(t, out)
 			require.Equal(t, tt.wantMessage, p.Message)
 			require.Equal(t, tt.wantType, p.Type)
-			if tt.wantTop == "" {
+			if tt.wantFrame == "" {
 				require.Empty(t, p.StackTrace)
 				return
 			}
-			require.NotEmpty(t, p.StackTrace)
+			// The whole stack, as aws-lambda-go sends it: from the SDK's
+			// frame that builds the error, through the deferred call that
+			// recovered and the runtime's panic, to the handler and the
+			// frames that called it, at most 32.
 			require.LessOrEqual(t, len(p.StackTrace), maxStackFrames)
-			require.Equal(t, tt.wantTop, p.StackTrace[0].Label, "trace %v", p.StackTrace)
+			labels := make([]string, len(p.StackTrace))
+			for i, f := range p.StackTrace {
+				labels[i] = f.Label
+			}
+			require.Greater(t, len(labels), 3, "trace %v", p.StackTrace)
+			require.Equal(t, []string{"panicResponse", "callHandler.func1", "gopanic"}, labels[:3], "trace %v", p.StackTrace)
+			require.Equal(t, "runtime/panic.go", p.StackTrace[2].Path)
+			at := slices.Index(labels, tt.wantFrame)
+			require.Greater(t, at, 2, "trace %v", p.StackTrace)
+			for _, f := range p.StackTrace[3:at] {
+				require.NotContains(t, f.Path, "/guest/", "only the runtime's frames come between: trace %v", p.StackTrace)
+			}
 			// As in aws-lambda-go, a path with fewer elements than the
 			// function's import path suggests (a module outside GOPATH) is
 			// kept whole.
-			require.True(t, strings.HasSuffix(p.StackTrace[0].Path, "/guest/invoke_test.go"), "path %s", p.StackTrace[0].Path)
-			require.Positive(t, p.StackTrace[0].Line)
-			for _, f := range p.StackTrace {
-				require.NotContains(t, f.Path, "runtime/", "trace %v", p.StackTrace)
-				require.NotContains(t, f.Path, "reflect/", "trace %v", p.StackTrace)
-				require.NotEqual(t, "callHandler", f.Label)
-				require.NotEqual(t, "(*reflectHandler).Invoke", f.Label)
+			require.True(t, strings.HasSuffix(p.StackTrace[at].Path, "/guest/invoke_test.go"), "path %s", p.StackTrace[at].Path)
+			require.Positive(t, p.StackTrace[at].Line)
+			callers := labels[at+1:]
+			require.Contains(t, callers, "callHandler", "trace %v", p.StackTrace)
+			require.Contains(t, callers, "serve", "trace %v", p.StackTrace)
+			if tt.reflect {
+				require.Contains(t, callers, "Value.Call", "trace %v", p.StackTrace)
+				require.Contains(t, callers, "(*reflectHandler).Invoke", "trace %v", p.StackTrace)
 			}
 		})
 	}
@@ -198,6 +220,8 @@ type panicHandler struct{}
 
 func (panicHandler) Invoke(context.Context, []byte) ([]byte, error) { panic("raw") }
 
+// TestServePanicStackDepth: a deep stack is cut at 32 frames from the
+// top, as aws-lambda-go cuts it, so that the frames nearest the panic stay.
 func TestServePanicStackDepth(t *testing.T) {
 	var recurse func(n int)
 	recurse = func(n int) {
@@ -210,7 +234,10 @@ func TestServePanicStackDepth(t *testing.T) {
 	require.Equal(t, abi.StatusFatal, status)
 	p := decodeError(t, out)
 	require.Len(t, p.StackTrace, maxStackFrames)
-	require.Equal(t, "TestServePanicStackDepth.func1", p.StackTrace[0].Label)
+	require.Equal(t, "gopanic", p.StackTrace[2].Label)
+	for _, f := range p.StackTrace[3:] {
+		require.Equal(t, "TestServePanicStackDepth.func1", f.Label)
+	}
 }
 
 func TestStackFrame(t *testing.T) {
@@ -238,6 +265,10 @@ func TestStackFrame(t *testing.T) {
 	}
 }
 
+type funcError func() string
+
+// TestErrorTypeName checks errorType is what aws-lambda-go's getErrorType
+// gives: the type's name, through one pointer, empty for an unnamed type.
 func TestErrorTypeName(t *testing.T) {
 	tests := []struct {
 		v    any
@@ -248,11 +279,16 @@ func TestErrorTypeName(t *testing.T) {
 		{errors.New("x"), "errorString"},
 		{&pointerError{}, "pointerError"},
 		{valueError{}, "valueError"},
-		{struct{ error }{}, "struct { error }"},
+		{struct{ error }{}, ""},
+		{&struct{ error }{}, ""},
+		{func() {}, ""},
+		{funcError(nil), "funcError"},
+		{new(*pointerError), ""},
+		{[]string{}, ""},
 		{nil, "nil"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.want, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%T", tt.v), func(t *testing.T) {
 			require.Equal(t, tt.want, errorTypeName(tt.v))
 		})
 	}

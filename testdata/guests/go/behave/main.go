@@ -5,6 +5,8 @@
 //	counter  increments a package variable and returns it: 1, 2, 3, ... on a
 //	         warm instance
 //	error    returns errors.New(field "message"): errorType "errorString"
+//	unnamed  returns an error of an unnamed type (a pointer to a struct
+//	         literal) with the text of field "message": errorType ""
 //	panic    panics with field "message": errorType "string", status 2
 //	loop     spins forever
 //	sleep    sleeps field "ms" milliseconds, returns {"slept_ms": ms}
@@ -104,6 +106,8 @@ func handler(ctx context.Context, ev event) (any, error) {
 		return calls, nil
 	case "error":
 		return nil, errors.New(ev.Message)
+	case "unnamed":
+		return nil, &struct{ error }{errors.New(ev.Message)}
 	case "panic":
 		panic(ev.Message)
 	case "loop":
@@ -255,6 +259,9 @@ type contextReport struct {
 	NetDial string   `json:"net_dial"`
 	ArgsLen int      `json:"args_len"`
 	Args    []string `json:"args"`
+	// LogGroupName and LogStreamName are lambdacontext's.
+	LogGroupName  string `json:"log_group_name"`
+	LogStreamName string `json:"log_stream_name"`
 }
 
 // dirListing is what os.ReadDir returned: the entries' names, or the error.
@@ -268,6 +275,8 @@ func report(ctx context.Context) contextReport {
 		FunctionName:    lambdacontext.FunctionName,
 		FunctionVersion: lambdacontext.FunctionVersion,
 		MemoryLimitInMB: lambdacontext.MemoryLimitInMB,
+		LogGroupName:    lambdacontext.LogGroupName,
+		LogStreamName:   lambdacontext.LogStreamName,
 		Env:             os.Environ(),
 		ReadDirRoot:     listDir("/"),
 		ReadDirCwd:      listDir("."),
