@@ -81,10 +81,12 @@ func TestTimeoutAsAWS(t *testing.T) {
 			for _, r := range logs.forRequest(id) {
 				msgs = append(msgs, r.Msg)
 			}
-			require.Equal(t, []string{"START", "Task timed out after 0.10 seconds", "END", "REPORT"}, msgs,
-				"the platform logs the timeout before END, with the request ID")
+			require.Equal(t, []string{"START", "END", "REPORT", "Task timed out after 0.10 seconds"}, msgs,
+				"the platform's line with the request ID closes the log, as on AWS")
 
 			report := reportOf(t, logs, id)
+			require.Equal(t, "timeout", report.Attrs["status"], "AWS's REPORT says Status: timeout")
+			require.Equal(t, lambda.ErrorTypeTimeout, report.Attrs["error_type"])
 			require.Equal(t, 100.0, report.Attrs["duration_ms"], "the duration of a timed-out invocation is the timeout")
 			require.Equal(t, billedFor(t, report, true), report.Attrs["billed_duration_ms"], "a cold start bills its init too")
 		})

@@ -260,7 +260,6 @@ func (f *Function) report(ctx context.Context, sb *sandbox, requestID string, d 
 		// As on AWS, a timed-out invocation lasted its timeout, however
 		// long the sandbox took to stop.
 		d = min(d, f.cfg.Timeout)
-		f.logger.LogAttrs(ctx, slog.LevelError, "Task timed out after "+f.timeout+" seconds", slog.String("request_id", requestID))
 	case fe.reported:
 		f.logger.LogAttrs(ctx, slog.LevelError, string(fe.Payload()), slog.String("request_id", requestID), slog.String("error_type", fe.Type))
 	}
@@ -283,14 +282,21 @@ func (f *Function) report(ctx context.Context, sb *sandbox, requestID string, d 
 	if sb.initDur > 0 {
 		attrs = append(attrs, slog.Float64("init_duration_ms", float64(sb.initDur.Microseconds())/1000))
 	}
-	if err != nil {
-		var fe *FunctionError
-		if errors.As(err, &fe) {
-			attrs = append(attrs, slog.String("error_type", fe.Type))
-		}
+	timedOut := fe != nil && fe.Type == ErrorTypeTimeout
+	switch {
+	case timedOut:
+		// AWS's REPORT says "Status: timeout".
+		attrs = append(attrs, slog.String("error_type", fe.Type), slog.String("status", "timeout"))
+	case fe != nil:
+		attrs = append(attrs, slog.String("error_type", fe.Type), slog.String("status", "error"))
+	case err != nil:
 		attrs = append(attrs, slog.String("status", "error"))
 	}
 	f.logger.LogAttrs(ctx, slog.LevelInfo, "REPORT", attrs...)
+	if timedOut {
+		// The platform's own line closes a timed-out invocation's log.
+		f.logger.LogAttrs(ctx, slog.LevelError, "Task timed out after "+f.timeout+" seconds", slog.String("request_id", requestID))
+	}
 }
 
 // newRequestID returns a random UUID (version 4) for a request.
