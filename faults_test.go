@@ -214,3 +214,39 @@ func TestLargeMemorySize(t *testing.T) {
 		})
 	}
 }
+
+// TestOutOfMemoryMessage: a guest that dies saying the Go runtime's "out of
+// memory", however long the goroutine dump after it and however its writes
+// cut the message, is out of memory, though no grow was refused (as when a
+// grow would pass 4 GiB). Any other death is not.
+func TestOutOfMemoryMessage(t *testing.T) {
+	rt := newRuntime(t, lambda.Options{})
+	code := testguest.Go(t, "behave")
+	tests := []struct {
+		message string
+		want    string
+	}{
+		{"fatal error: out of memory", lambda.ErrorTypeOutOfMemory},
+		{"runtime: out of memory: cannot allocate 4194304-byte block (130023424 in use)", lambda.ErrorTypeOutOfMemory},
+		{"fatal error: all goroutines are asleep - deadlock!", lambda.ErrorTypeExit},
+	}
+	for i, tt := range tests {
+		t.Run(tt.message, func(t *testing.T) {
+			f := deploy(t, rt, lambda.FunctionConfig{Name: fmt.Sprintf("fatal-%d", i), Code: code})
+			_, err := behave(context.Background(), f, "fatal", map[string]any{"message": tt.message, "lines": 200})
+			var fe *lambda.FunctionError
+			require.ErrorAs(t, err, &fe)
+			require.Equal(t, tt.want, fe.Type, fe.Message)
+			require.EqualValues(t, 1, f.Stats().Discarded)
+		})
+	}
+	t.Run("each invocation on its own", func(t *testing.T) {
+		f := deploy(t, rt, lambda.FunctionConfig{Name: "fatal-next", Code: code})
+		_, err := behave(context.Background(), f, "stderr", map[string]any{"message": "fatal error: out of memory", "lines": 1})
+		require.NoError(t, err, "a guest may say it, and go on")
+		_, err = behave(context.Background(), f, "fatal", map[string]any{"message": "fatal error: out of range", "lines": 1})
+		var fe *lambda.FunctionError
+		require.ErrorAs(t, err, &fe)
+		require.Equal(t, lambda.ErrorTypeExit, fe.Type, "what an earlier invocation said does not count")
+	})
+}

@@ -17,6 +17,11 @@
 //	log      prints "line N" to stdout and "err N" to stderr for N from 1 to
 //	         field "lines", returns {"lines": lines}
 //	exit     calls os.Exit(field "code")
+//	stderr   writes field "message" and a newline to stderr, then field
+//	         "lines" lines of a made-up goroutine dump, in writes of at most
+//	         7 bytes; returns {"written": n}
+//	fatal    does what stderr does, then traps (an out-of-bounds load): the
+//	         Go runtime's death, without its cause
 //	context  returns what the guest sees of its invocation and sandbox: see
 //	         contextReport
 //	s3       decodes field "event" as an events.S3Event and returns the first
@@ -131,6 +136,21 @@ func handler(ctx context.Context, ev event) (any, error) {
 	case "exit":
 		os.Exit(ev.Code)
 		return nil, nil
+	case "stderr", "fatal":
+		out := []byte(ev.Message + "\n")
+		for i := 1; i <= ev.Lines; i++ {
+			out = fmt.Appendf(out, "\tmain.frame%d(...)\n", i)
+		}
+		n := len(out)
+		for len(out) > 0 {
+			k := min(len(out), 7)
+			os.Stderr.Write(out[:k])
+			out = out[k:]
+		}
+		if ev.Op == "fatal" {
+			return trap(), nil
+		}
+		return map[string]int{"written": n}, nil
 	case "context":
 		return report(ctx), nil
 	case "s3":
@@ -163,7 +183,7 @@ func handler(ctx context.Context, ev event) (any, error) {
 		}
 		switch ev.Then {
 		case "trap":
-			return *(*byte)(unsafe.Pointer(far)), nil
+			return trap(), nil
 		case "loop":
 			for {
 				spin++
@@ -212,7 +232,7 @@ func handler(ctx context.Context, ev event) (any, error) {
 		case 1:
 			panic("chaos: panic")
 		case 2:
-			return *(*byte)(unsafe.Pointer(far)), nil
+			return trap(), nil
 		default:
 			time.Sleep(time.Duration(ev.MS) * time.Millisecond)
 			return nil, errors.New("chaos: slept past the timeout")
@@ -238,6 +258,9 @@ func alloc(mb, chunkMB int) int {
 	held = chunks
 	return len(held)
 }
+
+// trap loads from far, past the end of memory: an out-of-bounds trap.
+func trap() byte { return *(*byte)(unsafe.Pointer(far)) }
 
 // big returns the response as a *bytes.Buffer, which the SDK passes through
 // raw (as aws-lambda-go does) instead of validating megabytes of JSON.
