@@ -324,7 +324,7 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 	}
 	f.module, err = wasm.Compile(ctx, wasm.Config{
 		Code:             module,
-		MemoryLimitPages: uint32(cfg.MemorySize) * (1 << 20) / wasm.PageSize,
+		MemoryLimitPages: uint32(cfg.MemorySize << 20 / wasm.PageSize), // in int: 4096 MB overflows a uint32
 		Cache:            r.cache,
 	})
 	if err != nil {

@@ -79,18 +79,17 @@ func (f *Function) run(ctx context.Context, sb *sandbox, payload []byte, o *invo
 	}
 
 	var broken bool
+	var maxMem uint64
+	sb.capture.newInvocation()
 	if sb.inst != nil {
 		resp, broken, err = f.runABI(tctx, sb, &req)
+		maxMem = sb.inst.MemoryBytes()
 	} else {
-		resp, broken, err = f.runCommand(tctx, sb, &req)
+		resp, maxMem, broken, err = f.runCommand(tctx, sb, &req)
 	}
 	sb.running(nil)
 	if err != nil {
 		err = f.classify(ctx, sb, o.requestID, err)
-	}
-	var maxMem uint64
-	if sb.inst != nil {
-		maxMem = sb.inst.MemoryBytes()
 	}
 	if f.logger != nil {
 		sb.capture.flush(ctx, f.logger, o.requestID)
@@ -121,8 +120,11 @@ func (f *Function) runABI(ctx context.Context, sb *sandbox, req *abi.Request) ([
 	}
 }
 
-// runCommand runs a WASI command one-shot, in compatibility mode.
-func (f *Function) runCommand(ctx context.Context, sb *sandbox, req *abi.Request) ([]byte, bool, error) {
+// runCommand runs a WASI command one-shot, in compatibility mode. It
+// returns the memory the command used, and reports as broken a run that
+// ended with a fault (a trap, the deadline, running out of memory): its
+// instance is gone, and release counts it as discarded.
+func (f *Function) runCommand(ctx context.Context, sb *sandbox, req *abi.Request) ([]byte, uint64, bool, error) {
 	env := append(f.env[:len(f.env):len(f.env)],
 		[2]string{"AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"},
 		[2]string{"AWS_LAMBDA_LOG_STREAM_NAME", sb.logStream},
@@ -139,20 +141,24 @@ func (f *Function) runCommand(ctx context.Context, sb *sandbox, req *abi.Request
 	ic := wasm.InstanceConfig{Env: env, Stdin: bytes.NewReader(req.Payload), Stdout: stdout, Mounts: sb.mounts}
 	ic.Stderr = sb.capture.stream(streamStderr)
 	f.pool.countColdStart()
-	code, err := f.module.RunCommand(ctx, ic)
+	code, mem, err := f.module.RunCommand(ctx, ic)
 	if err != nil {
-		return nil, false, err
+		return nil, mem, true, err
+	}
+	if code != 0 && sb.capture.oom {
+		// It said so before it exited: the Go runtime does, with status 2.
+		return nil, mem, true, &wasm.Fault{Kind: wasm.FaultOutOfMemory, ExitCode: code, Detail: fmt.Sprintf("exit status %d", code)}
 	}
 	if stdout.over > 0 {
-		return nil, false, f.responseTooLarge(req.RequestID, stdout.over+stdout.buf.Len())
+		return nil, mem, false, f.responseTooLarge(req.RequestID, stdout.over+stdout.buf.Len())
 	}
 	if code != 0 {
 		if fe := parseFunctionError(req.RequestID, stdout.buf.Bytes()); fe.Type != ErrorTypeInvalidError {
-			return nil, false, fe
+			return nil, mem, false, fe
 		}
-		return nil, false, &FunctionError{Type: ErrorTypeExit, Message: fmt.Sprintf("RequestId: %s Error: Runtime exited with error: exit status %d", req.RequestID, code), RequestID: req.RequestID}
+		return nil, mem, false, &FunctionError{Type: ErrorTypeExit, Message: fmt.Sprintf("RequestId: %s Error: Runtime exited with error: exit status %d", req.RequestID, code), RequestID: req.RequestID}
 	}
-	return stdout.buf.Bytes(), false, nil
+	return stdout.buf.Bytes(), mem, false, nil
 }
 
 func (f *Function) responseTooLarge(requestID string, size int) error {
@@ -170,9 +176,9 @@ func (f *Function) classify(ctx context.Context, sb *sandbox, requestID string, 
 		return err
 	}
 	kind := fault.Kind
-	if (kind == wasm.FaultTrap || kind == wasm.FaultExit) && bytes.Contains(sb.capture.tail, []byte("out of memory")) {
-		// The Go runtime, among others, says so before it aborts; its last
-		// failed grow may have asked for more than the margin atLimit sees.
+	if (kind == wasm.FaultTrap || kind == wasm.FaultExit) && sb.capture.oom {
+		// The Go runtime said so on stderr before it aborted, though the
+		// limit refused no grow: one past wazero's 4 GiB maximum, say.
 		kind = wasm.FaultOutOfMemory
 	}
 	switch kind {

@@ -301,9 +301,15 @@ func (r *Runtime) buildFiles(cfg *FunctionConfig, pkg *vfs.Tree, codeSize int) (
 	if fl.pkg == nil {
 		fl.pkg = vfs.Merge()
 	}
+	// The package comes first: a Go guest starts in the first preopen, and
+	// AWS starts the bootstrap in /var/task. It is at "/" too, for guests on
+	// wasi-libc, whose working directory is always "/": their relative paths
+	// name the package's files there.
+	pkgFS := fl.pkg.SysFS()
 	fl.static = []wasm.Mount{
+		{GuestPath: TaskRoot, FS: pkgFS},
+		{GuestPath: "/", FS: pkgFS},
 		{GuestPath: LayersPath, FS: fl.layers.SysFS()},
-		{GuestPath: TaskRoot, FS: fl.pkg.SysFS()},
 	}
 	taken := []string{LayersPath, TaskRoot, ScratchPath}
 	for i, m := range cfg.Mounts {

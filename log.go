@@ -23,8 +23,9 @@ func (s streamID) String() string {
 
 // capture collects one sandbox's output during an invocation, bounded, so
 // that it can go to the logger a line at a time with the request ID. It
-// always keeps the tail of stderr, for init errors. A sandbox serves one
-// invocation at a time, so a capture needs no lock.
+// always keeps the tail of stderr, for init errors, and watches stderr for
+// an out-of-memory message. A sandbox serves one invocation at a time, so a
+// capture needs no lock.
 type capture struct {
 	logging bool
 	limit   int
@@ -32,7 +33,21 @@ type capture struct {
 	chunks  []chunk
 	dropped int
 	tail    []byte
+	// oom is set when stderr said, since the last newInvocation, that
+	// memory ran out; carry is the end of stderr so far, for a message
+	// split across writes.
+	oom   bool
+	carry []byte
 }
+
+// oomMessages are what the Go runtime writes when memory runs out, before a
+// goroutine dump of any length: "runtime: out of memory: cannot allocate
+// …", then "fatal error: out of memory".
+var oomMessages = [][]byte{[]byte("fatal error: out of memory"), []byte("runtime: out of memory")}
+
+// oomCarry is how much of stderr a message split across writes can have
+// left in the earlier ones.
+const oomCarry = len("fatal error: out of memory") - 1
 
 type chunk struct {
 	stream streamID
@@ -59,6 +74,7 @@ func (w captureWriter) Write(p []byte) (int, error) {
 		if len(c.tail) > tailSize {
 			c.tail = append(c.tail[:0], c.tail[len(c.tail)-tailSize:]...)
 		}
+		c.scan(p)
 	}
 	if !c.logging {
 		return len(p), nil
@@ -77,6 +93,39 @@ func (w captureWriter) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// scan looks for an out-of-memory message in p, the next bytes of stderr,
+// and in a message begun by earlier writes.
+func (c *capture) scan(p []byte) {
+	if c.oom {
+		return
+	}
+	c.carry = append(c.carry, p[:min(len(p), oomCarry)]...)
+	if hasOOMMessage(c.carry) || hasOOMMessage(p) {
+		c.oom = true
+		return
+	}
+	if len(p) >= oomCarry {
+		c.carry = append(c.carry[:0], p[len(p)-oomCarry:]...)
+	} else if n := len(c.carry); n > oomCarry {
+		c.carry = append(c.carry[:0], c.carry[n-oomCarry:]...)
+	}
+}
+
+func hasOOMMessage(b []byte) bool {
+	for _, m := range oomMessages {
+		if bytes.Contains(b, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// newInvocation forgets what stderr said about memory before.
+func (c *capture) newInvocation() {
+	c.oom = false
+	c.carry = c.carry[:0]
 }
 
 // stderrTail returns the last line or so of stderr and forgets it.

@@ -17,7 +17,9 @@ type PoolStats struct {
 	// MinWarm is the number of sandboxes kept initialised.
 	MinWarm int
 
-	// Open is the number of sandboxes open or being initialised.
+	// Open is the number of sandboxes open or being initialised. In
+	// compatibility mode a sandbox is open only while a command runs: no
+	// instance is open or idle between one-shot runs.
 	Open int
 	// InUse is the number serving an invocation.
 	InUse int
@@ -36,7 +38,9 @@ type PoolStats struct {
 	// Throttles counts invocations refused with ErrThrottled.
 	Throttles int64
 	// Discarded counts sandboxes dropped because they trapped, timed out,
-	// exited or hit their memory limit.
+	// exited or hit their memory limit. In compatibility mode it counts the
+	// runs that trapped, timed out or hit their memory limit; a non-zero
+	// exit status is the command's error reply and does not count.
 	Discarded int64
 	// Recycled counts sandboxes closed after MaxUses invocations.
 	Recycled int64
@@ -55,11 +59,16 @@ func (f *Function) Stats() PoolStats {
 	s.Open = p.numOpen
 	s.Idle = len(p.idle)
 	s.InUse = p.numOpen - len(p.idle) - p.creating
+	if p.f.module.Mode() == wasm.ModeCommand {
+		// An idle slot holds only the /tmp of one-shot runs to come.
+		s.Open -= s.Idle
+		s.Idle = 0
+	}
 	return s
 }
 
 // sandbox is one execution environment: a warm instance for ABI v1, or a
-// slot for one-shot commands.
+// slot for one-shot commands, which holds their /tmp.
 type sandbox struct {
 	inst     *wasm.Instance
 	mounts   []wasm.Mount
@@ -304,6 +313,12 @@ func (p *pool) release(sb *sandbox, broken bool) {
 	sb.uses++
 	sb.lastUsed = time.Now()
 	p.mu.Lock()
+	if broken && sb.inst == nil {
+		// A command's instance went with its run. Its slot keeps /tmp for
+		// the next one, as AWS's reset after a crash or timeout keeps it.
+		p.stats.Discarded++
+		broken = false
+	}
 	switch {
 	case broken:
 		p.stats.Discarded++

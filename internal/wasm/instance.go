@@ -31,7 +31,8 @@ const (
 	FaultExit
 	// FaultTrap: the guest trapped.
 	FaultTrap
-	// FaultOutOfMemory: the guest trapped or exited at its memory limit.
+	// FaultOutOfMemory: the guest trapped or exited after its memory limit
+	// refused a grow.
 	FaultOutOfMemory
 	// FaultBadResult: the guest broke the ABI (bad buffer or result record).
 	FaultBadResult
@@ -56,6 +57,7 @@ type Instance struct {
 	mem    api.Memory
 	alloc  api.Function
 	invoke api.Function
+	lim    *limiter
 	stack  [2]uint64
 	bufPtr uint32
 	bufCap uint32
@@ -141,12 +143,12 @@ func (m *Module) Instantiate(ctx context.Context, ic InstanceConfig) (*Instance,
 		return nil, errors.New("a command module is not instantiated ahead of time")
 	}
 	start := time.Now()
-	in := &Instance{m: m}
+	in := &Instance{m: m, lim: &limiter{limit: m.limitBytes()}}
 	in.setDone(ctx)
 	defer in.done.Store(nil)
-	mod, err := m.rt.InstantiateModule(withMemory(ctx), m.compiled, m.moduleConfig(ic, &in.done))
+	mod, err := m.rt.InstantiateModule(withMemory(ctx, in.lim), m.compiled, m.moduleConfig(ic, &in.done))
 	if err != nil {
-		return nil, m.fault(ctx, nil, err)
+		return nil, m.fault(ctx, in.lim, nil, err)
 	}
 	in.mod = mod
 	in.mem = mod.ExportedMemory(abi.ExportMemory)
@@ -154,7 +156,7 @@ func (m *Module) Instantiate(ctx context.Context, ic InstanceConfig) (*Instance,
 	in.invoke = mod.ExportedFunction(abi.ExportInvoke)
 	for _, name := range m.initFunctions(abi.ExportInitialize) {
 		if err := callGuest(ctx, mod.ExportedFunction(name), nil); err != nil {
-			f := m.fault(ctx, in.mem, err)
+			f := m.fault(ctx, in.lim, in.mem, err)
 			_ = mod.Close(context.Background())
 			return nil, f
 		}
@@ -175,6 +177,7 @@ func (in *Instance) setDone(ctx context.Context) {
 func (in *Instance) Invoke(ctx context.Context, req *abi.Request, maxResult int) (abi.Status, []byte, int, error) {
 	in.setDone(ctx)
 	defer in.done.Store(nil)
+	in.lim.refused = false
 	n := req.Size()
 	if uint32(n) > in.bufCap || n > int(^uint32(0)>>1) {
 		if err := in.grow(ctx, n); err != nil {
@@ -188,7 +191,7 @@ func (in *Instance) Invoke(ctx context.Context, req *abi.Request, maxResult int)
 	req.Encode(view)
 	in.stack[0], in.stack[1] = uint64(in.bufPtr), uint64(n)
 	if err := callGuest(ctx, in.invoke, in.stack[:]); err != nil {
-		return 0, nil, 0, in.m.fault(ctx, in.mem, err)
+		return 0, nil, 0, in.m.fault(ctx, in.lim, in.mem, err)
 	}
 	rec, ok := in.mem.Read(uint32(in.stack[0]), abi.ResultSize)
 	if !ok {
@@ -215,7 +218,7 @@ func (in *Instance) grow(ctx context.Context, n int) error {
 	}
 	in.stack[0] = uint64(c)
 	if err := callGuest(ctx, in.alloc, in.stack[:]); err != nil {
-		return in.m.fault(ctx, in.mem, err)
+		return in.m.fault(ctx, in.lim, in.mem, err)
 	}
 	ptr := uint32(in.stack[0])
 	if ptr == 0 {
@@ -226,13 +229,23 @@ func (in *Instance) grow(ctx context.Context, n int) error {
 }
 
 // MemoryBytes is the instance's current linear memory size.
-func (in *Instance) MemoryBytes() uint64 { return uint64(in.mem.Size()) }
+func (in *Instance) MemoryBytes() uint64 { return memoryBytes(in.mem) }
+
+// memoryBytes is mem's size; api.Memory.Size, a uint32, says 0 at 4 GiB.
+func memoryBytes(mem api.Memory) uint64 {
+	if mem == nil {
+		return 0
+	}
+	pages, _ := mem.Grow(0)
+	return uint64(pages) * PageSize
+}
 
 // Close releases the instance.
 func (in *Instance) Close(ctx context.Context) error { return in.mod.Close(ctx) }
 
-// fault classifies an error from a call into the guest.
-func (m *Module) fault(ctx context.Context, mem api.Memory, err error) *Fault {
+// fault classifies an error from a call into the guest, whose memory is
+// mem (nil before it exists) and limited by lim.
+func (m *Module) fault(ctx context.Context, lim *limiter, mem api.Memory, err error) *Fault {
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {
@@ -242,7 +255,7 @@ func (m *Module) fault(ctx context.Context, mem api.Memory, err error) *Fault {
 			return &Fault{Kind: FaultCanceled, Detail: "canceled"}
 		}
 		f := &Fault{Kind: FaultExit, ExitCode: exit.ExitCode(), Detail: fmt.Sprintf("exit status %d", exit.ExitCode())}
-		if m.atLimit(mem) {
+		if m.outOfMemory(lim, mem) {
 			f.Kind = FaultOutOfMemory
 		}
 		return f
@@ -259,50 +272,57 @@ func (m *Module) fault(ctx context.Context, mem api.Memory, err error) *Fault {
 		msg = msg[:i]
 	}
 	f := &Fault{Kind: FaultTrap, Detail: msg}
-	if m.atLimit(mem) {
+	if m.outOfMemory(lim, mem) {
 		f.Kind = FaultOutOfMemory
 	}
 	return f
 }
 
-// atLimit reports whether the memory cannot grow by another 1 MiB.
-func (m *Module) atLimit(mem api.Memory) bool {
-	if mem == nil {
-		return false
+// outOfMemory reports whether the guest ran out of memory: its limit
+// refused a grow during the call. A limit of 4 GiB or more is never what
+// refuses, but wazero's own maximum, which the allocator does not see: then
+// memory within 1 MiB of that maximum is taken as out of memory.
+func (m *Module) outOfMemory(lim *limiter, mem api.Memory) bool {
+	if lim != nil && lim.refused {
+		return true
 	}
-	return uint64(mem.Size())+16*PageSize > uint64(m.limitPages)*PageSize
+	return m.limitPages >= maxPages && memoryBytes(mem)+16*PageSize > maxPages*PageSize
 }
 
 // RunCommand runs a WASI command one-shot: stdin in ic, output to stdout.
 // It returns the exit code (0 for success) or a *Fault for a trap, a
-// deadline or a cancellation.
-func (m *Module) RunCommand(ctx context.Context, ic InstanceConfig) (uint32, error) {
+// deadline, a cancellation or running out of memory, and the size of the
+// command's linear memory when it ended (0 when it never started), which is
+// the most it used: linear memory never shrinks.
+func (m *Module) RunCommand(ctx context.Context, ic InstanceConfig) (uint32, uint64, error) {
 	if m.mode != ModeCommand {
-		return 0, errors.New("not a command module")
+		return 0, 0, errors.New("not a command module")
 	}
 	var done atomic.Pointer[<-chan struct{}]
 	ch := ctx.Done()
 	done.Store(&ch)
-	mod, err := m.rt.InstantiateModule(withMemory(ctx), m.compiled, m.moduleConfig(ic, &done))
+	lim := &limiter{limit: m.limitBytes()}
+	mod, err := m.rt.InstantiateModule(withMemory(ctx, lim), m.compiled, m.moduleConfig(ic, &done))
 	if err != nil {
-		return 0, m.fault(ctx, nil, err)
+		return 0, 0, m.fault(ctx, lim, nil, err)
 	}
 	defer mod.Close(context.Background())
-	mem := mod.ExportedMemory(abi.ExportMemory)
+	mem := mod.Memory()
 	for _, name := range m.initFunctions(abi.ExportStart) {
 		if err = callGuest(ctx, mod.ExportedFunction(name), nil); err != nil {
 			break
 		}
 	}
+	size := memoryBytes(mem)
 	var exit *sys.ExitError
 	if err == nil || errors.As(err, &exit) && exit.ExitCode() == 0 && ctx.Err() == nil {
-		return 0, nil
+		return 0, size, nil
 	}
-	f := m.fault(ctx, mem, err)
+	f := m.fault(ctx, lim, mem, err)
 	if f.Kind == FaultExit {
-		return f.ExitCode, nil
+		return f.ExitCode, size, nil
 	}
-	return 0, f
+	return 0, size, f
 }
 
 // initFunctions lists what runs after instantiation: the former start

@@ -1185,7 +1185,7 @@ func TestInstrumentedGuestsRun(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			var stdout bytes.Buffer
-			code, err := m.RunCommand(ctx, InstanceConfig{Stdin: strings.NewReader(tt.stdin), Stdout: &stdout})
+			code, _, err := m.RunCommand(ctx, InstanceConfig{Stdin: strings.NewReader(tt.stdin), Stdout: &stdout})
 			require.NoError(t, err)
 			require.Equal(t, tt.exit, code)
 			require.Equal(t, tt.want, strings.TrimSpace(stdout.String()))
@@ -1367,7 +1367,7 @@ func TestInterruptRunCommand(t *testing.T) {
 				err  error
 			)
 			ok := within(t, 10*time.Second, "RunCommand", func() {
-				code, err = m.RunCommand(ctx, InstanceConfig{
+				code, _, err = m.RunCommand(ctx, InstanceConfig{
 					Env:    [][2]string{{abi.EnvRequestID, "r1"}},
 					Stdin:  strings.NewReader(`"hello"`),
 					Stdout: &stdout,

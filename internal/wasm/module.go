@@ -66,7 +66,8 @@ func (m Mode) String() string {
 type Config struct {
 	// Code is the wasm binary.
 	Code []byte
-	// MemoryLimitPages caps the linear memory.
+	// MemoryLimitPages caps the linear memory. A wasm32 memory cannot pass
+	// 65536 pages (4 GiB), whatever the limit.
 	MemoryLimitPages uint32
 	// Cache is shared by all modules of a runtime.
 	Cache *Cache
@@ -108,8 +109,10 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 	if len(cfg.Code) == 0 {
 		return nil, errors.New("the module is empty")
 	}
+	// wazero's maximum is the most a wasm32 memory can have, so that every
+	// grow reaches the allocator, which enforces the limit: see limiter.
 	rc := wazero.NewRuntimeConfigCompiler().
-		WithMemoryLimitPages(cfg.MemoryLimitPages)
+		WithMemoryLimitPages(maxPages)
 	if cfg.Cache != nil {
 		rc = rc.WithCompilationCache(cfg.Cache.cc)
 	}
@@ -139,6 +142,9 @@ func (m *Module) compile(ctx context.Context, code []byte) error {
 		return fmt.Errorf("malformed wasm module: %w", err)
 	}
 	if err := checkImportKinds(code); err != nil {
+		return err
+	}
+	if err := m.checkMemory(code); err != nil {
 		return err
 	}
 	cm, err := m.rt.CompileModule(ctx, code)

@@ -10,14 +10,20 @@
 //	panic    panics with field "message": errorType "string", status 2
 //	loop     spins forever
 //	sleep    sleeps field "ms" milliseconds, returns {"slept_ms": ms}
-//	alloc    allocates field "mb" MiB in 1 MiB chunks, writing to every 4 KiB
-//	         page, keeps them referenced until the next alloc, and returns
-//	         the number of chunks
+//	alloc    allocates field "mb" MiB in chunks of field "chunk_mb" MiB
+//	         (default 1; the last chunk may be smaller), each one make,
+//	         writing to every 4 KiB page, keeps them referenced until the
+//	         next alloc, and returns the number of chunks
 //	big      returns a JSON string of exactly field "bytes" bytes, quotes
 //	         included ("xxx...")
 //	log      prints "line N" to stdout and "err N" to stderr for N from 1 to
 //	         field "lines", returns {"lines": lines}
 //	exit     calls os.Exit(field "code")
+//	stderr   writes field "message" and a newline to stderr, then field
+//	         "lines" lines of a made-up goroutine dump, in writes of at most
+//	         7 bytes; returns {"written": n}
+//	fatal    does what stderr does, then traps (an out-of-bounds load): the
+//	         Go runtime's death, without its cause
 //	context  returns what the guest sees of its invocation and sandbox: see
 //	         contextReport
 //	s3       decodes field "event" as an events.S3Event and returns the first
@@ -28,7 +34,9 @@
 //	read     returns the file at field "path" as {"data": text}
 //	write    writes field "text", or else field "bytes" zero bytes, to the
 //	         file at field "path" (created or truncated), returns
-//	         {"written": n}
+//	         {"written": n}; with field "then" it does not return but
+//	         then traps ("trap", an out-of-bounds load) or spins forever
+//	         ("loop")
 //	append   appends field "text" to the file at field "path"
 //	list     returns the names in the directory at field "path" as
 //	         {"entries": [...]}
@@ -73,6 +81,7 @@ type event struct {
 	Message string          `json:"message"`
 	MS      int             `json:"ms"`
 	MB      int             `json:"mb"`
+	ChunkMB int             `json:"chunk_mb"`
 	Bytes   int             `json:"bytes"`
 	Lines   int             `json:"lines"`
 	Code    int             `json:"code"`
@@ -82,6 +91,7 @@ type event struct {
 	Target  string          `json:"target"`
 	Text    *string         `json:"text"`
 	Rate    int             `json:"rate"`
+	Then    string          `json:"then"`
 }
 
 var (
@@ -118,7 +128,7 @@ func handler(ctx context.Context, ev event) (any, error) {
 		time.Sleep(time.Duration(ev.MS) * time.Millisecond)
 		return map[string]int{"slept_ms": ev.MS}, nil
 	case "alloc":
-		return alloc(ev.MB), nil
+		return alloc(ev.MB, ev.ChunkMB), nil
 	case "big":
 		return big(ev.Bytes), nil
 	case "log":
@@ -130,6 +140,21 @@ func handler(ctx context.Context, ev event) (any, error) {
 	case "exit":
 		os.Exit(ev.Code)
 		return nil, nil
+	case "stderr", "fatal":
+		out := []byte(ev.Message + "\n")
+		for i := 1; i <= ev.Lines; i++ {
+			out = fmt.Appendf(out, "\tmain.frame%d(...)\n", i)
+		}
+		n := len(out)
+		for len(out) > 0 {
+			k := min(len(out), 7)
+			os.Stderr.Write(out[:k])
+			out = out[k:]
+		}
+		if ev.Op == "fatal" {
+			return trap(), nil
+		}
+		return map[string]int{"written": n}, nil
 	case "context":
 		return report(ctx), nil
 	case "s3":
@@ -159,6 +184,14 @@ func handler(ctx context.Context, ev event) (any, error) {
 		}
 		if err := os.WriteFile(ev.Path, data, 0o644); err != nil {
 			return nil, err
+		}
+		switch ev.Then {
+		case "trap":
+			return trap(), nil
+		case "loop":
+			for {
+				spin++
+			}
 		}
 		return map[string]int{"written": len(data)}, nil
 	case "append":
@@ -203,7 +236,7 @@ func handler(ctx context.Context, ev event) (any, error) {
 		case 1:
 			panic("chaos: panic")
 		case 2:
-			return *(*byte)(unsafe.Pointer(far)), nil
+			return trap(), nil
 		default:
 			time.Sleep(time.Duration(ev.MS) * time.Millisecond)
 			return nil, errors.New("chaos: slept past the timeout")
@@ -213,19 +246,25 @@ func handler(ctx context.Context, ev event) (any, error) {
 	}
 }
 
-func alloc(mb int) int {
+func alloc(mb, chunkMB int) int {
 	held = nil // let the previous chunks go first
-	chunks := make([][]byte, 0, mb)
-	for i := 0; i < mb; i++ {
-		c := make([]byte, 1<<20)
+	if chunkMB <= 0 {
+		chunkMB = 1
+	}
+	var chunks [][]byte
+	for left := mb; left > 0; left -= chunkMB {
+		c := make([]byte, min(left, chunkMB)<<20)
 		for j := 0; j < len(c); j += 4096 {
-			c[j] = byte(i + 1)
+			c[j] = byte(len(chunks) + 1)
 		}
 		chunks = append(chunks, c)
 	}
 	held = chunks
 	return len(held)
 }
+
+// trap loads from far, past the end of memory: an out-of-bounds trap.
+func trap() byte { return *(*byte)(unsafe.Pointer(far)) }
 
 // big returns the response as a *bytes.Buffer, which the SDK passes through
 // raw (as aws-lambda-go does) instead of validating megabytes of JSON.
