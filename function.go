@@ -267,14 +267,17 @@ type Function struct {
 }
 
 // Deploy compiles, validates and deploys a function. With MinWarm set, it
-// also initialises that many sandboxes before it returns.
+// also initialises that many sandboxes before it returns. The name is taken
+// from the start, but Runtime.Function and Runtime.Functions return the
+// function only once it is ready, when Deploy returns it.
 //
 // # Errors
 //
 //   - ErrInvalidConfig: a field out of AWS's bounds, or a bad environment.
 //   - ErrInvalidCode: malformed wasm, a missing handler export, or an
 //     import the runtime does not provide; the message names it.
-//   - ErrConflict: a function of that name is deployed already.
+//   - ErrConflict: a function of that name is deployed, or being
+//     deployed, already.
 //   - a *FunctionError of type Runtime.InitError: a MinWarm sandbox failed
 //     to initialise.
 func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, error) {
@@ -302,6 +305,9 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 		return nil, err
 	}
 	defer r.deploys.Done()
+	if r.testHookDeploy != nil {
+		r.testHookDeploy("registered", f)
+	}
 	module, pkg, err := packageFiles(&cfg, code, vfs.Limits{MaxBytes: r.maxUnzipped})
 	if err != nil {
 		r.unregister(f)
@@ -334,6 +340,10 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 		_ = f.Close(context.Background())
 		return nil, fmt.Errorf("function %s: recover asynchronous events: %w", cfg.Name, err)
 	}
+	if r.testHookDeploy != nil {
+		r.testHookDeploy("ready", f)
+	}
+	r.publish(f)
 	return f, nil
 }
 
