@@ -264,6 +264,9 @@ type Function struct {
 	triggersClosed bool
 	logger         *slog.Logger
 	timeout        string
+
+	cmu       sync.Mutex
+	closeDone chan struct{} // made by the first Close, closed when it ends
 }
 
 // Deploy compiles, validates and deploys a function. With MinWarm set, it
@@ -406,7 +409,25 @@ func (f *Function) Config() FunctionConfig {
 //     ends are aborted.
 //
 // Close returns ctx's error if ctx ended first.
+//
+// A Close while another runs waits for that one to finish, and returns nil,
+// or ctx's error if ctx ends first; it does none of the steps itself. Calls
+// after the first return nil.
 func (f *Function) Close(ctx context.Context) error {
+	f.cmu.Lock()
+	if done := f.closeDone; done != nil {
+		f.cmu.Unlock()
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	f.closeDone = make(chan struct{})
+	f.cmu.Unlock()
+	defer close(f.closeDone)
+
 	errs := []error{f.stopTriggers(ctx)}
 	if f.async != nil {
 		// The name stays taken meanwhile, so that a new function of that
