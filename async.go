@@ -290,17 +290,24 @@ type asyncEngine struct {
 
 	mu          sync.Mutex
 	accepting   bool
-	stopping    bool // no new attempts start
+	closing     bool          // close has started
+	closeDone   chan struct{} // closed when the first close ends
+	stopping    bool          // no new attempts start, and no event is accepted
 	ready       []*asyncEvent
 	delayed     eventHeap
 	timer       *time.Timer
 	workers     int
 	running     int
 	outstanding int           // accepted and not finished
-	idle        changes       // broadcast when outstanding reaches 0
+	queueing    int           // accepts that counted their event and have not queued it yet
+	idle        changes       // broadcast when outstanding or queueing reaches 0
 	handback    []*asyncEvent // attempts aborted by a forced close
-	acceptWG    sync.WaitGroup
 	workWG      sync.WaitGroup
+
+	// testHook, when set, is called in accept between counting an event
+	// and queueing it ("accept"), and in close just before it stops the
+	// engine ("close"). Nil outside tests.
+	testHook func(point string)
 
 	outs [numTargets]*outbox
 
@@ -310,7 +317,7 @@ type asyncEngine struct {
 }
 
 func newAsyncEngine(f *Function, cfg AsyncConfig, retries int) *asyncEngine {
-	e := &asyncEngine{f: f, cfg: cfg, retries: retries, store: f.rt.store, logger: f.logger, accepting: true}
+	e := &asyncEngine{f: f, cfg: cfg, retries: retries, store: f.rt.store, logger: f.logger, accepting: true, closeDone: make(chan struct{})}
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
 	for t := range e.outs {
 		e.outs[t] = &outbox{e: e, target: target(t), stop: make(chan struct{})}
@@ -373,7 +380,9 @@ func (e *asyncEngine) recover() error {
 
 // accept queues an event. An internal one, a dead letter or record handed
 // on by another function, is still taken while the function drains, so
-// that a runtime closing all its functions at once keeps them.
+// that a runtime closing all its functions at once keeps them, until close
+// stops the engine; close waits for the accepts under way to queue their
+// events before it takes what is left.
 func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeOption, internal bool) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
@@ -407,9 +416,11 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 		return "", serviceError(ErrQueueFull, "Rate Exceeded. The asynchronous queue of function %s holds %d events, its QueueSize.", f.name, e.cfg.QueueSize)
 	}
 	e.outstanding++
-	e.acceptWG.Add(1)
+	e.queueing++
 	e.mu.Unlock()
-	defer e.acceptWG.Done()
+	if e.testHook != nil {
+		e.testHook("accept")
+	}
 	if internal {
 		e.f.rt.asyncActivity.Add(1)
 	}
@@ -425,6 +436,7 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 	if err := e.persist(ev); err != nil {
 		e.mu.Lock()
 		e.outstanding--
+		e.queuedLocked()
 		e.checkDrainedLocked()
 		e.mu.Unlock()
 		return "", fmt.Errorf("journal the event for %s: %w", f.name, err)
@@ -432,9 +444,19 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 	e.accepted.Add(1)
 	e.mu.Lock()
 	e.ready = append(e.ready, ev)
+	e.queuedLocked()
 	e.kickLocked()
 	e.mu.Unlock()
 	return ev.RequestID, nil
+}
+
+// queuedLocked counts an accept out of queueing, its event queued or
+// refused.
+func (e *asyncEngine) queuedLocked() {
+	e.queueing--
+	if e.queueing == 0 {
+		e.idle.broadcast()
+	}
 }
 
 func clone(b []byte) []byte {
@@ -692,12 +714,12 @@ func (e *asyncEngine) checkDrainedLocked() {
 }
 
 // stopAccepting refuses new events, other than those handed on by other
-// functions, and waits for accepts under way.
+// functions. An accept under way has counted its event as outstanding
+// already, so waitQuiet waits for it.
 func (e *asyncEngine) stopAccepting() {
 	e.mu.Lock()
 	e.accepting = false
 	e.mu.Unlock()
-	e.acceptWG.Wait()
 }
 
 // waitQuiet waits until no event is left and nothing waits for delivery,
@@ -805,17 +827,35 @@ func (e *asyncEngine) snapshot() AsyncStats {
 // rest on: to the journal with a state directory, otherwise to the
 // dead-letter path with ConditionShutdown. Then it delivers what it can,
 // and writes dead letters still undelivered to the undelivered file.
+//
+// A close while another runs does none of that: it waits for the other to
+// finish, and returns nil, or ctx's error if ctx ends first. A close after
+// the first returns nil.
 func (e *asyncEngine) close(ctx context.Context) error {
 	e.mu.Lock()
-	if e.stopping {
+	if e.closing {
 		e.mu.Unlock()
-		return nil
+		select {
+		case <-e.closeDone:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	e.closing = true
+	e.accepting = false
 	e.mu.Unlock()
-	e.stopAccepting()
+	defer close(e.closeDone)
 	ctxErr := e.waitQuiet(ctx)
+	if e.testHook != nil {
+		e.testHook("close")
+	}
 	e.mu.Lock()
 	e.stopping = true
+	// No accept starts now, and one under way has counted its event:
+	// wait for it to queue the event, so that it is left with the others.
+	// That takes a journal write at most, so ctx does not bound it.
+	_ = e.idle.waitUntil(context.Background(), &e.mu, func() bool { return e.queueing == 0 })
 	left := append(e.ready, e.delayed...)
 	e.ready, e.delayed = nil, nil
 	if e.timer != nil {

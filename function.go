@@ -272,17 +272,23 @@ type Function struct {
 	triggersClosed bool
 	logger         *slog.Logger
 	timeout        string
+
+	cmu       sync.Mutex
+	closeDone chan struct{} // made by the first Close, closed when it ends
 }
 
 // Deploy compiles, validates and deploys a function. With MinWarm set, it
-// also initialises that many sandboxes before it returns.
+// also initialises that many sandboxes before it returns. The name is taken
+// from the start, but Runtime.Function and Runtime.Functions return the
+// function only once it is ready, when Deploy returns it.
 //
 // # Errors
 //
 //   - ErrInvalidConfig: a field out of AWS's bounds, or a bad environment.
 //   - ErrInvalidCode: malformed wasm, a missing handler export, or an
 //     import the runtime does not provide; the message names it.
-//   - ErrConflict: a function of that name is deployed already.
+//   - ErrConflict: a function of that name is deployed, or being
+//     deployed, already.
 //   - a *FunctionError of type Runtime.InitError: a MinWarm sandbox failed
 //     to initialise.
 func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, error) {
@@ -310,6 +316,9 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 		return nil, err
 	}
 	defer r.deploys.Done()
+	if r.testHookDeploy != nil {
+		r.testHookDeploy("registered", f)
+	}
 	module, pkg, err := packageFiles(&cfg, code, vfs.Limits{MaxBytes: r.maxUnzipped})
 	if err != nil {
 		r.unregister(f)
@@ -342,6 +351,10 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 		_ = f.Close(context.Background())
 		return nil, fmt.Errorf("function %s: recover asynchronous events: %w", cfg.Name, err)
 	}
+	if r.testHookDeploy != nil {
+		r.testHookDeploy("ready", f)
+	}
+	r.publish(f)
 	return f, nil
 }
 
@@ -411,7 +424,25 @@ func (f *Function) Config() FunctionConfig {
 //     ends are aborted.
 //
 // Close returns ctx's error if ctx ended first.
+//
+// A Close while another runs waits for that one to finish, and returns nil,
+// or ctx's error if ctx ends first; it does none of the steps itself. Calls
+// after the first return nil.
 func (f *Function) Close(ctx context.Context) error {
+	f.cmu.Lock()
+	if done := f.closeDone; done != nil {
+		f.cmu.Unlock()
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	f.closeDone = make(chan struct{})
+	f.cmu.Unlock()
+	defer close(f.closeDone)
+
 	errs := []error{f.stopTriggers(ctx)}
 	if f.async != nil {
 		// The name stays taken meanwhile, so that a new function of that

@@ -93,9 +93,15 @@ type Runtime struct {
 	mu        sync.Mutex
 	layers    map[string][]*LayerVersion // by name, oldest first
 	layerSeq  map[string]int             // the last version number of each name
-	functions map[string]*Function
+	functions map[string]*Function       // deployed and ready
+	deploying map[string]*Function       // names taken by Deploys under way
 	closed    bool
 	deploys   sync.WaitGroup // Deploys under way, which Close waits for
+
+	// testHookDeploy, when set, is called by Deploy at each stage: once
+	// the name is taken ("registered") and just before the function is
+	// published ("ready"). Nil outside tests.
+	testHookDeploy func(stage string, f *Function)
 }
 
 // New returns a Runtime.
@@ -120,6 +126,7 @@ func New(opts Options) (*Runtime, error) {
 		region:    opts.Region,
 		accountID: opts.AccountID,
 		functions: map[string]*Function{},
+		deploying: map[string]*Function{},
 		layers:    map[string][]*LayerVersion{},
 		layerSeq:  map[string]int{},
 
@@ -189,7 +196,8 @@ func (r *Runtime) undeliveredFile() (*FileSink, error) {
 	return r.undelivered, nil
 }
 
-// Function returns the deployed function with the given name.
+// Function returns the deployed function with the given name. A function
+// still being deployed is not returned until Deploy has finished.
 func (r *Runtime) Function(name string) (*Function, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -197,7 +205,8 @@ func (r *Runtime) Function(name string) (*Function, bool) {
 	return f, ok
 }
 
-// Functions returns the deployed functions, in no particular order.
+// Functions returns the deployed functions, in no particular order, not
+// counting those still being deployed.
 func (r *Runtime) Functions() []*Function {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -259,24 +268,44 @@ drain:
 	return joinDistinct(errs)
 }
 
+// register takes f's name for a Deploy under way, which publishes f when
+// it is ready. The name is taken meanwhile, but Function and Functions do
+// not return f.
 func (r *Runtime) register(f *Function) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return serviceError(ErrClosed, "the runtime is closed")
 	}
-	if _, ok := r.functions[f.name]; ok {
+	_, deployed := r.functions[f.name]
+	_, deploying := r.deploying[f.name]
+	if deployed || deploying {
 		return serviceError(ErrConflict, "Function already exist: %s", f.name)
 	}
-	r.functions[f.name] = f
+	r.deploying[f.name] = f
 	r.deploys.Add(1) // Deploy calls Done
 	return nil
 }
 
+// publish makes f, registered and now ready, visible. A Close under way
+// waits for the Deploy, and then closes f with the others.
+func (r *Runtime) publish(f *Function) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.deploying[f.name] == f {
+		delete(r.deploying, f.name)
+		r.functions[f.name] = f
+	}
+}
+
+// unregister frees f's name, whether f is deployed or still deploying.
 func (r *Runtime) unregister(f *Function) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.functions[f.name] == f {
 		delete(r.functions, f.name)
+	}
+	if r.deploying[f.name] == f {
+		delete(r.deploying, f.name)
 	}
 }

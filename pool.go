@@ -144,6 +144,19 @@ type pool struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	// aborting is set when a close's context has ended: a sandbox created
+	// from then on is aborted at birth. abortCreate cancels quit, which
+	// stops the creations under way.
+	aborting    bool
+	quit        context.Context
+	abortCreate context.CancelFunc
+
+	// newSandbox makes a sandbox: f.newSandbox, or a fake in tests.
+	newSandbox func(ctx context.Context, provisioned bool) (*sandbox, error)
+	// testHookWaitEnded, when set, is called as a waiter whose context
+	// ended gives up, before it takes the pool's lock. Nil outside tests.
+	testHookWaitEnded func()
 }
 
 // grant hands a waiter either a sandbox or, with sb nil and err nil, the
@@ -164,7 +177,9 @@ func newPool(f *Function) *pool {
 		all:         map[*sandbox]struct{}{},
 		drained:     make(chan struct{}),
 		stop:        make(chan struct{}),
+		newSandbox:  f.newSandbox,
 	}
+	p.quit, p.abortCreate = context.WithCancel(context.Background())
 	if p.idleTimeout > 0 {
 		p.wg.Add(1)
 		go p.janitor()
@@ -194,9 +209,13 @@ func (p *pool) prewarm(ctx context.Context) error {
 }
 
 // create makes a sandbox. It is called with a slot already counted in
-// numOpen.
+// numOpen. A close whose context has ended stops the creation, and aborts
+// a sandbox that is made all the same.
 func (p *pool) create(ctx context.Context, provisioned bool) (*sandbox, error) {
-	sb, err := p.f.newSandbox(ctx, provisioned)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(p.quit, cancel)()
+	sb, err := p.newSandbox(ctx, provisioned)
 	if err != nil {
 		return nil, err
 	}
@@ -204,6 +223,9 @@ func (p *pool) create(ctx context.Context, provisioned bool) (*sandbox, error) {
 	p.all[sb] = struct{}{}
 	if sb.inst != nil {
 		p.stats.ColdStarts++
+	}
+	if p.aborting {
+		sb.abort()
 	}
 	p.mu.Unlock()
 	return sb, nil
@@ -260,21 +282,26 @@ func (p *pool) acquire(ctx context.Context) (*sandbox, error) {
 		}
 		return p.createForCaller(ctx)
 	case <-ctx.Done():
+		if p.testHookWaitEnded != nil {
+			p.testHookWaitEnded()
+		}
 		p.mu.Lock()
 		p.stats.WaitDuration += time.Since(start)
 		removed := p.removeWaiterLocked(ch)
 		p.mu.Unlock()
 		if !removed {
-			// A grant is on its way or already sent: pass it on.
+			// A grant is on its way or already sent: hand it back. The
+			// pool may have closed meanwhile.
 			if g := <-ch; g.err == nil {
-				p.mu.Lock()
 				if g.sb != nil {
-					p.putIdleLocked(g.sb)
+					p.putBack(g.sb, false)
 				} else {
+					p.mu.Lock()
 					p.numOpen--
 					p.grantSlotLocked()
+					p.checkDrainedLocked()
+					p.mu.Unlock()
 				}
-				p.mu.Unlock()
 			}
 		}
 		return nil, ctx.Err()
@@ -312,6 +339,13 @@ func (p *pool) removeWaiterLocked(ch chan grant) bool {
 func (p *pool) release(sb *sandbox, broken bool) {
 	sb.uses++
 	sb.lastUsed = time.Now()
+	p.putBack(sb, broken)
+}
+
+// putBack returns a sandbox to the pool: to the first waiter or the idle
+// list, or, when it is broken, used up or the pool is closed, out of the
+// count and closed.
+func (p *pool) putBack(sb *sandbox, broken bool) {
 	p.mu.Lock()
 	if broken && sb.inst == nil {
 		// A command's instance went with its run. Its slot keeps /tmp for
@@ -433,7 +467,9 @@ func (p *pool) checkDrainedLocked() {
 }
 
 // close stops new invocations, fails the waiters, waits for the sandboxes
-// in use and closes all of them.
+// in use and closes all of them. When ctx ends first, it aborts the
+// invocations still running, stops the sandboxes still being created and
+// aborts those made all the same, and then waits only for them to stop.
 func (p *pool) close(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closed {
@@ -461,17 +497,22 @@ func (p *pool) close(ctx context.Context) error {
 	select {
 	case <-p.drained:
 	case <-ctx.Done():
-		// Abort what still runs. A guest stops at its next loop or call,
-		// and a sleeping one wakes, so the drain below is short; no
-		// module is closed while a call runs in it.
+		// Abort what still runs, and what is still being created. A
+		// guest stops at its next loop or call, and a sleeping one
+		// wakes, so the drain below is short. It is not cut off at a
+		// deadline: the module is closed next, and never while a call
+		// runs in it.
 		err = ctx.Err()
 		p.mu.Lock()
+		p.aborting = true
 		for sb := range p.all {
 			sb.abort()
 		}
 		p.mu.Unlock()
+		p.abortCreate()
 		<-p.drained
 	}
+	p.abortCreate()
 	p.wg.Wait()
 	return err
 }
