@@ -835,12 +835,7 @@ func (e *asyncEngine) close(ctx context.Context) error {
 	e.mu.Lock()
 	if e.closing {
 		e.mu.Unlock()
-		select {
-		case <-e.closeDone:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return awaitClose(ctx, e.closeDone)
 	}
 	e.closing = true
 	e.accepting = false

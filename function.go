@@ -432,12 +432,7 @@ func (f *Function) Close(ctx context.Context) error {
 	f.cmu.Lock()
 	if done := f.closeDone; done != nil {
 		f.cmu.Unlock()
-		select {
-		case <-done:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return awaitClose(ctx, done)
 	}
 	f.closeDone = make(chan struct{})
 	f.cmu.Unlock()
@@ -455,6 +450,23 @@ func (f *Function) Close(ctx context.Context) error {
 	}
 	errs = append(errs, f.module.Close(context.Background()))
 	return joinDistinct(errs)
+}
+
+// awaitClose waits for a Close under way to finish, signalled by done, and
+// returns nil; or ctx's error if ctx ends first. A Close that has finished
+// wins over an ended ctx.
+func awaitClose(ctx context.Context, done <-chan struct{}) error {
+	select {
+	case <-done:
+		return nil
+	default:
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // joinDistinct joins errs, keeping one of each context error.

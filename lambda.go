@@ -96,6 +96,7 @@ type Runtime struct {
 	functions map[string]*Function       // deployed and ready
 	deploying map[string]*Function       // names taken by Deploys under way
 	closed    bool
+	closeDone chan struct{}  // closed when the first Close returns
 	deploys   sync.WaitGroup // Deploys under way, which Close waits for
 
 	// testHookDeploy, when set, is called by Deploy at each stage: once
@@ -221,14 +222,19 @@ func (r *Runtime) Functions() []*Function {
 // new work, drains asynchronous events and deliveries, waits for in-flight
 // invocations to finish and releases every sandbox and all compiled code.
 // Work still running when ctx ends is aborted or handed on, and Close
-// returns ctx's error. Calls after the first return nil.
+// returns ctx's error. A call while another runs waits for that one to
+// finish, or for its own ctx to end, and returns nil or ctx's error; calls
+// after the first has finished return nil.
 func (r *Runtime) Close(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {
+		done := r.closeDone
 		r.mu.Unlock()
-		return nil
+		return awaitClose(ctx, done)
 	}
 	r.closed = true
+	r.closeDone = make(chan struct{})
+	defer close(r.closeDone)
 	r.mu.Unlock()
 	r.deploys.Wait()
 	fs := r.Functions()

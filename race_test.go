@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -105,4 +106,62 @@ func TestAsyncAcceptRacingClose(t *testing.T) {
 		}
 		mu.Unlock()
 	}
+}
+
+// TestRuntimeCloseWhileClosing proves that a second Runtime.Close waits for
+// the first: it must not report the runtime closed while the first is still
+// draining an invocation.
+func TestRuntimeCloseWhileClosing(t *testing.T) {
+	rt, err := lambda.New(lambda.Options{CacheDir: testguest.CacheDir()})
+	require.NoError(t, err)
+	f, err := rt.Deploy(context.Background(), lambda.FunctionConfig{Name: "sleeper", Code: testguest.WAT(t, "sleep"), Timeout: 5 * time.Minute})
+	require.NoError(t, err)
+	invoked := make(chan error, 1)
+	go func() {
+		_, err := f.Invoke(context.Background(), []byte(`{}`))
+		invoked <- err
+	}()
+	require.Eventually(t, func() bool { return f.Stats().InUse == 1 }, time.Minute, time.Millisecond)
+
+	// The first Close drains the sleeping invocation until its context
+	// ends; the second must wait for it.
+	firstCtx, endFirst := context.WithCancel(context.Background())
+	var order []string
+	var mu sync.Mutex
+	note := func(s string) {
+		mu.Lock()
+		order = append(order, s)
+		mu.Unlock()
+	}
+	first := make(chan error, 1)
+	go func() {
+		err := rt.Close(firstCtx)
+		note("first")
+		first <- err
+	}()
+	require.Eventually(t, func() bool {
+		_, err := rt.Deploy(context.Background(), lambda.FunctionConfig{Name: "probe", Code: testguest.WAT(t, "counter")})
+		return errors.Is(err, lambda.ErrClosed)
+	}, time.Minute, time.Millisecond, "the first Close has begun")
+	second := make(chan error, 1)
+	go func() {
+		err := rt.Close(context.Background())
+		note("second")
+		second <- err
+	}()
+	select {
+	case err := <-second:
+		t.Fatalf("the second Close returned %v while the first was still draining", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	endFirst()
+	require.ErrorIs(t, <-first, context.Canceled)
+	require.NoError(t, <-second)
+	require.Equal(t, []string{"first", "second"}, order)
+	require.ErrorIs(t, <-invoked, lambda.ErrClosed, "the sleeping invocation was aborted")
+
+	// A Close whose own context ends first gives up with its error.
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.NoError(t, rt.Close(ended), "the runtime is closed already")
 }
