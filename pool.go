@@ -59,7 +59,7 @@ func (f *Function) Stats() PoolStats {
 	s.Open = p.numOpen
 	s.Idle = len(p.idle)
 	s.InUse = p.numOpen - len(p.idle) - p.creating
-	if p.f.module.Mode() == wasm.ModeCommand {
+	if p.oneShot {
 		// An idle slot holds only the /tmp of one-shot runs to come.
 		s.Open -= s.Idle
 		s.Idle = 0
@@ -131,6 +131,9 @@ type pool struct {
 	maxUses     int
 	idleTimeout time.Duration
 	throttle    bool
+	// oneShot pools hold slots for one-shot commands, whose idle slot
+	// holds only the /tmp of runs to come.
+	oneShot bool
 
 	mu       sync.Mutex
 	all      map[*sandbox]struct{} // every sandbox open
@@ -174,6 +177,7 @@ func newPool(f *Function) *pool {
 		maxUses:     f.cfg.MaxUses,
 		idleTimeout: f.cfg.IdleTimeout,
 		throttle:    f.cfg.ThrottleWhenBusy,
+		oneShot:     f.module != nil && f.module.Mode() == wasm.ModeCommand,
 		all:         map[*sandbox]struct{}{},
 		drained:     make(chan struct{}),
 		stop:        make(chan struct{}),
@@ -347,7 +351,7 @@ func (p *pool) release(sb *sandbox, broken bool) {
 // count and closed.
 func (p *pool) putBack(sb *sandbox, broken bool) {
 	p.mu.Lock()
-	if broken && sb.inst == nil {
+	if broken && p.oneShot {
 		// A command's instance went with its run. Its slot keeps /tmp for
 		// the next one, as AWS's reset after a crash or timeout keeps it.
 		p.stats.Discarded++
