@@ -68,6 +68,7 @@ func waitCtx(t *testing.T) context.Context {
 }
 
 func TestAsyncOutcomes(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	rt := newRuntime(t, lambda.Options{})
 
@@ -236,6 +237,7 @@ func TestAsyncOutcomes(t *testing.T) {
 }
 
 func TestAsyncThrottleBacksOff(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	rt := newRuntime(t, lambda.Options{})
 	ok := newRecordSink()
@@ -259,6 +261,7 @@ func TestAsyncThrottleBacksOff(t *testing.T) {
 }
 
 func TestAsyncRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	rt := newRuntime(t, lambda.Options{})
 	for _, tc := range []struct {
@@ -300,6 +303,7 @@ func TestAsyncRejectsBadInput(t *testing.T) {
 }
 
 func TestAsyncCloseHandsQueuedEventsToTheSink(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	rt := newRuntime(t, lambda.Options{})
 	sink := &lambda.MemorySink{}
@@ -334,6 +338,7 @@ func TestAsyncCloseHandsQueuedEventsToTheSink(t *testing.T) {
 }
 
 func TestAsyncDurableRecoversAfterRestart(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	state := t.TempDir()
 	cfg := fastAsync()
@@ -370,6 +375,7 @@ func TestAsyncDurableRecoversAfterRestart(t *testing.T) {
 }
 
 func TestAsyncUndeliveredAtCloseAndRedrive(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	undelivered := filepath.Join(t.TempDir(), "undelivered.jsonl")
 	rt := newRuntime(t, lambda.Options{UndeliveredFile: undelivered})
@@ -424,6 +430,7 @@ func TestAsyncUndeliveredAtCloseAndRedrive(t *testing.T) {
 }
 
 func TestAsyncThrottledEventAgesOut(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	rt := newRuntime(t, lambda.Options{})
 	sink := &lambda.MemorySink{}
@@ -453,6 +460,7 @@ func TestAsyncThrottledEventAgesOut(t *testing.T) {
 }
 
 func TestAsyncDurableKeepsUndeliveredDeadLetters(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	state := t.TempDir()
 	cfg := fastAsync()
@@ -488,6 +496,7 @@ func TestAsyncDurableKeepsUndeliveredDeadLetters(t *testing.T) {
 }
 
 func TestAsyncStateDirInUse(t *testing.T) {
+	t.Parallel()
 	state := t.TempDir()
 	newRuntime(t, lambda.Options{StateDir: state})
 	_, err := lambda.New(lambda.Options{StateDir: state})
@@ -496,6 +505,7 @@ func TestAsyncStateDirInUse(t *testing.T) {
 }
 
 func TestAsyncEventAgesOutWaitingForASandbox(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	rt := newRuntime(t, lambda.Options{})
 	sink := &lambda.MemorySink{}
@@ -523,6 +533,7 @@ func TestAsyncEventAgesOutWaitingForASandbox(t *testing.T) {
 }
 
 func TestAsyncRecoveredDeliveriesFollowTheNewConfig(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	state := t.TempDir()
 	down := func(context.Context, *lambda.InvocationRecord) error { return errors.New("destination down") }
@@ -556,6 +567,7 @@ func TestAsyncRecoveredDeliveriesFollowTheNewConfig(t *testing.T) {
 }
 
 func TestAsyncRuntimeCloseWithDestinationsBetweenFunctions(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	undelivered := filepath.Join(t.TempDir(), "undelivered.jsonl")
 	rt, err := lambda.New(lambda.Options{CacheDir: testguest.CacheDir(), UndeliveredFile: undelivered})

@@ -97,6 +97,7 @@ func TestTimeoutAsAWS(t *testing.T) {
 // its init, as AWS does since August 2025, and that a provisioned sandbox's
 // does not: AWS bills that init with the provisioned concurrency.
 func TestBilledDuration(t *testing.T) {
+	t.Parallel()
 	logs := &logRecorder{}
 	rt := newRuntime(t, lambda.Options{Logger: slog.New(logs)})
 	code := hammerGuest(t) // a Go guest, whose init takes milliseconds

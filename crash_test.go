@@ -383,6 +383,7 @@ func (s *crashSuccesses) snapshot() map[string]int {
 // IDs. An event may be delivered twice (at least once, as AWS), but none is
 // lost.
 func TestCrash(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave") // built, so the child finds it built
 	dir := t.TempDir()
 	killAt := crashKillMin + rand.IntN(crashKillMax-crashKillMin+1)

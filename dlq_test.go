@@ -100,6 +100,7 @@ func TestFileSinkRoundTrip(t *testing.T) {
 }
 
 func TestDeadLetterMessageTruncatedTo1KB(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	rt := newRuntime(t, lambda.Options{})
 	sink := &lambda.MemorySink{}
@@ -154,6 +155,7 @@ func (q *fakeQueue) messages() []lambda.QueueMessage {
 }
 
 func TestSinksAndDestinationsOfEachKind(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	rt := newRuntime(t, lambda.Options{})
 

@@ -29,6 +29,7 @@ func behaveCommand(t testing.TB) []byte {
 // limit, and the Go runtime's fatal error is followed by a long goroutine
 // dump, so neither the memory's size nor the end of stderr shows it.
 func TestOutOfMemoryIsReported(t *testing.T) {
+	t.Parallel()
 	rt := newRuntime(t, lambda.Options{Logger: slog.New(&logRecorder{})})
 	ctx := context.Background()
 	goGuest := testguest.Go(t, "behave")
@@ -86,6 +87,7 @@ func TestOutOfMemoryHandledByTheGuest(t *testing.T) {
 // starts the bootstrap there, so a relative path names a file of the
 // function's package.
 func TestWorkingDirectoryIsTaskRoot(t *testing.T) {
+	t.Parallel()
 	rt := newRuntime(t, lambda.Options{})
 	ctx := context.Background()
 	layer, err := rt.PublishLayerVersion(ctx, "shadow", lambda.LayerContent{Zip: makeZip(t, zipEntry{name: "data.txt", body: "from the layer"})})
@@ -127,6 +129,7 @@ func TestWorkingDirectoryIsTaskRoot(t *testing.T) {
 // timed-out run wrote to /tmp is still there at the next invocation (AWS's
 // reset after a crash does not clear /tmp).
 func TestCommandStatsAndTmp(t *testing.T) {
+	t.Parallel()
 	logs := &logRecorder{}
 	scratch := t.TempDir()
 	rt := newRuntime(t, lambda.Options{Logger: slog.New(logs), ScratchDir: scratch})
@@ -220,6 +223,7 @@ func TestLargeMemorySize(t *testing.T) {
 // cut the message, is out of memory, though no grow was refused (as when a
 // grow would pass 4 GiB). Any other death is not.
 func TestOutOfMemoryMessage(t *testing.T) {
+	t.Parallel()
 	rt := newRuntime(t, lambda.Options{})
 	code := testguest.Go(t, "behave")
 	tests := []struct {

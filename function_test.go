@@ -189,6 +189,7 @@ func TestFunctionErrorJSON(t *testing.T) {
 }
 
 func TestCloseDuringDeploy(t *testing.T) {
+	t.Parallel()
 	guest := hammerGuest(t)
 	for i := 0; i < 10; i++ {
 		rt, err := lambda.New(lambda.Options{CacheDir: testguest.CacheDir(), StateDir: t.TempDir()})

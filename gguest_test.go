@@ -31,6 +31,7 @@ func behave(ctx context.Context, f *lambda.Function, op string, fields map[strin
 // TestGoGuest drives the Go guest SDK through every behaviour of the behave
 // guest, one function per case so that each starts from a known pool.
 func TestGoGuest(t *testing.T) {
+	t.Parallel()
 	logs := &logRecorder{}
 	rt := newRuntime(t, lambda.Options{Logger: slog.New(logs)})
 	code := testguest.Go(t, "behave")
@@ -185,6 +186,7 @@ func TestGoGuest(t *testing.T) {
 // TestGoGuestSandbox checks what a guest can see: its context, its
 // environment, and no files, network or arguments.
 func TestGoGuestSandbox(t *testing.T) {
+	t.Parallel()
 	rt := newRuntime(t, lambda.Options{Region: "eu-central-1"})
 	f := deploy(t, rt, lambda.FunctionConfig{
 		Name:        "sandbox",
@@ -270,6 +272,7 @@ func TestGoGuestSandbox(t *testing.T) {
 }
 
 func TestGoGuestProvisionedEnv(t *testing.T) {
+	t.Parallel()
 	rt := newRuntime(t, lambda.Options{})
 	f := deploy(t, rt, lambda.FunctionConfig{Name: "prov", Code: testguest.Go(t, "behave"), MinWarm: 1})
 	out, err := behave(context.Background(), f, "context", nil)
@@ -283,6 +286,7 @@ func TestGoGuestProvisionedEnv(t *testing.T) {
 // TestGoGuestLogStream checks that each sandbox has its own log stream, as
 // each of AWS's execution environments has, kept while it lives.
 func TestGoGuestLogStream(t *testing.T) {
+	t.Parallel()
 	rt := newRuntime(t, lambda.Options{})
 	f := deploy(t, rt, lambda.FunctionConfig{Name: "streams", Code: testguest.Go(t, "behave"), MaxConcurrency: 1})
 	stream := func() string {
@@ -306,6 +310,7 @@ func TestGoGuestLogStream(t *testing.T) {
 // TestTypedHandler shows a handler written for aws-lambda-go, moved over
 // with only its init wiring changed, called with the typed helper.
 func TestTypedHandler(t *testing.T) {
+	t.Parallel()
 	rt := newRuntime(t, lambda.Options{})
 	f := deploy(t, rt, lambda.FunctionConfig{Name: "typed", Code: testguest.Go(t, "typed")})
 	type req struct {
@@ -323,6 +328,7 @@ func TestTypedHandler(t *testing.T) {
 
 // TestGoCommandGuest runs a Go program built as a plain WASI command.
 func TestGoCommandGuest(t *testing.T) {
+	t.Parallel()
 	rt := newRuntime(t, lambda.Options{})
 	f := deploy(t, rt, lambda.FunctionConfig{Name: "shout", Code: testguest.Go(t, "command")})
 	got, err := lambda.InvokeJSON[string](context.Background(), f, "hello")
@@ -338,6 +344,7 @@ func TestGoCommandGuest(t *testing.T) {
 // TestGoGuestInitFailure deploys a guest whose init panics: the error names
 // the cause from the guest's stderr.
 func TestGoGuestInitFailure(t *testing.T) {
+	t.Parallel()
 	rt := newRuntime(t, lambda.Options{})
 	_, err := rt.Deploy(context.Background(), lambda.FunctionConfig{Name: "badinit", Code: testguest.Go(t, "badinit"), MinWarm: 1})
 	var fe *lambda.FunctionError

@@ -91,6 +91,7 @@ func listGuest(t *testing.T, f *lambda.Function, path string) []string {
 }
 
 func TestLayersMergeInOrder(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	rt := newRuntime(t, lambda.Options{})
 	ctx := context.Background()
@@ -131,6 +132,7 @@ func TestLayersMergeInOrder(t *testing.T) {
 }
 
 func TestLayerVersions(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	rt := newRuntime(t, lambda.Options{Region: "eu-west-1", AccountID: "123456789012"})
 	ctx := context.Background()
@@ -178,6 +180,7 @@ func TestLayerVersions(t *testing.T) {
 }
 
 func TestFunctionPackage(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	rt := newRuntime(t, lambda.Options{})
 	pkg := makeZip(t,
@@ -228,6 +231,7 @@ func TestFunctionPackage(t *testing.T) {
 }
 
 func TestSandboxFilesAreReadOnlyExceptTmp(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	rt := newRuntime(t, lambda.Options{})
 	ctx := context.Background()
@@ -269,6 +273,7 @@ func TestSandboxFilesAreReadOnlyExceptTmp(t *testing.T) {
 }
 
 func TestSandboxEscapesAreRefused(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	rt := newRuntime(t, lambda.Options{})
 	ctx := context.Background()
@@ -331,6 +336,7 @@ func TestSandboxEscapesAreRefused(t *testing.T) {
 }
 
 func TestTmpPersistsPerSandboxAndIsFreed(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	scratch := t.TempDir()
 	rt := newRuntime(t, lambda.Options{ScratchDir: scratch})
@@ -370,6 +376,7 @@ func TestTmpPersistsPerSandboxAndIsFreed(t *testing.T) {
 }
 
 func TestSizeCaps(t *testing.T) {
+	t.Parallel()
 	guest := testguest.Go(t, "behave")
 	ctx := context.Background()
 

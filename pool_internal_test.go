@@ -131,6 +131,7 @@ func (p *pool) locked(fn func() bool) func() bool {
 // waiter gives the grant back: to the idle list or the slot count of an
 // open pool, and out of a closed one, whose Close then returns.
 func TestPoolGrantToWaiterGivingUp(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		grant string // "sandbox": the held one comes back; "slot": it breaks, freeing its slot

@@ -209,6 +209,7 @@ func TestCloseContextAbortsInFlight(t *testing.T) {
 // TestHammer: 64 goroutines each invoke one function 500 times with a
 // concurrency cap of 4; every call gets its own answer.
 func TestHammer(t *testing.T) {
+	t.Parallel()
 	rt := newRuntime(t, lambda.Options{})
 	f := deploy(t, rt, lambda.FunctionConfig{Name: "hammer", Code: hammerGuest(t), MaxConcurrency: 4})
 	const goroutines, calls = 64, 500

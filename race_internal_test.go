@@ -103,6 +103,7 @@ func TestDeployFailureFreesTheName(t *testing.T) {
 // counts the event, and the close stops the engine, before the accept
 // queues it. The event must still come out, as a dead letter.
 func TestAsyncAcceptInCloseGap(t *testing.T) {
+	t.Parallel()
 	code := testguest.WAT(t, "counter")
 	rt := newTestRuntime(t, Options{})
 	for round := 0; round < 200; round++ {

@@ -21,6 +21,7 @@ import (
 // round after round. Every event accepted comes out: it succeeds or is
 // dead-lettered, and its record or dead letter is delivered.
 func TestAsyncAcceptRacingClose(t *testing.T) {
+	t.Parallel()
 	code := testguest.WAT(t, "counter")
 	rt := newRuntime(t, lambda.Options{})
 	ctx := context.Background()

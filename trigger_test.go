@@ -37,6 +37,7 @@ func step(t *testing.T, clock *lambda.ManualClock) time.Time {
 }
 
 func TestScheduleDeliversScheduledEvents(t *testing.T) {
+	t.Parallel()
 	rt := newRuntime(t, lambda.Options{Region: "eu-central-1", AccountID: "123456789012"})
 	got := newRecordSink()
 	cfg := fastAsync()
@@ -78,6 +79,7 @@ func TestScheduleDeliversScheduledEvents(t *testing.T) {
 }
 
 func TestScheduleFailingFiringsReachTheSink(t *testing.T) {
+	t.Parallel()
 	rt := newRuntime(t, lambda.Options{})
 	sink := &lambda.MemorySink{}
 	cfg := fastAsync()
@@ -102,6 +104,7 @@ func TestScheduleFailingFiringsReachTheSink(t *testing.T) {
 }
 
 func TestScheduleInputAndWindowAndEnd(t *testing.T) {
+	t.Parallel()
 	rt := newRuntime(t, lambda.Options{})
 	got := newRecordSink()
 	cfg := fastAsync()
@@ -132,6 +135,7 @@ func TestScheduleInputAndWindowAndEnd(t *testing.T) {
 }
 
 func TestScheduleMissedFirings(t *testing.T) {
+	t.Parallel()
 	rt := newRuntime(t, lambda.Options{})
 	for _, tc := range []struct {
 		policy lambda.MissedFirings
@@ -178,6 +182,7 @@ func TestScheduleMissedFirings(t *testing.T) {
 }
 
 func TestScheduleLockFiresOnceAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	lock := &lambda.MemoryLock{}
 	t0 := time.Date(2026, 5, 5, 5, 0, 0, 0, time.UTC)
 	var clocks []*lambda.ManualClock
@@ -248,6 +253,7 @@ func (c *countingTrigger) Stop(ctx context.Context) error {
 }
 
 func TestCustomTriggerAndLifecycle(t *testing.T) {
+	t.Parallel()
 	rec := &logRecorder{}
 	rt := newRuntime(t, lambda.Options{Logger: slog.New(rec)})
 	f := deploy(t, rt, lambda.FunctionConfig{Name: "custom", Code: testguest.Go(t, "echo"), Async: fastAsync()})
@@ -293,6 +299,7 @@ func TestNextFirings(t *testing.T) {
 }
 
 func TestScheduleFlexibleWindowLongerThanTheRate(t *testing.T) {
+	t.Parallel()
 	rt := newRuntime(t, lambda.Options{})
 	f := deploy(t, rt, lambda.FunctionConfig{Name: "flex", Code: testguest.Go(t, "echo"), Async: fastAsync()})
 	clock := lambda.NewManualClock(time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC))
@@ -311,6 +318,7 @@ func TestScheduleFlexibleWindowLongerThanTheRate(t *testing.T) {
 }
 
 func TestScheduleRefusesAnInputTooLarge(t *testing.T) {
+	t.Parallel()
 	rt := newRuntime(t, lambda.Options{})
 	cfg := fastAsync()
 	cfg.MaxPayloadBytes = 100

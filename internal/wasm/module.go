@@ -137,7 +137,7 @@ func (m *Module) compile(ctx context.Context, code []byte) error {
 	if err != nil {
 		return fmt.Errorf("instantiate the check module: %w", err)
 	}
-	code, err = instrument(code)
+	code, err = rewrites.instrument(code)
 	if err != nil {
 		return fmt.Errorf("malformed wasm module: %w", err)
 	}
