@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wasmlambda/lambda/internal/cond"
 	"github.com/wasmlambda/lambda/internal/journal"
 )
 
@@ -300,7 +301,7 @@ type asyncEngine struct {
 	running     int
 	outstanding int           // accepted and not finished
 	queueing    int           // accepts that counted their event and have not queued it yet
-	idle        changes       // broadcast when outstanding or queueing reaches 0
+	idle        cond.Cond     // broadcast when outstanding or queueing reaches 0
 	handback    []*asyncEvent // attempts aborted by a forced close
 	workWG      sync.WaitGroup
 
@@ -455,7 +456,7 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 func (e *asyncEngine) queuedLocked() {
 	e.queueing--
 	if e.queueing == 0 {
-		e.idle.broadcast()
+		e.idle.Broadcast()
 	}
 }
 
@@ -709,7 +710,7 @@ func (e *asyncEngine) finish(ev *asyncEvent, items []*outItem, wasRunning bool) 
 
 func (e *asyncEngine) checkDrainedLocked() {
 	if e.outstanding == 0 {
-		e.idle.broadcast()
+		e.idle.Broadcast()
 	}
 }
 
@@ -727,7 +728,7 @@ func (e *asyncEngine) stopAccepting() {
 func (e *asyncEngine) waitQuiet(ctx context.Context) error {
 	for {
 		e.mu.Lock()
-		err := e.idle.waitUntil(ctx, &e.mu, func() bool { return e.outstanding == 0 })
+		err := e.idle.WaitUntil(ctx, &e.mu, func() bool { return e.outstanding == 0 })
 		e.mu.Unlock()
 		if err != nil {
 			return err
@@ -850,7 +851,7 @@ func (e *asyncEngine) close(ctx context.Context) error {
 	// No accept starts now, and one under way has counted its event:
 	// wait for it to queue the event, so that it is left with the others.
 	// That takes a journal write at most, so ctx does not bound it.
-	_ = e.idle.waitUntil(context.Background(), &e.mu, func() bool { return e.queueing == 0 })
+	_ = e.idle.WaitUntil(context.Background(), &e.mu, func() bool { return e.queueing == 0 })
 	left := append(e.ready, e.delayed...)
 	e.ready, e.delayed = nil, nil
 	if e.timer != nil {

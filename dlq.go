@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/wasmlambda/lambda/internal/cond"
 )
 
 // Conditions under which an asynchronous event leaves the queue, as AWS
@@ -177,7 +179,7 @@ type MemorySink struct {
 	mu      sync.Mutex
 	letters []DeadLetter
 	index   map[string]int // request ID to position in letters
-	changed changes
+	changed cond.Cond
 }
 
 // Send keeps a copy of dl. A dead letter already held, by request ID, is
@@ -196,7 +198,7 @@ func (s *MemorySink) Send(_ context.Context, dl *DeadLetter) error {
 		s.index[c.RequestID] = len(s.letters)
 		s.letters = append(s.letters, c)
 	}
-	s.changed.broadcast()
+	s.changed.Broadcast()
 	return nil
 }
 
@@ -218,7 +220,7 @@ func (s *MemorySink) Len() int {
 func (s *MemorySink) WaitLen(ctx context.Context, n int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.changed.waitUntil(ctx, &s.mu, func() bool { return len(s.letters) >= n }); err != nil {
+	if err := s.changed.WaitUntil(ctx, &s.mu, func() bool { return len(s.letters) >= n }); err != nil {
 		return fmt.Errorf("wait for %d dead letters, have %d: %w", n, len(s.letters), err)
 	}
 	return nil

@@ -398,6 +398,14 @@ func (f *Function) Name() string { return f.name }
 // Version is the function's version, "$LATEST" unless set.
 func (f *Function) Version() string { return f.cfg.Version }
 
+// Region is the region of the function's runtime (Options.Region), the
+// AWS_REGION its guest sees and the region of its ARN.
+func (f *Function) Region() string { return f.rt.region }
+
+// AccountID is the account ID of the function's runtime
+// (Options.AccountID), the account of its ARN.
+func (f *Function) AccountID() string { return f.rt.accountID }
+
 // ARN is the function's ARN, arn:aws:lambda:REGION:ACCOUNT:function:NAME.
 func (f *Function) ARN() string { return f.arn }
 

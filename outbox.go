@@ -10,6 +10,7 @@ import (
 
 	"sync"
 
+	"github.com/wasmlambda/lambda/internal/cond"
 	"github.com/wasmlambda/lambda/internal/journal"
 )
 
@@ -84,7 +85,7 @@ type outbox struct {
 	items   []*outItem
 	running bool
 	halted  bool
-	empty   changes // broadcast when items empties
+	empty   cond.Cond // broadcast when items empties
 	stop    chan struct{}
 	wg      sync.WaitGroup
 }
@@ -263,7 +264,7 @@ func (o *outbox) dropFirst(it *outItem) {
 		o.items = o.items[1:]
 	}
 	if len(o.items) == 0 {
-		o.empty.broadcast()
+		o.empty.Broadcast()
 	}
 }
 
@@ -271,7 +272,7 @@ func (o *outbox) dropFirst(it *outItem) {
 func (o *outbox) waitEmpty(ctx context.Context) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.empty.waitUntil(ctx, &o.mu, func() bool { return len(o.items) == 0 })
+	return o.empty.WaitUntil(ctx, &o.mu, func() bool { return len(o.items) == 0 })
 }
 
 // halt stops the goroutine and returns what is left.

@@ -10,9 +10,11 @@ import (
 )
 
 // Trigger is a source of events for a function: a schedule, a queue, a
-// bucket, or one of your own. The built-in triggers use this interface and
-// nothing else, so a trigger written outside the package has the same
-// powers.
+// bucket, or one of your own. The built-in triggers live in packages of
+// their own (trigger/schedule, for one) and use this interface and the
+// package's exported API and nothing else, so a trigger of your own has the
+// same powers: what a trigger needs to know of its function is on
+// TriggerContext and Function.
 //
 // The runtime calls Start once, when the trigger is attached, and Stop once,
 // when it is detached or its function or runtime closes.
@@ -30,8 +32,14 @@ type Trigger interface {
 	Stop(ctx context.Context) error
 }
 
-// TriggerContext is what a trigger gets from the runtime: its function, a
-// logger, and counters. It is safe for concurrent use.
+// TriggerContext is what a trigger gets from the runtime: its name, its
+// function, a logger, and counters. It is safe for concurrent use.
+//
+// What a trigger needs to know of its function is on Function: its Name,
+// Version and ARN, the Region and AccountID of its runtime, and its
+// resolved Config, with its payload limits (MaxRequestBytes, and
+// Async.MaxPayloadBytes for InvokeAsync) and its asynchronous settings
+// (Async: retries, MaxEventAge, sinks).
 type TriggerContext struct {
 	// Function is the function the trigger feeds.
 	Function *Function
@@ -46,6 +54,11 @@ type TriggerContext struct {
 	lastErr  string
 	lastErrT time.Time
 }
+
+// Name is the name the trigger was attached under (Attachment.Name),
+// unique to its function: a trigger can name what it makes after it, as
+// the schedule names its EventBridge rule.
+func (tc *TriggerContext) Name() string { return tc.name }
 
 // InvokeAsync invokes the function asynchronously (Function.InvokeAsync)
 // and counts the event, or the error.
@@ -199,8 +212,8 @@ func (f *Function) stopTriggers(ctx context.Context) error {
 	})
 }
 
-// Clock is the time a trigger runs on. RealClock is the default; a
-// ManualClock lets tests move time without sleeping.
+// Clock is the time a trigger runs on. RealClock is the default; the
+// lambdatest package's ManualClock lets tests move time without sleeping.
 type Clock interface {
 	// Now returns the current time.
 	Now() time.Time
@@ -230,115 +243,3 @@ type realTimer struct{ t *time.Timer }
 
 func (t realTimer) C() <-chan time.Time { return t.t.C }
 func (t realTimer) Stop() bool          { return t.t.Stop() }
-
-// ManualClock is a Clock that moves only when told, for tests: timers fire
-// when Advance or Set moves the time past them. It is safe for concurrent
-// use.
-type ManualClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	timers  []*manualTimer
-	changed changes
-}
-
-// NewManualClock returns a ManualClock set to now.
-func NewManualClock(now time.Time) *ManualClock { return &ManualClock{now: now} }
-
-// Now returns the clock's time.
-func (c *ManualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// NewTimer returns a timer that fires when the clock reaches Now()+d.
-func (c *ManualClock) NewTimer(d time.Duration) ClockTimer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &manualTimer{c: c, at: c.now.Add(d), ch: make(chan time.Time, 1)}
-	if d <= 0 {
-		t.ch <- c.now
-		return t
-	}
-	c.timers = append(c.timers, t)
-	c.notifyLocked()
-	return t
-}
-
-// Advance moves the clock forward by d, firing the timers it passes, in
-// order.
-func (c *ManualClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
-
-// Set moves the clock to t, firing the timers at or before t. Moving it
-// back fires none.
-func (c *ManualClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-	kept := c.timers[:0]
-	for _, tm := range c.timers {
-		if !tm.at.After(t) {
-			tm.ch <- tm.at
-		} else {
-			kept = append(kept, tm)
-		}
-	}
-	clear(c.timers[len(kept):])
-	c.timers = kept
-	c.notifyLocked()
-}
-
-// Timers returns the number of timers waiting to fire.
-func (c *ManualClock) Timers() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.timers)
-}
-
-// NextTimer returns when the earliest waiting timer fires.
-func (c *ManualClock) NextTimer() (time.Time, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var first time.Time
-	for _, t := range c.timers {
-		if first.IsZero() || t.at.Before(first) {
-			first = t.at
-		}
-	}
-	return first, !first.IsZero()
-}
-
-// WaitTimers waits until at least n timers wait to fire, or ctx ends: a
-// test's way to know a trigger has armed its next timer.
-func (c *ManualClock) WaitTimers(ctx context.Context, n int) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.changed.waitUntil(ctx, &c.mu, func() bool { return len(c.timers) >= n }); err != nil {
-		return fmt.Errorf("wait for %d timers, have %d: %w", n, len(c.timers), err)
-	}
-	return nil
-}
-
-func (c *ManualClock) notifyLocked() { c.changed.broadcast() }
-
-type manualTimer struct {
-	c  *ManualClock
-	at time.Time
-	ch chan time.Time
-}
-
-func (t *manualTimer) C() <-chan time.Time { return t.ch }
-
-func (t *manualTimer) Stop() bool {
-	c := t.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i, o := range c.timers {
-		if o == t {
-			c.timers = append(c.timers[:i], c.timers[i+1:]...)
-			c.notifyLocked()
-			return true
-		}
-	}
-	return false
-}

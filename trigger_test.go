@@ -2,229 +2,31 @@ package lambda_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/require"
 
 	lambda "github.com/wasmlambda/lambda"
 	"github.com/wasmlambda/lambda/internal/testguest"
 )
 
-func utc(ts []time.Time) []time.Time {
-	out := make([]time.Time, len(ts))
-	for i, t := range ts {
-		out[i] = t.UTC()
-	}
-	return out
-}
-
-// step moves clock to its next timer, waiting first until the schedule
-// has armed it, and returns the time it moved to.
-func step(t *testing.T, clock *lambda.ManualClock) time.Time {
-	t.Helper()
-	require.NoError(t, clock.WaitTimers(waitCtx(t), 1))
-	at, ok := clock.NextTimer()
-	require.True(t, ok)
-	clock.Set(at)
-	return at
-}
-
-func TestScheduleDeliversScheduledEvents(t *testing.T) {
-	t.Parallel()
-	rt := newRuntime(t, lambda.Options{Region: "eu-central-1", AccountID: "123456789012"})
-	got := newRecordSink()
-	cfg := fastAsync()
-	cfg.OnSuccess = got
-	f := deploy(t, rt, lambda.FunctionConfig{Name: "cleanup", Code: testguest.Go(t, "echo"), Async: cfg})
-
-	clock := lambda.NewManualClock(time.Date(2026, 11, 27, 9, 58, 30, 0, time.UTC))
-	sched := &lambda.Schedule{Expression: "cron(0/15 * * * ? *)", Name: "every-quarter", Clock: clock}
-	att, err := f.Attach(context.Background(), "quarterly", sched)
-	require.NoError(t, err)
-
-	want := []time.Time{
-		time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC),
-		time.Date(2026, 11, 27, 10, 15, 0, 0, time.UTC),
-		time.Date(2026, 11, 27, 10, 30, 0, 0, time.UTC),
-	}
-	preview, err := sched.Preview(clock.Now(), 3)
-	require.NoError(t, err)
-	require.Equal(t, want, utc(preview))
-	for i, at := range want {
-		require.Equal(t, at, step(t, clock), "firing %d", i)
-		recs := got.wait(t, 1)
-		var ev events.EventBridgeEvent
-		require.NoError(t, json.Unmarshal(recs[len(recs)-1].ResponsePayload, &ev), "the guest received and echoed it")
-		require.Equal(t, "Scheduled Event", ev.DetailType)
-		require.Equal(t, "aws.events", ev.Source)
-		require.Equal(t, "0", ev.Version)
-		require.Equal(t, "123456789012", ev.AccountID)
-		require.Equal(t, "eu-central-1", ev.Region)
-		require.True(t, at.Equal(ev.Time), "time is the scheduled time: %v", ev.Time)
-		require.Equal(t, []string{"arn:aws:events:eu-central-1:123456789012:rule/every-quarter"}, ev.Resources)
-		require.JSONEq(t, `{}`, string(ev.Detail))
-		require.Len(t, ev.ID, 36)
-	}
-	require.NoError(t, att.Detach(context.Background()))
-	require.Zero(t, clock.Timers(), "a detached schedule holds no timer")
-	require.Equal(t, int64(3), att.Stats().Events)
-	require.Empty(t, f.Triggers())
-}
-
-func TestScheduleFailingFiringsReachTheSink(t *testing.T) {
-	t.Parallel()
-	rt := newRuntime(t, lambda.Options{})
-	sink := &lambda.MemorySink{}
-	cfg := fastAsync()
-	cfg.DeadLetter = sink
-	// behave fails every event without an "op", as a Scheduled Event is.
-	f := deploy(t, rt, lambda.FunctionConfig{Name: "failing", Code: testguest.Go(t, "behave"), Async: cfg})
-	clock := lambda.NewManualClock(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
-	att, err := f.Attach(context.Background(), "hourly", &lambda.Schedule{Expression: "rate(1 hour)", Clock: clock})
-	require.NoError(t, err)
-	// Without a StartDate, a rate fires at once, then every interval.
-	second := step(t, clock)
-	require.Equal(t, time.Date(2026, 3, 1, 1, 0, 0, 0, time.UTC), second)
-	require.NoError(t, sink.WaitLen(waitCtx(t), 2))
-	for _, dl := range sink.Letters() {
-		require.Equal(t, lambda.ConditionRetriesExhausted, dl.Condition)
-		require.Equal(t, 3, dl.Attempts)
-		var ev events.EventBridgeEvent
-		require.NoError(t, json.Unmarshal(dl.Payload, &ev))
-		require.Equal(t, "Scheduled Event", ev.DetailType)
-	}
-	require.NoError(t, att.Detach(context.Background()))
-}
-
-func TestScheduleInputAndWindowAndEnd(t *testing.T) {
-	t.Parallel()
-	rt := newRuntime(t, lambda.Options{})
-	got := newRecordSink()
-	cfg := fastAsync()
-	cfg.OnSuccess = got
-	f := deploy(t, rt, lambda.FunctionConfig{Name: "input", Code: testguest.Go(t, "echo"), Async: cfg})
-	start := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	clock := lambda.NewManualClock(start.Add(-time.Hour))
-	sched := &lambda.Schedule{
-		Expression:     "rate(10 minutes)",
-		StartDate:      start,
-		EndDate:        start.Add(20 * time.Minute),
-		FlexibleWindow: 5 * time.Minute,
-		Input:          []byte(`{"job": "compact",  "level": 2}`),
-		Clock:          clock,
-	}
-	_, err := f.Attach(context.Background(), "compact", sched)
-	require.NoError(t, err)
-	for i := 0; i < 3; i++ {
-		at := step(t, clock)
-		scheduled := start.Add(time.Duration(i) * 10 * time.Minute)
-		require.False(t, at.Before(scheduled), "no earlier than scheduled")
-		require.Less(t, at.Sub(scheduled), 5*time.Minute, "within the flexible window")
-		recs := got.wait(t, 1)
-		require.Equal(t, `{"job": "compact",  "level": 2}`, string(recs[len(recs)-1].RequestPayload), "the input, unchanged")
-	}
-	// After End, nothing is armed.
-	require.Eventually(t, func() bool { return clock.Timers() == 0 }, 10*time.Second, time.Millisecond)
-}
-
-func TestScheduleMissedFirings(t *testing.T) {
-	t.Parallel()
-	rt := newRuntime(t, lambda.Options{})
-	for _, tc := range []struct {
-		policy lambda.MissedFirings
-		fired  int
-		missed int64
-	}{
-		{lambda.FireOnce, 1, 2},
-		{lambda.SkipMissed, 0, 3},
-	} {
-		got := newRecordSink()
-		cfg := fastAsync()
-		cfg.OnSuccess = got
-		f := deploy(t, rt, lambda.FunctionConfig{Name: "missed" + map[lambda.MissedFirings]string{lambda.FireOnce: "once", lambda.SkipMissed: "skip"}[tc.policy], Code: testguest.Go(t, "echo"), Async: cfg})
-		t0 := time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC)
-		clock := lambda.NewManualClock(t0)
-		sched := &lambda.Schedule{Expression: "rate(1 minute)", Clock: clock, Missed: tc.policy}
-		att, err := f.Attach(context.Background(), "tick", sched)
-		require.NoError(t, err)
-		require.NoError(t, clock.WaitTimers(waitCtx(t), 1))
-		// The process sleeps through three firings.
-		clock.Set(t0.Add(3*time.Minute + 10*time.Second))
-		require.NoError(t, clock.WaitTimers(waitCtx(t), 1))
-		at, _ := clock.NextTimer()
-		require.Equal(t, t0.Add(4*time.Minute), at, "then it carries on with the next")
-		// One firing at attach (a rate starts at once), then what the
-		// policy fires of the three slept through.
-		recs := got.wait(t, 1+tc.fired)
-		if tc.fired == 1 {
-			var latest time.Time
-			for _, r := range recs {
-				var ev events.EventBridgeEvent
-				require.NoError(t, json.Unmarshal(r.ResponsePayload, &ev))
-				if ev.Time.After(latest) {
-					latest = ev.Time
-				}
-			}
-			require.Equal(t, t0.Add(3*time.Minute), latest, "the latest missed firing")
-		}
-		require.Equal(t, tc.missed, sched.MissedCount())
-		require.NoError(t, att.Detach(context.Background()))
-		require.NoError(t, f.Close(context.Background()))
-		require.Equal(t, int64(1+tc.fired), f.AsyncStats().Accepted)
-	}
-}
-
-func TestScheduleLockFiresOnceAcrossReplicas(t *testing.T) {
-	t.Parallel()
-	lock := &lambda.MemoryLock{}
-	t0 := time.Date(2026, 5, 5, 5, 0, 0, 0, time.UTC)
-	var clocks []*lambda.ManualClock
-	var fns []*lambda.Function
-	for i := 0; i < 3; i++ {
-		rt := newRuntime(t, lambda.Options{})
-		f := deploy(t, rt, lambda.FunctionConfig{Name: "report", Code: testguest.Go(t, "echo"), Async: fastAsync()})
-		clock := lambda.NewManualClock(t0)
-		_, err := f.Attach(context.Background(), "nightly", &lambda.Schedule{Expression: "cron(0 6 * * ? *)", Name: "nightly-report", Clock: clock, Lock: lock})
-		require.NoError(t, err)
-		clocks, fns = append(clocks, clock), append(fns, f)
-	}
-	for round := 1; round <= 2; round++ {
-		var wg sync.WaitGroup
-		for _, c := range clocks {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				step(t, c)
-			}()
-		}
-		wg.Wait()
-		for _, c := range clocks {
-			require.NoError(t, c.WaitTimers(waitCtx(t), 1))
-		}
-		var accepted int64
-		for _, f := range fns {
-			accepted += f.AsyncStats().Accepted
-		}
-		require.Equal(t, int64(round), accepted, "each firing fires once across the replicas")
-	}
-}
-
 // countingTrigger is a trigger written outside the package: it sends n
-// events as fast as the function takes them, then waits to be stopped.
+// events as fast as the function takes them, then waits to be stopped. With
+// startErr set, it does not start.
 type countingTrigger struct {
-	n    int
-	stop chan struct{}
-	done chan struct{}
+	n        int
+	startErr error
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 func (c *countingTrigger) Start(_ context.Context, tc *lambda.TriggerContext) error {
+	if c.startErr != nil {
+		return c.startErr
+	}
 	c.stop, c.done = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(c.done)
@@ -270,9 +72,10 @@ func TestCustomTriggerAndLifecycle(t *testing.T) {
 
 	_, err = f.Attach(context.Background(), "mine", &countingTrigger{})
 	require.ErrorIs(t, err, lambda.ErrConflict)
-	_, err = f.Attach(context.Background(), "bad", &lambda.Schedule{Expression: "cron(0 12 * * * *)"})
-	require.ErrorIs(t, err, lambda.ErrInvalidConfig)
-	require.ErrorContains(t, err, "day-of-week")
+	refused := errors.New("no such queue")
+	_, err = f.Attach(context.Background(), "bad", &countingTrigger{startErr: refused})
+	require.ErrorIs(t, err, refused, "a trigger that does not start is not attached")
+	require.Len(t, f.Triggers(), 1)
 
 	// Closing the function stops its triggers first; every event accepted
 	// still finishes.
@@ -283,47 +86,55 @@ func TestCustomTriggerAndLifecycle(t *testing.T) {
 	require.ErrorIs(t, err, lambda.ErrClosed)
 }
 
-func TestNextFirings(t *testing.T) {
-	from := time.Date(2026, 11, 27, 10, 7, 0, 0, time.UTC)
-	got, err := lambda.NextFirings("cron(0 18 ? * MON-FRI *)", "Europe/Berlin", from, 3)
-	require.NoError(t, err)
-	var local []string
-	for _, g := range got {
-		local = append(local, g.Format("Mon 2006-01-02 15:04 MST"))
-	}
-	require.Equal(t, []string{"Fri 2026-11-27 18:00 CET", "Mon 2026-11-30 18:00 CET", "Tue 2026-12-01 18:00 CET"}, local)
-	_, err = lambda.NextFirings("rate(5 minute)", "", from, 1)
-	require.ErrorIs(t, err, lambda.ErrInvalidConfig)
-	_, err = lambda.NextFirings("rate(5 minutes)", "Mars/Olympus", from, 1)
-	require.ErrorContains(t, err, "Mars/Olympus")
+// identityTrigger keeps what its TriggerContext tells it at Start.
+type identityTrigger struct {
+	name, fn, version, arn, region, account string
+	cfg                                     lambda.FunctionConfig
 }
 
-func TestScheduleFlexibleWindowLongerThanTheRate(t *testing.T) {
-	t.Parallel()
-	rt := newRuntime(t, lambda.Options{})
-	f := deploy(t, rt, lambda.FunctionConfig{Name: "flex", Code: testguest.Go(t, "echo"), Async: fastAsync()})
-	clock := lambda.NewManualClock(time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC))
-	sched := &lambda.Schedule{Expression: "rate(1 minute)", FlexibleWindow: time.Hour, Clock: clock}
-	_, err := f.Attach(context.Background(), "flex", sched)
-	require.NoError(t, err)
-	for i := 0; i < 180; i++ {
-		require.NoError(t, clock.WaitTimers(waitCtx(t), 1))
-		clock.Advance(time.Minute)
-	}
-	require.NoError(t, clock.WaitTimers(waitCtx(t), 1))
-	// Each firing is delayed up to an hour, so later ones come due during
-	// its delay: they are not missed, only late.
-	require.Zero(t, sched.MissedCount())
-	require.GreaterOrEqual(t, f.Triggers()[0].Stats().Events, int64(120))
+func (it *identityTrigger) Start(_ context.Context, tc *lambda.TriggerContext) error {
+	f := tc.Function
+	it.name, it.fn, it.version, it.arn = tc.Name(), f.Name(), f.Version(), f.ARN()
+	it.region, it.account, it.cfg = f.Region(), f.AccountID(), f.Config()
+	return nil
 }
 
-func TestScheduleRefusesAnInputTooLarge(t *testing.T) {
+func (it *identityTrigger) Stop(context.Context) error { return nil }
+
+// TestTriggerSeesItsFunction checks that a trigger written outside the
+// package learns, from exported API alone, what the built-in ones need:
+// its name, its function's identity, and its limits.
+func TestTriggerSeesItsFunction(t *testing.T) {
 	t.Parallel()
-	rt := newRuntime(t, lambda.Options{})
-	cfg := fastAsync()
-	cfg.MaxPayloadBytes = 100
-	f := deploy(t, rt, lambda.FunctionConfig{Name: "small", Code: testguest.Go(t, "echo"), Async: cfg})
-	_, err := f.Attach(context.Background(), "big", &lambda.Schedule{Expression: "rate(1 day)", Input: []byte(fmt.Sprintf(`"%0200d"`, 0))})
-	require.ErrorIs(t, err, lambda.ErrInvalidConfig)
-	require.ErrorContains(t, err, "100-byte asynchronous limit")
+	for _, tc := range []struct {
+		name            string
+		opts            lambda.Options
+		region, account string
+	}{
+		{"defaults", lambda.Options{}, "us-east-1", "000000000000"},
+		{"set", lambda.Options{Region: "eu-central-1", AccountID: "123456789012"}, "eu-central-1", "123456789012"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := newRuntime(t, tc.opts)
+			async := fastAsync()
+			async.MaxPayloadBytes = 1000
+			async.MaxEventAge = 2 * time.Minute
+			f := deploy(t, rt, lambda.FunctionConfig{Name: "ident", Version: "7", Code: testguest.Go(t, "echo"), MaxRequestBytes: 5000, Async: async})
+			it := &identityTrigger{}
+			att, err := f.Attach(context.Background(), "feed", it)
+			require.NoError(t, err)
+			require.Equal(t, "feed", it.name)
+			require.Equal(t, att.Name(), it.name)
+			require.Equal(t, "ident", it.fn)
+			require.Equal(t, "7", it.version)
+			require.Equal(t, tc.region, it.region)
+			require.Equal(t, tc.account, it.account)
+			require.Equal(t, "arn:aws:lambda:"+tc.region+":"+tc.account+":function:ident", it.arn)
+			require.Equal(t, 5000, it.cfg.MaxRequestBytes)
+			require.Equal(t, 1000, it.cfg.Async.MaxPayloadBytes)
+			require.Equal(t, 2*time.Minute, it.cfg.Async.MaxEventAge)
+			require.Equal(t, lambda.DefaultMaxRetryAttempts, *it.cfg.Async.MaxRetryAttempts, "resolved")
+			require.NoError(t, att.Detach(context.Background()))
+		})
+	}
 }

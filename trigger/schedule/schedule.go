@@ -1,7 +1,44 @@
-package lambda
+// Package schedule is the schedule trigger: EventBridge's schedule
+// expressions, rate(…), cron(…) and at(…), firing a function's
+// asynchronous invocations, as an EventBridge rule or an EventBridge
+// Scheduler schedule does. Attach a Schedule to a function with
+// lambda.Function.Attach:
+//
+//	att, err := fn.Attach(ctx, "nightly", &schedule.Schedule{
+//		Expression: "cron(0 6 * * ? *)",
+//		Timezone:   "Europe/Berlin",
+//	})
+//
+// # Time zones
+//
+// Timezone names an IANA time zone, which is read from the zone database
+// the way time.LoadLocation reads it: from the ZONEINFO directory or
+// zip, the system's zoneinfo (/usr/share/zoneinfo), the Go installation's
+// ($GOROOT/lib/time/zoneinfo.zip), or the one embedded in the program. Embedding it (about 450 KB) is the main package's choice, not
+// this library's:
+//
+//	import _ "time/tzdata"
+//
+// in package main, for a program that runs where no zoneinfo is installed
+// (a scratch or distroless container, Windows). A zone that cannot be
+// found is a lambda.ErrInvalidConfig at Attach that names it and says
+// what to do.
+//
+// # A template for triggers
+//
+// This package uses only the exported API of package lambda, as a trigger
+// of your own would: the lambda.Trigger interface, and what
+// lambda.TriggerContext gives it — its Name, its Function (Name, ARN,
+// Region, AccountID and Config, for the payload limits), its Logger, and
+// InvokeAsync and ReportError, which count its events and errors. It
+// reaches into nothing unexported, and the other built-in triggers follow
+// the same pattern.
+package schedule
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,11 +46,11 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
-	_ "time/tzdata" // IANA time zones work on machines without zoneinfo
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/wasmlambda/lambda/internal/schedule"
+	lambda "github.com/wasmlambda/lambda"
+	ischedule "github.com/wasmlambda/lambda/internal/schedule"
 )
 
 // MaxFlexibleWindow is EventBridge Scheduler's largest flexible time
@@ -35,7 +72,8 @@ const (
 // Schedule is the schedule trigger: it invokes its function
 // asynchronously at the times of an EventBridge schedule expression, so
 // the function's retries and dead-letter sink apply to each firing. Attach
-// it with Function.Attach; a Schedule runs on one function at a time.
+// it with lambda.Function.Attach; a Schedule runs on one function at a
+// time.
 //
 // A firing sends either the EventBridge Scheduled Event, as an EventBridge
 // rule does:
@@ -66,7 +104,8 @@ type Schedule struct {
 	Name string
 
 	// Timezone is the IANA time zone of cron and at expressions, such as
-	// "Europe/Berlin". Default "UTC".
+	// "Europe/Berlin". Default "UTC". See the package doc for where the
+	// zone database comes from.
 	Timezone string
 
 	// StartDate and EndDate bound the firings, as EventBridge Scheduler's
@@ -89,9 +128,9 @@ type Schedule struct {
 	// when a later one is due. Default FireOnce.
 	Missed MissedFirings
 
-	// Clock is the schedule's time. Default RealClock(); tests use a
-	// ManualClock.
-	Clock Clock
+	// Clock is the schedule's time. Default lambda.RealClock(); tests use
+	// a lambdatest.ManualClock.
+	Clock lambda.Clock
 
 	// Lock, when set, makes replicas that run the same schedule (by Name)
 	// fire each firing once: only the one whose Claim succeeds fires. The
@@ -104,15 +143,15 @@ type Schedule struct {
 	stop    chan struct{} // closed by Stop: no new firing
 	abort   chan struct{} // closed when Stop's ctx ends: give up the firing in hand
 	done    chan struct{}
-	tc      *TriggerContext
-	expr    *schedule.Expr
+	tc      *lambda.TriggerContext
+	expr    *ischedule.Expr
 	loc     *time.Location
 	anchor  time.Time
 	missed  int64
 	pending []time.Time // firings taken and not yet accepted
 }
 
-var _ Trigger = (*Schedule)(nil)
+var _ lambda.Trigger = (*Schedule)(nil)
 
 // NextFirings previews the next n firing times of a schedule expression
 // after from, in the IANA time zone tz ("" is UTC). A rate expression
@@ -121,15 +160,16 @@ var _ Trigger = (*Schedule)(nil)
 //
 // # Errors
 //
-// An invalid expression or time zone is an ErrInvalidConfig naming the
-// field and the reason.
+// An invalid expression or time zone is a lambda.ErrInvalidConfig naming
+// the field and the reason; a time zone that cannot be found, the zone and
+// the fix.
 func NextFirings(expression, tz string, from time.Time, n int) ([]time.Time, error) {
 	expr, loc, err := parseSchedule(expression, tz)
 	if err != nil {
 		return nil, err
 	}
 	after := from
-	if expr.Kind() == schedule.Rate {
+	if expr.Kind() == ischedule.Rate {
 		after = from.Add(-time.Nanosecond)
 	}
 	return expr.NextN(after, loc, from, n), nil
@@ -164,25 +204,27 @@ func (s *Schedule) Preview(from time.Time, n int) ([]time.Time, error) {
 
 // firstAfter is the instant the first firing must follow, for a schedule
 // attached at from.
-func (s *Schedule) firstAfter(expr *schedule.Expr, from time.Time) time.Time {
+func (s *Schedule) firstAfter(expr *ischedule.Expr, from time.Time) time.Time {
 	switch {
 	case !s.StartDate.IsZero() && s.StartDate.After(from):
 		return s.StartDate.Add(-time.Nanosecond) // StartDate itself may fire
-	case s.StartDate.IsZero() && expr.Kind() == schedule.Rate:
+	case s.StartDate.IsZero() && expr.Kind() == ischedule.Rate:
 		return from.Add(-time.Nanosecond) // AWS: it starts invoking at once
 	}
 	return from
 }
 
-func parseSchedule(expression, tz string) (*schedule.Expr, *time.Location, error) {
-	expr, err := schedule.Parse(expression)
+func parseSchedule(expression, tz string) (*ischedule.Expr, *time.Location, error) {
+	expr, err := ischedule.Parse(expression)
 	if err != nil {
 		return nil, nil, invalidConfig("%v", err)
 	}
 	loc := time.UTC
 	if tz != "" {
 		if loc, err = time.LoadLocation(tz); err != nil {
-			return nil, nil, invalidConfig("schedule time zone %q: %v", tz, err)
+			return nil, nil, invalidConfig("schedule time zone %q: %v: not in the time zone database this process reads; "+
+				"check the name, or, if it is right, embed the database with import _ \"time/tzdata\" in package main, "+
+				"or install the system's zoneinfo (the tzdata package)", tz, err)
 		}
 	}
 	return expr, loc, nil
@@ -203,8 +245,8 @@ func (s *Schedule) validate() error {
 	return nil
 }
 
-// Start implements Trigger: it checks the schedule and starts it.
-func (s *Schedule) Start(ctx context.Context, tc *TriggerContext) error {
+// Start implements lambda.Trigger: it checks the schedule and starts it.
+func (s *Schedule) Start(ctx context.Context, tc *lambda.TriggerContext) error {
 	expr, loc, err := parseSchedule(s.Expression, s.Timezone)
 	if err != nil {
 		return err
@@ -212,9 +254,11 @@ func (s *Schedule) Start(ctx context.Context, tc *TriggerContext) error {
 	if err := s.validate(); err != nil {
 		return err
 	}
-	fc := tc.Function.cfg
+	// InvokeAsync refuses an event over either limit: refuse an Input
+	// that every firing would send in vain now.
+	fc := tc.Function.Config()
 	if limit := min(fc.Async.MaxPayloadBytes, fc.MaxRequestBytes); len(s.Input) > limit {
-		return invalidConfig("schedule %s: Input of %d bytes exceeds the %d-byte asynchronous limit of function %s", s.Expression, len(s.Input), limit, fc.Name)
+		return invalidConfig("schedule %s: Input of %d bytes exceeds the %d-byte asynchronous limit of function %s", s.Expression, len(s.Input), limit, tc.Function.Name())
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -222,10 +266,10 @@ func (s *Schedule) Start(ctx context.Context, tc *TriggerContext) error {
 		return invalidConfig("schedule %s is attached already", s.Expression)
 	}
 	if s.Clock == nil {
-		s.Clock = RealClock()
+		s.Clock = lambda.RealClock()
 	}
 	if s.Name == "" {
-		s.Name = tc.name
+		s.Name = tc.Name()
 	}
 	s.running, s.tc, s.expr, s.loc = true, tc, expr, loc
 	s.stop, s.abort, s.done = make(chan struct{}), make(chan struct{}), make(chan struct{})
@@ -238,7 +282,7 @@ func (s *Schedule) Start(ctx context.Context, tc *TriggerContext) error {
 	return nil
 }
 
-// Stop implements Trigger: no firing starts after it returns. A firing
+// Stop implements lambda.Trigger: no firing starts after it returns. A firing
 // being handed to the function (retried while the function refuses it) is
 // finished within ctx; one still not accepted when ctx ends is named in the
 // error.
@@ -367,10 +411,10 @@ func (s *Schedule) fire(ctx context.Context, tick time.Time) bool {
 			s.mu.Unlock()
 			return true
 		}
-		if errors.Is(err, ErrClosed) || ctx.Err() != nil {
+		if errors.Is(err, lambda.ErrClosed) || ctx.Err() != nil {
 			return false
 		}
-		if errors.Is(err, ErrPayloadTooLarge) || errors.Is(err, ErrInvalidRequestContent) {
+		if errors.Is(err, lambda.ErrPayloadTooLarge) || errors.Is(err, lambda.ErrInvalidRequestContent) {
 			// Refused for good, already reported: go on to the next.
 			s.mu.Lock()
 			s.pending = s.pending[:len(s.pending)-1]
@@ -390,64 +434,37 @@ func (s *Schedule) fire(ctx context.Context, tick time.Time) bool {
 
 // scheduledEvent is the EventBridge Scheduled Event for the firing at tick.
 func (s *Schedule) scheduledEvent(tick time.Time) []byte {
-	rt := s.tc.Function.rt
+	fn := s.tc.Function
 	b, _ := json.Marshal(events.EventBridgeEvent{
 		Version:    "0",
-		ID:         newRequestID(),
+		ID:         newEventID(),
 		DetailType: "Scheduled Event",
 		Source:     "aws.events",
-		AccountID:  rt.accountID,
+		AccountID:  fn.AccountID(),
 		Time:       tick.UTC().Truncate(time.Second),
-		Region:     rt.region,
-		Resources:  []string{fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", rt.region, rt.accountID, s.Name)},
+		Region:     fn.Region(),
+		Resources:  []string{fmt.Sprintf("arn:aws:events:%s:%s:rule/%s", fn.Region(), fn.AccountID(), s.Name)},
 		Detail:     json.RawMessage("{}"),
 	})
 	return b
 }
 
-// Lock makes replicas that run the same schedule fire each firing once.
-// Claim is called before each firing with a key naming the schedule and
-// the firing time; only the caller that claims it fires.
-//
-// MemoryLock serves replicas in one process. Across processes, back it
-// with what they share, for example a database: an INSERT of the key into
-// a table with a unique constraint, where the insert that succeeds claims
-// it (and a periodic DELETE of keys past their ttl keeps the table small).
-// An advisory lock alone is not enough: it is released when Claim's
-// transaction ends, before a slower replica's timer fires.
-type Lock interface {
-	// Claim claims key until ttl has passed. It reports whether this call
-	// claimed it; false means another holder did.
-	Claim(ctx context.Context, key string, ttl time.Duration) (bool, error)
+// newEventID returns a random UUID (version 4), an EventBridge event's id.
+func newEventID() string {
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-// MemoryLock is a Lock for replicas in one process. The zero value is
-// ready to use, and it is safe for concurrent use.
-type MemoryLock struct {
-	mu      sync.Mutex
-	expires map[string]time.Time
-}
-
-var _ Lock = (*MemoryLock)(nil)
-
-// Claim claims key until ttl has passed, unless a claim on it still holds.
-func (l *MemoryLock) Claim(_ context.Context, key string, ttl time.Duration) (bool, error) {
-	now := time.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.expires == nil {
-		l.expires = map[string]time.Time{}
+// invalidConfig is a lambda.ErrInvalidConfig with a message.
+func invalidConfig(format string, args ...any) error {
+	return &lambda.ServiceError{
+		Code:       lambda.ErrInvalidConfig.Code,
+		StatusCode: lambda.ErrInvalidConfig.StatusCode,
+		Message:    fmt.Sprintf(format, args...),
 	}
-	if exp, ok := l.expires[key]; ok && now.Before(exp) {
-		return false, nil
-	}
-	if len(l.expires) > 1024 {
-		for k, exp := range l.expires {
-			if !now.Before(exp) {
-				delete(l.expires, k)
-			}
-		}
-	}
-	l.expires[key] = now.Add(ttl)
-	return true, nil
 }

@@ -1,4 +1,4 @@
-package lambda_test
+package schedule_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	lambda "github.com/wasmlambda/lambda"
 	"github.com/wasmlambda/lambda/internal/testguest"
+	"github.com/wasmlambda/lambda/trigger/schedule"
 )
 
 // scheduleFanOut is how many schedules fire at the same second in one round
@@ -67,7 +68,7 @@ func BenchmarkScheduleLateness(b *testing.B) {
 		var atts []*lambda.Attachment
 		done.Add(scheduleFanOut)
 		for i := 0; i < scheduleFanOut; i++ {
-			a, err := f.Attach(context.Background(), fmt.Sprintf("r%d-%d", round, i), &lambda.Schedule{Expression: expr})
+			a, err := f.Attach(context.Background(), fmt.Sprintf("r%d-%d", round, i), &schedule.Schedule{Expression: expr})
 			if err != nil {
 				b.Fatal(err)
 			}
