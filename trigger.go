@@ -11,7 +11,7 @@ import (
 
 // Trigger is a source of events for a function: a schedule, a queue, a
 // bucket, or one of your own. The built-in triggers live in packages of
-// their own (trigger/schedule, for one) and use this interface and the
+// their own (trigger/schedule, for one) and use this interface and this
 // package's exported API and nothing else, so a trigger of your own has the
 // same powers: what a trigger needs to know of its function is on
 // TriggerContext and Function.
