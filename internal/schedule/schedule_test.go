@@ -5,7 +5,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-	_ "time/tzdata" // the DST tests must not depend on the machine's zoneinfo
 
 	"github.com/stretchr/testify/require"
 )
