@@ -24,9 +24,6 @@ const (
 	// DefaultMaxEventAge is AWS's default, and largest, maximum event age.
 	DefaultMaxEventAge = 6 * time.Hour
 	MaxEventAge        = 6 * time.Hour
-	// MinEventAge is AWS's smallest maximum event age. Shorter ones are
-	// accepted, for tests.
-	MinEventAge = 60 * time.Second
 	// DefaultAsyncPayloadLimit is AWS's limit on an asynchronous event: 1 MB.
 	DefaultAsyncPayloadLimit = 1 << 20
 	// DefaultAsyncQueueSize bounds the events a function holds.
