@@ -16,13 +16,14 @@ type DeadLetterSource interface {
 	Remove(ctx context.Context, requestIDs ...string) error
 }
 
-// RedriveOptions tune Function.Redrive.
+// RedriveOptions tune Function.Redrive. As for every configuration in this
+// package (see the package doc), a zero field means the documented default.
 type RedriveOptions struct {
 	// Filter picks the dead letters to replay. Default: those of the
 	// function's name.
 	Filter func(dl *DeadLetter) bool
 	// Concurrency is how many run at once. Default the function's
-	// Async.Concurrency.
+	// Async.Concurrency; a negative value is refused.
 	Concurrency int
 	// Keep leaves the dead letters that succeeded in the source. By
 	// default they are removed from it.
@@ -58,9 +59,13 @@ type RedriveFailure struct {
 //
 // Redrive fails when src cannot be read or updated, or ctx ends; the
 // report then holds what was done. A replay that fails is not an error of
-// Redrive: it is in the report's Failed.
+// Redrive: it is in the report's Failed. A negative opts.Concurrency is an
+// ErrInvalidConfig, and nothing is read or replayed.
 func (f *Function) Redrive(ctx context.Context, src DeadLetterSource, opts RedriveOptions) (RedriveReport, error) {
 	var rep RedriveReport
+	if opts.Concurrency < 0 {
+		return rep, invalidConfig("redrive to %s: Concurrency %d: want 0 (the function's Async.Concurrency) or more", f.name, opts.Concurrency)
+	}
 	letters, err := src.DeadLetters(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("redrive to %s: read the dead letters: %w", f.name, err)
@@ -78,7 +83,7 @@ func (f *Function) Redrive(ctx context.Context, src DeadLetterSource, opts Redri
 		}
 	}
 	conc := opts.Concurrency
-	if conc <= 0 {
+	if conc == 0 {
 		conc = f.cfg.Async.Concurrency
 	}
 	errs := make([]error, len(picked))
