@@ -25,9 +25,6 @@ const (
 	// DefaultMaxEventAge is AWS's default, and largest, maximum event age.
 	DefaultMaxEventAge = 6 * time.Hour
 	MaxEventAge        = 6 * time.Hour
-	// MinEventAge is AWS's smallest maximum event age. Shorter ones are
-	// accepted, for tests.
-	MinEventAge = 60 * time.Second
 	// DefaultAsyncPayloadLimit is AWS's limit on an asynchronous event: 1 MB.
 	DefaultAsyncPayloadLimit = 1 << 20
 	// DefaultAsyncQueueSize bounds the events a function holds.
@@ -51,20 +48,28 @@ const (
 )
 
 // Retries returns a pointer to n, for AsyncConfig.MaxRetryAttempts:
-// Retries(0) turns retries off.
+// Retries(0) turns retries off, as a MaximumRetryAttempts of 0 does on AWS.
 func Retries(n int) *int { return &n }
 
 // AsyncConfig configures a function's asynchronous invocation: AWS's
-// event invoke config, dead-letter queue and destinations. A zero field
-// means the documented default.
+// event invoke config, dead-letter queue and destinations. As for every
+// configuration in this package (see the package doc), a zero field means
+// the documented default; a negative value turns off the one field that
+// says so, MaxRetryAttempts, and is refused elsewhere.
 type AsyncConfig struct {
 	// MaxRetryAttempts is how many times a failed event is retried: 0 to 2.
-	// Nil means AWS's default, 2; use Retries(0) for none.
+	// Nil means AWS's default, 2. Retries(0), AWS's 0, turns retries off,
+	// as does a negative count.
+	//
+	// It is the package's one pointer field, set with Retries, because on
+	// AWS 0 means no retries: in an int field, an AWS user's 0 would be the
+	// default and retry twice. A bare 0 does not compile here.
 	MaxRetryAttempts *int
 
 	// RetryBackoff[i] is the wait before retry i+1; a retry past the end
-	// waits as long as the last entry. Default 1 minute, then 2 minutes,
-	// as AWS. Tests may use milliseconds.
+	// waits as long as the last entry, and an entry of 0 retries at once.
+	// Nil or empty means the default: 1 minute, then 2 minutes, as AWS.
+	// Tests may use milliseconds.
 	RetryBackoff []time.Duration
 
 	// MaxEventAge is how long an event may wait, from acceptance, for an
@@ -93,13 +98,13 @@ type AsyncConfig struct {
 	Concurrency int
 
 	// DeadLetter receives events that failed for good (AWS's dead-letter
-	// queue). When neither it nor OnFailure is set, dead letters go to the
-	// runtime's undelivered file (Options.UndeliveredFile), so that none is
-	// lost.
+	// queue). Default none. When neither it nor OnFailure is set, dead
+	// letters go to the runtime's undelivered file (Options.UndeliveredFile),
+	// so that none is lost.
 	DeadLetter DeadLetterSink
 
 	// OnSuccess and OnFailure receive AWS's invocation record of events
-	// that succeeded, or failed for good.
+	// that succeeded, or failed for good. Default none.
 	OnSuccess Destination
 	OnFailure Destination
 
@@ -113,10 +118,10 @@ type AsyncConfig struct {
 func (c AsyncConfig) withDefaults(fn string, maxConcurrency int) (AsyncConfig, int, error) {
 	retries := DefaultMaxRetryAttempts
 	if c.MaxRetryAttempts != nil {
-		retries = *c.MaxRetryAttempts
-		if retries < 0 || retries > MaxRetryAttempts {
-			return c, 0, invalidConfig("function %s: Async.MaxRetryAttempts %d: want 0 to %d", fn, retries, MaxRetryAttempts)
+		if *c.MaxRetryAttempts > MaxRetryAttempts {
+			return c, 0, invalidConfig("function %s: Async.MaxRetryAttempts %d: want 0 to %d, or negative for none", fn, *c.MaxRetryAttempts, MaxRetryAttempts)
 		}
+		retries = max(*c.MaxRetryAttempts, 0) // negative: none
 	}
 	if len(c.RetryBackoff) == 0 {
 		c.RetryBackoff = []time.Duration{DefaultFirstRetryDelay, DefaultSecondRetryDelay}

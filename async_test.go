@@ -103,8 +103,10 @@ func TestAsyncOutcomes(t *testing.T) {
 	})
 
 	t.Run("always fails: the sink after exactly 1 + retries attempts", func(t *testing.T) {
-		for _, retries := range []int{0, 1, 2} {
+		// A negative count, like 0, means no retries.
+		for _, retries := range []int{-1, 0, 1, 2} {
 			t.Run(fmt.Sprint("retries=", retries), func(t *testing.T) {
+				attempts := 1 + max(retries, 0)
 				failed := newRecordSink()
 				sink := &lambda.MemorySink{}
 				cfg := fastAsync()
@@ -131,7 +133,7 @@ func TestAsyncOutcomes(t *testing.T) {
 				require.Equal(t, 200, dl.ErrorCode)
 				require.Equal(t, "errorString", dl.ErrorType)
 				require.Equal(t, "boom", dl.ErrorMessage)
-				require.Equal(t, 1+retries, dl.Attempts)
+				require.Equal(t, attempts, dl.Attempts)
 				require.False(t, dl.AcceptedAt.Before(before))
 				require.False(t, dl.FirstAttemptAt.Before(dl.AcceptedAt))
 				require.False(t, dl.LastAttemptAt.Before(dl.FirstAttemptAt))
@@ -141,7 +143,7 @@ func TestAsyncOutcomes(t *testing.T) {
 					require.GreaterOrEqual(t, dl.LastAttemptAt.Sub(dl.FirstAttemptAt), 5*time.Millisecond)
 				}
 				s := f.AsyncStats()
-				require.Equal(t, int64(1+retries), s.Attempts)
+				require.Equal(t, int64(attempts), s.Attempts)
 				require.Equal(t, int64(1), s.DeadLettered)
 
 				// The on-failure record, exactly as AWS shapes it.
@@ -159,7 +161,7 @@ func TestAsyncOutcomes(t *testing.T) {
 					"requestPayload": {"op": "error", "message": "boom"},
 					"responseContext": {"statusCode": 200, "executedVersion": "7", "functionError": "Unhandled"},
 					"responsePayload": {"errorMessage": "boom", "errorType": "errorString"}
-				}`, id, f.ARN()+":7", 1+retries)
+				}`, id, f.ARN()+":7", attempts)
 				gotJSON, _ := json.Marshal(got)
 				require.JSONEq(t, want, string(gotJSON))
 			})
@@ -269,8 +271,7 @@ func TestAsyncRejectsBadInput(t *testing.T) {
 		cfg  lambda.AsyncConfig
 		want string
 	}{
-		{"retries", lambda.AsyncConfig{MaxRetryAttempts: lambda.Retries(3)}, "MaxRetryAttempts 3: want 0 to 2"},
-		{"negative retries", lambda.AsyncConfig{MaxRetryAttempts: lambda.Retries(-1)}, "MaxRetryAttempts -1"},
+		{"retries", lambda.AsyncConfig{MaxRetryAttempts: lambda.Retries(3)}, "MaxRetryAttempts 3: want 0 to 2, or negative for none"},
 		{"age", lambda.AsyncConfig{MaxEventAge: 7 * time.Hour}, "MaxEventAge 7h0m0s"},
 		{"backoff", lambda.AsyncConfig{RetryBackoff: []time.Duration{-1}}, "RetryBackoff[0]"},
 		{"queue", lambda.AsyncConfig{QueueSize: -1}, "QueueSize -1"},

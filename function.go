@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -50,9 +52,11 @@ const (
 	LatestVersion = "$LATEST"
 )
 
-// FunctionConfig is a function's configuration. Like http.Server, a zero
-// field means the documented default, which is AWS Lambda's wherever AWS has
-// one.
+// FunctionConfig is a function's configuration. As for every configuration
+// in this package (see the package doc), a zero field means the documented
+// default, which is AWS Lambda's wherever AWS has one; a negative value turns
+// off the fields that say so, IdleTimeout and MaxUses, and is refused
+// elsewhere.
 type FunctionConfig struct {
 	// Name is the function's name: 1 to 64 letters, digits, hyphens and
 	// underscores. Required.
@@ -63,7 +67,8 @@ type FunctionConfig struct {
 	// guest sees read-only under /var/task. In a zip, the module is the
 	// root file named after Handler ("bootstrap", as for AWS's OS-only
 	// runtimes), or Handler + ".wasm", or else the only .wasm file at the
-	// root. Exactly one of Code and CodePath is set.
+	// root. Exactly one of Code and CodePath is set. Deploy does not keep
+	// Code: Function.Config returns it nil.
 	Code []byte
 	// CodePath is a file holding the code: a wasm module or a zip.
 	CodePath string
@@ -84,9 +89,9 @@ type FunctionConfig struct {
 	// enforced as the limit of the guest's linear memory.
 	MemorySize int
 
-	// Environment holds the function's variables. Keys match
-	// [a-zA-Z][a-zA-Z0-9_]+, AWS's reserved names are refused, and keys and
-	// values together take at most 4 KB.
+	// Environment holds the function's variables; default none. Keys
+	// match [a-zA-Z][a-zA-Z0-9_]+, AWS's reserved names are refused, and
+	// keys and values together take at most 4 KB.
 	Environment map[string]string
 
 	// MaxConcurrency caps the sandboxes, and so the invocations, the
@@ -96,15 +101,17 @@ type FunctionConfig struct {
 	MaxConcurrency int
 
 	// MinWarm sandboxes are initialised at deploy and kept initialised:
-	// AWS's provisioned concurrency. At most MaxConcurrency. Default 0.
+	// AWS's provisioned concurrency. At most MaxConcurrency. Default 0:
+	// none.
 	MinWarm int
 
 	// IdleTimeout closes a sandbox left idle this long, MinWarm excepted.
-	// Default 10 minutes; negative keeps idle sandboxes forever.
+	// Default 10 minutes (DefaultIdleTimeout). Negative turns it off: idle
+	// sandboxes are kept until the function closes.
 	IdleTimeout time.Duration
 
-	// MaxUses recycles a sandbox after this many invocations. Default 0:
-	// no limit.
+	// MaxUses recycles a sandbox after this many invocations. Default 0,
+	// as any negative value: no limit.
 	MaxUses int
 
 	// ThrottleWhenBusy makes an invocation that finds every allowed
@@ -126,7 +133,7 @@ type FunctionConfig struct {
 
 	// Layers are merged, in order, read-only under /opt: directories
 	// merge, and for a file in several layers the last wins. At most
-	// Options.MaxLayers (AWS's 5), one version per layer.
+	// Options.MaxLayers (AWS's 5), one version per layer. Default none.
 	Layers []*LayerVersion
 
 	// EphemeralStorageMB is the size of /tmp in MB: a writable directory
@@ -137,7 +144,7 @@ type FunctionConfig struct {
 	EphemeralStorageMB int
 
 	// Mounts grant host directories or file systems at other guest paths.
-	// Nothing else of the host is visible.
+	// Nothing else of the host is visible. Default none.
 	Mounts []Mount
 
 	// Async configures asynchronous invocation (InvokeAsync): retries,
@@ -213,9 +220,6 @@ func (c FunctionConfig) withDefaults() (FunctionConfig, error) {
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout
-	}
-	if c.MaxUses < 0 {
-		return c, invalidConfig("function %s: MaxUses %d: want 0 (no limit) or more", c.Name, c.MaxUses)
 	}
 	for _, lim := range []struct {
 		name string
@@ -304,7 +308,7 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 	}
 	f := &Function{
 		rt:      r,
-		cfg:     cfg,
+		cfg:     cfg.clone(), // without Code, which only this Deploy needs
 		name:    cfg.Name,
 		arn:     fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", r.region, r.accountID, cfg.Name),
 		timeout: strconv.FormatFloat(cfg.Timeout.Seconds(), 'f', 2, 64),
@@ -409,10 +413,24 @@ func (f *Function) AccountID() string { return f.rt.accountID }
 // ARN is the function's ARN, arn:aws:lambda:REGION:ACCOUNT:function:NAME.
 func (f *Function) ARN() string { return f.arn }
 
-// Config is the function's configuration with every default resolved.
-func (f *Function) Config() FunctionConfig {
-	c := f.cfg
+// Config returns a copy of the function's configuration, with every
+// default resolved. The copy is the caller's: its maps and slices are its
+// own, and changing them changes nothing in the function. Code is nil, as
+// the function does not keep its code once deployed.
+func (f *Function) Config() FunctionConfig { return f.cfg.clone() }
+
+// clone returns c without Code, and with copies of everything a caller
+// could change in place: Environment, Layers, Mounts, Async.RetryBackoff
+// and Async.MaxRetryAttempts.
+func (c FunctionConfig) clone() FunctionConfig {
 	c.Code = nil
+	c.Environment = maps.Clone(c.Environment)
+	c.Layers = slices.Clone(c.Layers)
+	c.Mounts = slices.Clone(c.Mounts)
+	c.Async.RetryBackoff = slices.Clone(c.Async.RetryBackoff)
+	if c.Async.MaxRetryAttempts != nil {
+		c.Async.MaxRetryAttempts = Retries(*c.Async.MaxRetryAttempts)
+	}
 	return c
 }
 
@@ -527,12 +545,19 @@ func WithIdentity(identity []byte) InvokeOption {
 }
 
 // InvokeJSON invokes f with in encoded as JSON and decodes the response
-// into an Out.
+// into an Out. An empty response leaves Out's zero value.
+//
+// # Errors
+//
+// An in that encoding/json cannot encode fails before any invocation, with
+// an error that wraps json.Marshal's, such as a *json.UnsupportedTypeError
+// for a channel or a func; a response that does not decode into an Out
+// wraps json.Unmarshal's. Otherwise the errors are Invoke's.
 func InvokeJSON[Out, In any](ctx context.Context, f *Function, in In, opts ...InvokeOption) (Out, error) {
 	var out Out
 	payload, err := json.Marshal(in)
 	if err != nil {
-		return out, invalidConfig("encode the event: %v", err)
+		return out, fmt.Errorf("encode the event for function %s: %w", f.name, err)
 	}
 	resp, err := f.Invoke(ctx, payload, opts...)
 	if err != nil {

@@ -3,9 +3,12 @@ package lambda_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"math"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -135,9 +138,12 @@ func TestInvokeJSONErrors(t *testing.T) {
 	rt := newRuntime(t, lambda.Options{})
 	f := deploy(t, rt, lambda.FunctionConfig{Name: "counter", Code: testguest.WAT(t, "counter")})
 	_, err := lambda.InvokeJSON[int](context.Background(), f, func() {})
-	require.ErrorIs(t, err, lambda.ErrInvalidConfig)
+	var ute *json.UnsupportedTypeError
+	require.ErrorAs(t, err, &ute, "TestInvokeJSONEncodeError has the cases")
 	_, err = lambda.InvokeJSON[int](context.Background(), f, "not a number")
 	require.ErrorContains(t, err, "decode the response of counter as int")
+	var ume *json.UnmarshalTypeError
+	require.ErrorAs(t, err, &ume)
 	got, err := lambda.InvokeJSON[map[string]int](context.Background(), f, map[string]int{"a": 1})
 	require.NoError(t, err)
 	require.Equal(t, map[string]int{"a": 1}, got)
@@ -208,3 +214,143 @@ func TestCloseDuringDeploy(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigReturnsACopy: Config hands out a copy the caller may change at
+// will, and Deploy takes one, so that neither the caller's config nor the
+// returned one reaches into the function's. Code is not kept.
+func TestConfigReturnsACopy(t *testing.T) {
+	rt := newRuntime(t, lambda.Options{})
+	ctx := context.Background()
+	layer, err := rt.PublishLayerVersion(ctx, "lib", lambda.LayerContent{FS: fstest.MapFS{"lib.txt": {Data: []byte("v1")}}})
+	require.NoError(t, err)
+	in := lambda.FunctionConfig{
+		Name:        "copied",
+		Code:        testguest.WAT(t, "counter"),
+		Environment: map[string]string{"STAGE": "prod"},
+		Layers:      []*lambda.LayerVersion{layer},
+		Mounts:      []lambda.Mount{{Path: "/data", FS: fstest.MapFS{"d.txt": {Data: []byte("d")}}}},
+		Async: lambda.AsyncConfig{
+			MaxRetryAttempts: lambda.Retries(1),
+			RetryBackoff:     []time.Duration{time.Second},
+		},
+	}
+	f := deploy(t, rt, in)
+	// check compares with literals: a config that shared its maps or slices
+	// with the function's would compare equal to it after any change.
+	check := func(t *testing.T, c lambda.FunctionConfig) {
+		t.Helper()
+		require.Nil(t, c.Code, "the function does not keep its code")
+		require.Equal(t, map[string]string{"STAGE": "prod"}, c.Environment)
+		require.Equal(t, []*lambda.LayerVersion{layer}, c.Layers)
+		require.Len(t, c.Mounts, 1)
+		require.Equal(t, "/data", c.Mounts[0].Path)
+		require.Equal(t, []time.Duration{time.Second}, c.Async.RetryBackoff)
+		require.Equal(t, 1, *c.Async.MaxRetryAttempts)
+	}
+	check(t, f.Config())
+
+	mutate := func(c *lambda.FunctionConfig) {
+		c.Environment["STAGE"] = "changed"
+		c.Environment["EXTRA"] = "x"
+		c.Layers[0] = nil
+		c.Mounts[0].Path = "/elsewhere"
+		c.Async.RetryBackoff[0] = time.Hour
+		*c.Async.MaxRetryAttempts = 0
+	}
+	t.Run("the returned config", func(t *testing.T) {
+		got := f.Config()
+		mutate(&got)
+		check(t, f.Config())
+	})
+	t.Run("the config given to Deploy", func(t *testing.T) {
+		mutate(&in)
+		check(t, f.Config())
+	})
+	out, err := f.Invoke(ctx, []byte(`"still serves"`))
+	require.NoError(t, err)
+	require.Equal(t, `"still serves"`, string(out))
+}
+
+// TestConfigOffValues: a negative value turns off the three fields that can
+// be turned off, and Config resolves the retries to the count that runs.
+func TestConfigOffValues(t *testing.T) {
+	rt := newRuntime(t, lambda.Options{})
+	f := deploy(t, rt, lambda.FunctionConfig{
+		Name:        "off",
+		Code:        testguest.WAT(t, "counter"),
+		IdleTimeout: -1,
+		MaxUses:     -1,
+		Async:       lambda.AsyncConfig{MaxRetryAttempts: lambda.Retries(-1)},
+	})
+	c := f.Config()
+	require.Negative(t, c.IdleTimeout)
+	require.Equal(t, -1, c.MaxUses)
+	require.Equal(t, 0, *c.Async.MaxRetryAttempts)
+	for range 3 {
+		_, err := f.Invoke(context.Background(), []byte(`{}`))
+		require.NoError(t, err)
+	}
+	s := f.Stats()
+	require.Equal(t, int64(1), s.ColdStarts, "MaxUses -1 recycles no sandbox")
+	require.Zero(t, s.Recycled)
+
+	d := deploy(t, rt, lambda.FunctionConfig{Name: "defaults", Code: testguest.WAT(t, "counter")})
+	c = d.Config()
+	require.Equal(t, lambda.DefaultIdleTimeout, c.IdleTimeout)
+	require.Zero(t, c.MaxUses)
+	require.Equal(t, lambda.DefaultMaxRetryAttempts, *c.Async.MaxRetryAttempts)
+}
+
+// TestInvokeJSONEncodeError: an event encoding/json refuses is reported as
+// the encoding error it is, not as a configuration AWS would refuse, and
+// nothing is invoked.
+func TestInvokeJSONEncodeError(t *testing.T) {
+	rt := newRuntime(t, lambda.Options{})
+	f := deploy(t, rt, lambda.FunctionConfig{Name: "encode", Code: testguest.WAT(t, "counter")})
+	ctx := context.Background()
+	errMarshal := errors.New("no JSON for this one")
+	tests := []struct {
+		name  string
+		call  func() error
+		check func(t *testing.T, err error)
+	}{
+		{"unsupported type", func() error {
+			_, err := lambda.InvokeJSON[string](ctx, f, make(chan int))
+			return err
+		}, func(t *testing.T, err error) {
+			var ute *json.UnsupportedTypeError
+			require.ErrorAs(t, err, &ute)
+		}},
+		{"unsupported value", func() error {
+			_, err := lambda.InvokeJSON[string](ctx, f, math.Inf(1))
+			return err
+		}, func(t *testing.T, err error) {
+			var uve *json.UnsupportedValueError
+			require.ErrorAs(t, err, &uve)
+		}},
+		{"marshaler error", func() error {
+			_, err := lambda.InvokeJSON[string](ctx, f, failingMarshaler{errMarshal})
+			return err
+		}, func(t *testing.T, err error) {
+			var me *json.MarshalerError
+			require.ErrorAs(t, err, &me)
+			require.ErrorIs(t, err, errMarshal)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.call()
+			require.Error(t, err)
+			tt.check(t, err)
+			require.NotErrorIs(t, err, lambda.ErrInvalidConfig)
+			var se *lambda.ServiceError
+			require.False(t, errors.As(err, &se), "not a service error: %v", err)
+			require.ErrorContains(t, err, "encode the event for function encode: ")
+		})
+	}
+	require.Zero(t, f.Stats().Invocations, "nothing is invoked")
+}
+
+type failingMarshaler struct{ err error }
+
+func (m failingMarshaler) MarshalJSON() ([]byte, error) { return nil, m.err }

@@ -66,7 +66,8 @@ func TestConfigValidation(t *testing.T) {
 		{"env size", lambda.FunctionConfig{Name: "f", Code: code, Environment: map[string]string{"BIG": long}}, "4103 bytes, over the 4096-byte limit"},
 		{"min warm over max", lambda.FunctionConfig{Name: "f", Code: code, MaxConcurrency: 2, MinWarm: 3}, "MinWarm 3"},
 		{"negative concurrency", lambda.FunctionConfig{Name: "f", Code: code, MaxConcurrency: -1}, "MaxConcurrency -1"},
-		{"negative uses", lambda.FunctionConfig{Name: "f", Code: code, MaxUses: -1}, "MaxUses -1"},
+		{"negative storage", lambda.FunctionConfig{Name: "f", Code: code, EphemeralStorageMB: -1}, "EphemeralStorageMB -1"},
+		{"negative min warm", lambda.FunctionConfig{Name: "f", Code: code, MinWarm: -1}, "MinWarm -1"},
 		{"negative payload", lambda.FunctionConfig{Name: "f", Code: code, MaxResponseBytes: -1}, "MaxResponseBytes -1"},
 	}
 	for _, tt := range tests {

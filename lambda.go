@@ -9,6 +9,35 @@
 // package github.com/wasmlambda/lambda/guest, which accepts the same handler
 // signatures as aws-lambda-go. Any WASI command also runs, one-shot, in
 // compatibility mode.
+//
+// # Configuration: defaults and off
+//
+// Every configuration struct ([Options], [FunctionConfig], [AsyncConfig],
+// [RedriveOptions], the triggers' configs) follows one rule, as net/http's
+// Server does: the zero value of a field means its documented default,
+// AWS Lambda's wherever AWS has one, so that a literal names only what it
+// changes. An empty string and a nil slice, map, func or interface are zero
+// values too; for the optional parts (Options.Logger, Options.StateDir,
+// FunctionConfig.Layers, AsyncConfig.DeadLetter and the like) the default
+// is none.
+//
+// A field that can be turned off, to mean none, never or no limit, is
+// turned off with a negative value, and its doc says so. There are three:
+//
+//   - [FunctionConfig.IdleTimeout]: negative keeps idle sandboxes forever.
+//   - [FunctionConfig.MaxUses]: negative, like the default 0, recycles no
+//     sandbox for its number of uses.
+//   - [AsyncConfig.MaxRetryAttempts]: negative, like Retries(0), retries no
+//     failed event.
+//
+// A negative value in any other field is refused with [ErrInvalidConfig].
+//
+// AsyncConfig.MaxRetryAttempts is the one pointer field, set with
+// [Retries]: on AWS a MaximumRetryAttempts of 0 means no retries, and in an
+// int field that 0 would be the zero value, the default, and retry twice.
+// As a *int, nil is the default, Retries(0) means what AWS's 0 means, and a
+// bare 0 does not compile. AWS's SDK for Go v2 declares it a pointer too
+// (PutFunctionEventInvokeConfigInput.MaximumRetryAttempts is an *int32).
 package lambda
 
 import (
@@ -24,12 +53,15 @@ import (
 )
 
 // Options configures a Runtime. The zero value is ready to use: an
-// in-memory compilation cache, no logging, AWS's defaults.
+// in-memory compilation cache, no logging, AWS's defaults. As for every
+// configuration in this package (see the package doc), a zero field means
+// the documented default; no field here can be turned off with a negative
+// value.
 type Options struct {
 	// CacheDir, when set, keeps compiled code on disk there, so that a
 	// later process deploys the same module in milliseconds rather than
 	// compiling it again. The directory is created if needed. Compiled code
-	// is always cached in memory as well.
+	// is always cached in memory as well; default none on disk.
 	CacheDir string
 
 	// Logger receives the guests' output and the START, END and REPORT
@@ -48,7 +80,8 @@ type Options struct {
 	// and undelivered dead letters and records are journaled there, synced
 	// to disk before InvokeAsync returns, and recovered when a function of
 	// the same name is deployed again, in this process or the next. One
-	// process at a time may use a StateDir.
+	// process at a time may use a StateDir. Default none: asynchronous
+	// events are held in memory only.
 	StateDir string
 
 	// MaxLayers is how many layers a function may use. Default 5, as AWS.

@@ -214,7 +214,7 @@ func (r *Runtime) DeleteLayerVersion(name string, version int) error {
 // path, beyond its package, layers and /tmp.
 type Mount struct {
 	// Path is the guest path: absolute, clean, and apart from /opt,
-	// /var/task and /tmp.
+	// /var/task and /tmp. Required.
 	Path string
 	// HostDir is a host directory to mount. Exactly one of HostDir and FS
 	// is set. A symlink in it that leads outside it is refused at deploy,

@@ -291,35 +291,6 @@ func (o *outbox) halt() []*outItem {
 	return left
 }
 
-// UndeliveredError reports, from Close, dead letters and records whose
-// target still failed when the function closed. The dead letters are in the
-// undelivered file at Path, from which Function.Redrive can replay them.
-type UndeliveredError struct {
-	// Function is the function's name.
-	Function string
-	// DeadLetters counts dead letters written to Path.
-	DeadLetters int
-	// Records counts success records given up; they are logged.
-	Records int
-	// Path is the undelivered file.
-	Path string
-	// Err is set when the undelivered file could not be written either; the
-	// dead letters are then logged in full.
-	Err error
-}
-
-// Error says what was not delivered and where it went.
-func (e *UndeliveredError) Error() string {
-	msg := fmt.Sprintf("function %s closed with %d dead letters and %d success records undelivered", e.Function, e.DeadLetters, e.Records)
-	if e.DeadLetters > 0 {
-		msg += "; the dead letters are in " + e.Path
-	}
-	if e.Err != nil {
-		msg += "; writing them failed: " + e.Err.Error()
-	}
-	return msg
-}
-
 // flush delivers pending items until ctx ends. Then, without a state
 // directory, it makes one last attempt at each item left, and writes the
 // dead letters that still fail to the undelivered file.
