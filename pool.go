@@ -2,7 +2,6 @@ package lambda
 
 import (
 	"context"
-	"os"
 	"sync"
 	"time"
 
@@ -65,61 +64,6 @@ func (f *Function) Stats() PoolStats {
 		s.Idle = 0
 	}
 	return s
-}
-
-// sandbox is one execution environment: a warm instance for ABI v1, or a
-// slot for one-shot commands, which holds their /tmp.
-type sandbox struct {
-	inst     *wasm.Instance
-	mounts   []wasm.Mount
-	tmpDir   string // the host directory of its /tmp
-	capture  *capture
-	initDur  time.Duration
-	uses     int
-	lastUsed time.Time
-
-	provisioned bool   // initialised ahead, as AWS's provisioned concurrency
-	logStream   string // its AWS_LAMBDA_LOG_STREAM_NAME
-
-	// mu guards the running invocation's cancel, so that a forced close can
-	// abort it.
-	mu      sync.Mutex
-	cancel  context.CancelFunc
-	aborted bool
-}
-
-// running records the cancel of the invocation now running, or clears it
-// with nil. It reports false when the sandbox was aborted already.
-func (s *sandbox) running(cancel context.CancelFunc) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.cancel = cancel
-	return !s.aborted
-}
-
-// abort cancels the running invocation, if any, and any later one.
-func (s *sandbox) abort() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.aborted = true
-	if s.cancel != nil {
-		s.cancel()
-	}
-}
-
-func (s *sandbox) wasAborted() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.aborted
-}
-
-func (s *sandbox) close() {
-	if s.inst != nil {
-		_ = s.inst.Close(context.Background())
-	}
-	if s.tmpDir != "" {
-		_ = os.RemoveAll(s.tmpDir)
-	}
 }
 
 // pool holds a function's sandboxes. Waiters queue on channels, in order,
