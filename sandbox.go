@@ -22,7 +22,7 @@ type sandbox struct {
 	capture  *capture
 	initDur  time.Duration
 	uses     int
-	lastUsed time.Time
+	lastUsed time.Time // when it last went idle, on the pool's clock
 
 	provisioned bool   // initialised ahead, as AWS's provisioned concurrency
 	logStream   string // its AWS_LAMBDA_LOG_STREAM_NAME
