@@ -280,16 +280,38 @@ func (h *eventHeap) Pop() any {
 	return ev
 }
 
+// asyncEngineConfig is what an async engine is given: the function's
+// identity and limits, and the calls it makes down the chain and out.
+type asyncEngineConfig struct {
+	// name, arn and version name the function in errors, dead letters
+	// and records, and its events in the journal.
+	name, arn, version string
+	cfg                AsyncConfig // with defaults resolved
+	retries            int         // *cfg.MaxRetryAttempts
+	maxRequestBytes    int         // the function's MaxRequestBytes
+
+	// invoke runs one attempt: Function.invoke, or a fake in tests. It
+	// waits for a sandbox within waitCtx, runs within ctx, and calls
+	// granted once a sandbox is acquired.
+	invoke func(ctx, waitCtx context.Context, payload []byte, o *invokeOptions, granted func()) ([]byte, error)
+	// handedOn, when set, is called as an event handed on by another
+	// function (a dead letter or record) is accepted, so that a runtime
+	// closing all its functions knows they are not quiet yet.
+	handedOn func()
+	// undeliveredFile returns the sink of last resort, the runtime's
+	// undelivered file, opening it on first use.
+	undeliveredFile func() (*FileSink, error)
+
+	store  *journal.Store // nil without a state directory
+	logger *slog.Logger   // nil: silent
+}
+
 // asyncEngine runs a function's asynchronous events. Workers and
 // deliverers are goroutines started on demand that end when idle, so an
 // idle function has none.
 type asyncEngine struct {
-	f       *Function
-	cfg     AsyncConfig
-	retries int
-	store   *journal.Store // nil without a state directory
-	logger  *slog.Logger
-	seq     atomic.Uint64
+	asyncEngineConfig
+	seq atomic.Uint64
 
 	runCtx    context.Context // attempts and deliveries; cancelled to abort
 	cancelRun context.CancelFunc
@@ -322,11 +344,11 @@ type asyncEngine struct {
 	deadLetterErrors, destinationErrors, undelivered            atomic.Int64
 }
 
-func newAsyncEngine(f *Function, cfg AsyncConfig, retries int) *asyncEngine {
-	e := &asyncEngine{f: f, cfg: cfg, retries: retries, store: f.rt.store, logger: f.logger, accepting: true, closeDone: make(chan struct{})}
+func newAsyncEngine(c asyncEngineConfig) *asyncEngine {
+	e := &asyncEngine{asyncEngineConfig: c, accepting: true, closeDone: make(chan struct{})}
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
 	for t := range e.outs {
-		e.outs[t] = &outbox{e: e, target: target(t), stop: make(chan struct{})}
+		e.outs[t] = &outbox{e: e, target: target(t), undeliveredFile: c.undeliveredFile, stop: make(chan struct{})}
 	}
 	return e
 }
@@ -336,7 +358,7 @@ func (e *asyncEngine) recover() error {
 	if e.store == nil {
 		return nil
 	}
-	name := e.f.name
+	name := e.name
 	last, err := e.store.LastSeq(name)
 	if err != nil {
 		return err
@@ -393,19 +415,18 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	f := e.f
-	if limit := min(e.cfg.MaxPayloadBytes, f.cfg.MaxRequestBytes); len(payload) > limit {
-		return "", serviceError(&ServiceError{Code: codeRequestTooLarge, StatusCode: 413}, "asynchronous event of %d bytes exceeds the %d-byte limit of function %s", len(payload), limit, f.name)
+	if limit := min(e.cfg.MaxPayloadBytes, e.maxRequestBytes); len(payload) > limit {
+		return "", serviceError(&ServiceError{Code: codeRequestTooLarge, StatusCode: 413}, "asynchronous event of %d bytes exceeds the %d-byte limit of function %s", len(payload), limit, e.name)
 	}
 	if len(payload) > 0 && !json.Valid(payload) {
-		return "", serviceError(ErrInvalidRequestContent, "Could not parse request body into json: the asynchronous event for function %s is not JSON", f.name)
+		return "", serviceError(ErrInvalidRequestContent, "Could not parse request body into json: the asynchronous event for function %s is not JSON", e.name)
 	}
 	var o invokeOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if len(o.clientContext) > 0 {
-		return "", invalidConfig("InvokeAsync of function %s: a client context is passed on synchronous invocations only, as on AWS: use Invoke", f.name)
+		return "", invalidConfig("InvokeAsync of function %s: a client context is passed on synchronous invocations only, as on AWS: use Invoke", e.name)
 	}
 	if o.requestID == "" {
 		o.requestID = newRequestID()
@@ -415,11 +436,11 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 	switch {
 	case !e.accepting && (!internal || e.stopping):
 		e.mu.Unlock()
-		return "", serviceError(ErrClosed, "Function not found: %s (closing)", f.arn)
+		return "", serviceError(ErrClosed, "Function not found: %s (closing)", e.arn)
 	case e.outstanding >= e.cfg.QueueSize:
 		e.mu.Unlock()
 		e.rejected.Add(1)
-		return "", serviceError(ErrQueueFull, "Rate Exceeded. The asynchronous queue of function %s holds %d events, its QueueSize.", f.name, e.cfg.QueueSize)
+		return "", serviceError(ErrQueueFull, "Rate Exceeded. The asynchronous queue of function %s holds %d events, its QueueSize.", e.name, e.cfg.QueueSize)
 	}
 	e.outstanding++
 	e.queueing++
@@ -427,8 +448,8 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 	if e.testHook != nil {
 		e.testHook("accept")
 	}
-	if internal {
-		e.f.rt.asyncActivity.Add(1)
+	if internal && e.handedOn != nil {
+		e.handedOn()
 	}
 
 	ev := &asyncEvent{
@@ -445,7 +466,7 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 		e.queuedLocked()
 		e.checkDrainedLocked()
 		e.mu.Unlock()
-		return "", fmt.Errorf("journal the event for %s: %w", f.name, err)
+		return "", fmt.Errorf("journal the event for %s: %w", e.name, err)
 	}
 	e.accepted.Add(1)
 	e.mu.Lock()
@@ -481,7 +502,7 @@ func (e *asyncEngine) persist(ev *asyncEvent) error {
 	if err != nil {
 		return err
 	}
-	return e.store.Apply(journal.Op{Function: e.f.name, Kind: journal.Events, Seq: ev.seq, Value: b})
+	return e.store.Apply(journal.Op{Function: e.name, Kind: journal.Events, Seq: ev.seq, Value: b})
 }
 
 // kickLocked starts workers for ready events, up to Concurrency.
@@ -570,7 +591,7 @@ func (e *asyncEngine) attempt(ev *asyncEvent) {
 	// not one.
 	expiry := ev.AcceptedAt.Add(e.cfg.MaxEventAge)
 	waitCtx, cancel := context.WithDeadline(e.runCtx, expiry)
-	resp, err := e.f.invoke(e.runCtx, waitCtx, ev.Payload, &opts, count)
+	resp, err := e.invoke(e.runCtx, waitCtx, ev.Payload, &opts, count)
 	cancel()
 	if err == nil {
 		e.succeed(ev, resp)
@@ -687,7 +708,7 @@ func (e *asyncEngine) fail(ev *asyncEvent, condition string, running bool) {
 // deliveries, in one journal transaction.
 func (e *asyncEngine) finish(ev *asyncEvent, items []*outItem, wasRunning bool) {
 	if e.store != nil {
-		ops := []journal.Op{{Function: e.f.name, Kind: journal.Events, Seq: ev.seq}}
+		ops := []journal.Op{{Function: e.name, Kind: journal.Events, Seq: ev.seq}}
 		for _, it := range items {
 			it.seq = e.seq.Add(1)
 			b, err := json.Marshal(it)
@@ -695,7 +716,7 @@ func (e *asyncEngine) finish(ev *asyncEvent, items []*outItem, wasRunning bool) 
 				e.journalError("encode a delivery", err)
 				continue
 			}
-			ops = append(ops, journal.Op{Function: e.f.name, Kind: journal.Outbox, Seq: it.seq, Value: b})
+			ops = append(ops, journal.Op{Function: e.name, Kind: journal.Outbox, Seq: it.seq, Value: b})
 		}
 		if err := e.store.Apply(ops...); err != nil {
 			e.journalError("finish an event", err)
@@ -757,9 +778,9 @@ func (e *asyncEngine) waitQuiet(ctx context.Context) error {
 func (e *asyncEngine) deadLetter(ev *asyncEvent, condition string) *DeadLetter {
 	dl := &DeadLetter{
 		RequestID:       ev.RequestID,
-		FunctionName:    e.f.name,
-		FunctionVersion: e.f.cfg.Version,
-		FunctionARN:     e.f.arn + ":" + e.f.cfg.Version,
+		FunctionName:    e.name,
+		FunctionVersion: e.version,
+		FunctionARN:     e.arn + ":" + e.version,
 		Condition:       condition,
 		Attempts:        ev.Attempts,
 		AcceptedAt:      ev.AcceptedAt,
@@ -772,7 +793,7 @@ func (e *asyncEngine) deadLetter(ev *asyncEvent, condition string) *DeadLetter {
 	case ev.Last != nil:
 		dl.ErrorCode, dl.ErrorType, dl.ErrorMessage = ev.Last.Code, ev.Last.Type, truncateMessage(ev.Last.Message)
 	case condition == ConditionShutdown:
-		dl.ErrorCode, dl.ErrorType, dl.ErrorMessage = 503, "ServiceException", "function "+e.f.name+" closed before the event could run"
+		dl.ErrorCode, dl.ErrorType, dl.ErrorMessage = 503, "ServiceException", "function "+e.name+" closed before the event could run"
 	default:
 		dl.ErrorCode, dl.ErrorType, dl.ErrorMessage = 429, ErrThrottled.Code, "the event waited past its maximum age of "+e.cfg.MaxEventAge.String()+" without an attempt"
 	}
@@ -786,12 +807,12 @@ func (e *asyncEngine) record(ev *asyncEvent, condition string, resp []byte) *Inv
 		Timestamp: time.Now(),
 		RequestContext: RecordRequestContext{
 			RequestID:              ev.RequestID,
-			FunctionARN:            e.f.arn + ":" + e.f.cfg.Version,
+			FunctionARN:            e.arn + ":" + e.version,
 			Condition:              condition,
 			ApproximateInvokeCount: ev.Attempts,
 		},
 		RequestPayload:  jsonOrString(ev.Payload),
-		ResponseContext: RecordResponseContext{StatusCode: 200, ExecutedVersion: e.f.cfg.Version},
+		ResponseContext: RecordResponseContext{StatusCode: 200, ExecutedVersion: e.version},
 	}
 	switch {
 	case condition == ConditionSuccess:

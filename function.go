@@ -345,8 +345,30 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 		return nil, serviceError(ErrInvalidCode, "function %s: %v", cfg.Name, err)
 	}
 	f.env = f.environment()
-	f.pool = newPool(f)
-	f.async = newAsyncEngine(f, cfg.Async, *cfg.Async.MaxRetryAttempts)
+	f.pool = newPool(poolConfig{
+		name:        f.name,
+		arn:         f.arn,
+		max:         cfg.MaxConcurrency,
+		minWarm:     cfg.MinWarm,
+		maxUses:     cfg.MaxUses,
+		idleTimeout: cfg.IdleTimeout,
+		throttle:    cfg.ThrottleWhenBusy,
+		oneShot:     f.module.Mode() == wasm.ModeCommand,
+		newSandbox:  f.newSandbox,
+	})
+	f.async = newAsyncEngine(asyncEngineConfig{
+		name:            f.name,
+		arn:             f.arn,
+		version:         cfg.Version,
+		cfg:             cfg.Async,
+		retries:         *cfg.Async.MaxRetryAttempts,
+		maxRequestBytes: cfg.MaxRequestBytes,
+		invoke:          f.invoke,
+		handedOn:        func() { r.asyncActivity.Add(1) },
+		undeliveredFile: r.undeliveredFile,
+		store:           r.store,
+		logger:          f.logger,
+	})
 	if err := f.pool.prewarm(ctx); err != nil {
 		_ = f.Close(context.Background())
 		return nil, err

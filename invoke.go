@@ -203,57 +203,6 @@ func (f *Function) classify(ctx context.Context, sb *sandbox, requestID string, 
 	}
 }
 
-// newSandbox initialises a sandbox: a warm instance for ABI v1, or a slot
-// for a command.
-func (f *Function) newSandbox(ctx context.Context, provisioned bool) (*sandbox, error) {
-	sb := &sandbox{capture: newCapture(f.cfg.MaxLogBytes, f.logger != nil), provisioned: provisioned, logStream: f.newLogStream()}
-	mounts, tmpDir, err := f.sandboxMounts()
-	if err != nil {
-		return nil, &FunctionError{Type: ErrorTypeInit, Message: "Init failed: " + err.Error()}
-	}
-	sb.mounts, sb.tmpDir = mounts, tmpDir
-	if f.module.Mode() == wasm.ModeCommand {
-		return sb, nil
-	}
-	initType := "on-demand"
-	if provisioned {
-		initType = "provisioned-concurrency"
-	}
-	ic := wasm.InstanceConfig{Env: append(f.env[:len(f.env):len(f.env)],
-		[2]string{"AWS_LAMBDA_INITIALIZATION_TYPE", initType},
-		[2]string{"AWS_LAMBDA_LOG_STREAM_NAME", sb.logStream}), Mounts: sb.mounts}
-	ic.Stdout, ic.Stderr = sb.capture.stream(streamStdout), sb.capture.stream(streamStderr)
-	ictx, cancel := context.WithTimeout(ctx, InitTimeout)
-	defer cancel()
-	inst, err := f.module.Instantiate(ictx, ic)
-	if f.logger != nil {
-		sb.capture.flush(ctx, f.logger, "")
-	}
-	if err != nil {
-		sb.close()
-		msg := err.Error()
-		var fault *wasm.Fault
-		if errors.As(err, &fault) && fault.Kind == wasm.FaultDeadline && ctx.Err() == nil {
-			msg = fmt.Sprintf("Init timed out after %.2f seconds", InitTimeout.Seconds())
-		} else if ctx.Err() != nil {
-			return nil, fmt.Errorf("initialise a sandbox of %s: %w", f.name, ctx.Err())
-		}
-		if tail := sb.capture.stderrTail(); tail != "" {
-			msg += ": " + tail
-		}
-		return nil, &FunctionError{Type: ErrorTypeInit, Message: "Init failed: " + msg}
-	}
-	sb.inst = inst
-	sb.initDur = inst.InitDuration
-	return sb, nil
-}
-
-// newLogStream names a sandbox's log stream as AWS names an execution
-// environment's: the date it started, the version, and 32 hex digits.
-func (f *Function) newLogStream() string {
-	return fmt.Sprintf("%s/[%s]%016x%016x", time.Now().UTC().Format("2006/01/02"), f.cfg.Version, rand.Uint64(), rand.Uint64())
-}
-
 // report logs the records the platform ends an invocation with: the error
 // a guest reported, as AWS's runtimes log it (aws-lambda-go logs the error
 // JSON before it reports it), or the timeout, as AWS's platform logs it;

@@ -342,30 +342,3 @@ func (r *Runtime) buildFiles(cfg *FunctionConfig, pkg *vfs.Tree, codeSize int) (
 	}
 	return fl, nil
 }
-
-// sandboxMounts makes the mounts of one sandbox: the shared ones, the host
-// directories, and a fresh /tmp, whose directory it returns for removal
-// when the sandbox goes.
-func (f *Function) sandboxMounts() ([]wasm.Mount, string, error) {
-	fl := f.files
-	mounts := make([]wasm.Mount, 0, len(fl.static)+len(fl.hostMounts)+1)
-	mounts = append(mounts, fl.static...)
-	for _, m := range fl.hostMounts {
-		hd, err := vfs.NewHostDir(m.HostDir, !m.ReadWrite, 0)
-		if err != nil {
-			return nil, "", fmt.Errorf("mount %s: %w", m.Path, err)
-		}
-		mounts = append(mounts, wasm.Mount{GuestPath: m.Path, FS: hd})
-	}
-	dir, err := os.MkdirTemp(f.rt.scratchDir, "wasmlambda-"+f.name+"-")
-	if err != nil {
-		return nil, "", fmt.Errorf("make /tmp: %w", err)
-	}
-	tmp, err := vfs.NewHostDir(dir, false, fl.scratchMax)
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, "", fmt.Errorf("make /tmp: %w", err)
-	}
-	mounts = append(mounts, wasm.Mount{GuestPath: ScratchPath, FS: tmp})
-	return mounts, dir, nil
-}

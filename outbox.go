@@ -80,6 +80,9 @@ func (it *outItem) UnmarshalJSON(b []byte) error {
 type outbox struct {
 	e      *asyncEngine
 	target target
+	// undeliveredFile returns the sink of last resort, the runtime's
+	// undelivered file, opening it on first use.
+	undeliveredFile func() (*FileSink, error)
 
 	mu      sync.Mutex
 	items   []*outItem
@@ -177,7 +180,7 @@ func (o *outbox) deliver(ctx context.Context, it *outItem) (err error) {
 	case targetDeadLetter:
 		sink := e.cfg.DeadLetter
 		if sink == nil {
-			fs, err := e.f.rt.undeliveredFile()
+			fs, err := o.undeliveredFile()
 			if err != nil {
 				return err
 			}
@@ -219,7 +222,7 @@ func (o *outbox) giveUp(it *outItem, cause error) {
 	if it.DeadLetter == nil {
 		return
 	}
-	fs, err := e.f.rt.undeliveredFile()
+	fs, err := o.undeliveredFile()
 	if err == nil {
 		err = fs.Send(context.Background(), it.DeadLetter)
 	}
@@ -237,7 +240,7 @@ func (e *asyncEngine) enqueue(it *outItem) error {
 		if err != nil {
 			return err
 		}
-		if err := e.store.Apply(journal.Op{Function: e.f.name, Kind: journal.Outbox, Seq: it.seq, Value: b}); err != nil {
+		if err := e.store.Apply(journal.Op{Function: e.name, Kind: journal.Outbox, Seq: it.seq, Value: b}); err != nil {
 			return err
 		}
 	}
@@ -248,7 +251,7 @@ func (e *asyncEngine) enqueue(it *outItem) error {
 // delivered drops the first item, which went through.
 func (o *outbox) delivered(it *outItem) {
 	if s := o.e.store; s != nil {
-		if err := s.Apply(journal.Op{Function: o.e.f.name, Kind: journal.Outbox, Seq: it.seq}); err != nil {
+		if err := s.Apply(journal.Op{Function: o.e.name, Kind: journal.Outbox, Seq: it.seq}); err != nil {
 			o.e.journalError("drop a delivered item", err)
 		}
 	}
@@ -317,7 +320,7 @@ func (e *asyncEngine) flush(ctx context.Context) error {
 	}
 	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
-	uerr := &UndeliveredError{Function: e.f.name}
+	uerr := &UndeliveredError{Function: e.name}
 	written := map[string]bool{}
 	for _, it := range left {
 		if gctx.Err() == nil && e.outs[it.Target].deliver(gctx, it) == nil {
@@ -338,7 +341,7 @@ func (e *asyncEngine) flush(ctx context.Context) error {
 		written[it.DeadLetter.RequestID] = true
 		e.undelivered.Add(1)
 		uerr.DeadLetters++
-		fs, err := e.f.rt.undeliveredFile()
+		fs, err := e.undeliveredFile()
 		if err == nil {
 			uerr.Path = fs.Path()
 			err = fs.Send(context.Background(), it.DeadLetter)

@@ -2,11 +2,8 @@ package lambda
 
 import (
 	"context"
-	"os"
 	"sync"
 	"time"
-
-	"github.com/wasmlambda/lambda/internal/wasm"
 )
 
 // PoolStats is a snapshot of a function's sandbox pool, in the manner of
@@ -49,8 +46,9 @@ type PoolStats struct {
 }
 
 // Stats returns a snapshot of the function's pool.
-func (f *Function) Stats() PoolStats {
-	p := f.pool
+func (f *Function) Stats() PoolStats { return f.pool.snapshot() }
+
+func (p *pool) snapshot() PoolStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.stats
@@ -67,77 +65,51 @@ func (f *Function) Stats() PoolStats {
 	return s
 }
 
-// sandbox is one execution environment: a warm instance for ABI v1, or a
-// slot for one-shot commands, which holds their /tmp.
-type sandbox struct {
-	inst     *wasm.Instance
-	mounts   []wasm.Mount
-	tmpDir   string // the host directory of its /tmp
-	capture  *capture
-	initDur  time.Duration
-	uses     int
-	lastUsed time.Time
+// poolConfig is what a pool is made of: its limits, the names its errors
+// give, and the factory of its sandboxes.
+type poolConfig struct {
+	// name and arn name the function in errors.
+	name, arn string
 
-	provisioned bool   // initialised ahead, as AWS's provisioned concurrency
-	logStream   string // its AWS_LAMBDA_LOG_STREAM_NAME
+	max         int // MaxConcurrency
+	minWarm     int
+	maxUses     int           // 0: no limit
+	idleTimeout time.Duration // 0 or less: idle sandboxes are kept
+	throttle    bool          // ThrottleWhenBusy
+	// oneShot pools hold slots for one-shot commands, whose idle slot
+	// holds only the /tmp of runs to come.
+	oneShot bool
 
-	// mu guards the running invocation's cancel, so that a forced close can
-	// abort it.
-	mu      sync.Mutex
-	cancel  context.CancelFunc
-	aborted bool
+	// newSandbox makes a sandbox: Function.newSandbox, or a fake in tests.
+	newSandbox func(ctx context.Context, provisioned bool) (*sandbox, error)
+	// clock is the time the pool reads. Nil means the system's.
+	clock poolClock
 }
 
-// running records the cancel of the invocation now running, or clears it
-// with nil. It reports false when the sandbox was aborted already.
-func (s *sandbox) running(cancel context.CancelFunc) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.cancel = cancel
-	return !s.aborted
+// poolClock is the time a pool reads: the system's, or a fake in tests.
+type poolClock interface {
+	Now() time.Time
+	// AfterFunc calls f in its own goroutine once d has passed, unless
+	// stop is called first; stop reports whether it stopped the call.
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
 }
 
-// abort cancels the running invocation, if any, and any later one.
-func (s *sandbox) abort() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.aborted = true
-	if s.cancel != nil {
-		s.cancel()
-	}
-}
+type systemClock struct{}
 
-func (s *sandbox) wasAborted() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.aborted
-}
+func (systemClock) Now() time.Time { return time.Now() }
 
-func (s *sandbox) close() {
-	if s.inst != nil {
-		_ = s.inst.Close(context.Background())
-	}
-	if s.tmpDir != "" {
-		_ = os.RemoveAll(s.tmpDir)
-	}
+func (systemClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return time.AfterFunc(d, f).Stop
 }
 
 // pool holds a function's sandboxes. Waiters queue on channels, in order,
 // as database/sql's connection requests do.
 type pool struct {
-	f           *Function
-	max         int
-	minWarm     int
-	maxUses     int
-	idleTimeout time.Duration
-	throttle    bool
-	// oneShot pools hold slots for one-shot commands, whose idle slot
-	// holds only the /tmp of runs to come.
-	oneShot bool
+	poolConfig
 
 	mu       sync.Mutex
 	all      map[*sandbox]struct{} // every sandbox open
-	idle     []*sandbox            // most recently used last
+	idle     []*sandbox            // by the time each went idle, oldest first
 	numOpen  int                   // idle + in use + being created
 	creating int
 	waiters  []chan grant
@@ -145,8 +117,15 @@ type pool struct {
 	drained  chan struct{} // closed when numOpen reaches 0 after close
 	stats    PoolStats
 
-	stop chan struct{}
-	wg   sync.WaitGroup
+	// The janitor is a timer, armed while an idle sandbox may expire: as
+	// database/sql's connection cleaner, it runs only while there is
+	// something to clean, so that an idle function costs no goroutine.
+	// stopJanitor stops the armed timer.
+	janitorArmed bool
+	stopJanitor  func() bool
+
+	// wg counts the replenishing creations and the armed janitor.
+	wg sync.WaitGroup
 
 	// aborting is set when a close's context has ended: a sandbox created
 	// from then on is aborted at birth. abortCreate cancels quit, which
@@ -155,8 +134,6 @@ type pool struct {
 	quit        context.Context
 	abortCreate context.CancelFunc
 
-	// newSandbox makes a sandbox: f.newSandbox, or a fake in tests.
-	newSandbox func(ctx context.Context, provisioned bool) (*sandbox, error)
 	// testHookWaitEnded, when set, is called as a waiter whose context
 	// ended gives up, before it takes the pool's lock. Nil outside tests.
 	testHookWaitEnded func()
@@ -169,25 +146,16 @@ type grant struct {
 	err error
 }
 
-func newPool(f *Function) *pool {
+func newPool(c poolConfig) *pool {
+	if c.clock == nil {
+		c.clock = systemClock{}
+	}
 	p := &pool{
-		f:           f,
-		max:         f.cfg.MaxConcurrency,
-		minWarm:     f.cfg.MinWarm,
-		maxUses:     f.cfg.MaxUses,
-		idleTimeout: f.cfg.IdleTimeout,
-		throttle:    f.cfg.ThrottleWhenBusy,
-		oneShot:     f.module != nil && f.module.Mode() == wasm.ModeCommand,
-		all:         map[*sandbox]struct{}{},
-		drained:     make(chan struct{}),
-		stop:        make(chan struct{}),
-		newSandbox:  f.newSandbox,
+		poolConfig: c,
+		all:        map[*sandbox]struct{}{},
+		drained:    make(chan struct{}),
 	}
 	p.quit, p.abortCreate = context.WithCancel(context.Background())
-	if p.idleTimeout > 0 {
-		p.wg.Add(1)
-		go p.janitor()
-	}
 	return p
 }
 
@@ -225,7 +193,8 @@ func (p *pool) create(ctx context.Context, provisioned bool) (*sandbox, error) {
 	}
 	p.mu.Lock()
 	p.all[sb] = struct{}{}
-	if sb.inst != nil {
+	if !p.oneShot {
+		// A one-shot run counts its own, in countColdStart.
 		p.stats.ColdStarts++
 	}
 	if p.aborting {
@@ -247,7 +216,7 @@ func (p *pool) acquire(ctx context.Context) (*sandbox, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return nil, serviceError(ErrClosed, "Function not found: %s (closed)", p.f.arn)
+		return nil, serviceError(ErrClosed, "Function not found: %s (closed)", p.arn)
 	}
 	if n := len(p.idle); n > 0 {
 		sb := p.idle[n-1]
@@ -265,18 +234,18 @@ func (p *pool) acquire(ctx context.Context) (*sandbox, error) {
 	if p.throttle {
 		p.stats.Throttles++
 		p.mu.Unlock()
-		return nil, serviceError(ErrThrottled, "Rate Exceeded. Function %s is running at its MaxConcurrency of %d.", p.f.name, p.max)
+		return nil, serviceError(ErrThrottled, "Rate Exceeded. Function %s is running at its MaxConcurrency of %d.", p.name, p.max)
 	}
 	ch := make(chan grant, 1)
 	p.waiters = append(p.waiters, ch)
 	p.stats.WaitCount++
 	p.mu.Unlock()
 
-	start := time.Now()
+	start := p.clock.Now()
 	select {
 	case g := <-ch:
 		p.mu.Lock()
-		p.stats.WaitDuration += time.Since(start)
+		p.stats.WaitDuration += p.clock.Now().Sub(start)
 		if g.err == nil {
 			p.stats.Invocations++
 		}
@@ -290,7 +259,7 @@ func (p *pool) acquire(ctx context.Context) (*sandbox, error) {
 			p.testHookWaitEnded()
 		}
 		p.mu.Lock()
-		p.stats.WaitDuration += time.Since(start)
+		p.stats.WaitDuration += p.clock.Now().Sub(start)
 		removed := p.removeWaiterLocked(ch)
 		p.mu.Unlock()
 		if !removed {
@@ -342,7 +311,6 @@ func (p *pool) removeWaiterLocked(ch chan grant) bool {
 // closed and never reused.
 func (p *pool) release(sb *sandbox, broken bool) {
 	sb.uses++
-	sb.lastUsed = time.Now()
 	p.putBack(sb, broken)
 }
 
@@ -385,7 +353,9 @@ func (p *pool) putIdleLocked(sb *sandbox) {
 		ch <- grant{sb: sb}
 		return
 	}
+	sb.lastUsed = p.clock.Now()
 	p.idle = append(p.idle, sb)
+	p.armJanitorLocked()
 }
 
 // grantSlotLocked lets the first waiter create a sandbox in a freed slot.
@@ -412,51 +382,66 @@ func (p *pool) replenishLocked() {
 			sb, err := p.create(ctx, true)
 			cancel()
 			p.mu.Lock()
-			defer p.mu.Unlock()
 			p.creating--
 			if err != nil || p.closed {
 				p.numOpen--
 				if sb != nil {
 					delete(p.all, sb)
-					go sb.close()
 				}
 				p.checkDrainedLocked()
+				p.mu.Unlock()
+				if sb != nil {
+					// Before Done: close waits for it.
+					sb.close()
+				}
 				return
 			}
 			p.putIdleLocked(sb)
+			p.mu.Unlock()
 		}()
 	}
 }
 
-// janitor closes sandboxes idle past the idle timeout, keeping MinWarm.
+// expiringLocked reports whether an idle sandbox may expire: one is idle,
+// and more than MinWarm are open.
+func (p *pool) expiringLocked() bool {
+	return p.idleTimeout > 0 && len(p.idle) > 0 && p.numOpen > p.minWarm
+}
+
+// armJanitorLocked arms the janitor for the oldest idle sandbox's expiry,
+// unless it is armed already or none may expire.
+func (p *pool) armJanitorLocked() {
+	if p.janitorArmed || p.closed || !p.expiringLocked() {
+		return
+	}
+	p.janitorArmed = true
+	p.wg.Add(1)
+	p.stopJanitor = p.clock.AfterFunc(p.idle[0].lastUsed.Add(p.idleTimeout).Sub(p.clock.Now()), p.janitor)
+}
+
+// janitor closes the sandboxes idle past the idle timeout, keeping MinWarm,
+// and arms itself again for the next expiry, if any.
 func (p *pool) janitor() {
 	defer p.wg.Done()
-	every := p.idleTimeout / 2
-	if every > time.Second {
-		every = time.Second
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.stop:
-			return
-		case now := <-t.C:
-			var expired []*sandbox
-			p.mu.Lock()
-			// idle is ordered by last use, oldest first.
-			for len(p.idle) > 0 && p.numOpen > p.minWarm && now.Sub(p.idle[0].lastUsed) > p.idleTimeout {
-				expired = append(expired, p.idle[0])
-				delete(p.all, p.idle[0])
-				p.idle = p.idle[1:]
-				p.numOpen--
-				p.stats.IdleClosed++
-			}
-			p.mu.Unlock()
-			for _, sb := range expired {
-				sb.close()
-			}
+	var expired []*sandbox
+	p.mu.Lock()
+	p.janitorArmed = false
+	if !p.closed {
+		now := p.clock.Now()
+		// idle is ordered by the time each went idle, oldest first.
+		for p.expiringLocked() && !now.Before(p.idle[0].lastUsed.Add(p.idleTimeout)) {
+			expired = append(expired, p.idle[0])
+			delete(p.all, p.idle[0])
+			p.idle[0] = nil
+			p.idle = p.idle[1:]
+			p.numOpen--
+			p.stats.IdleClosed++
 		}
+		p.armJanitorLocked()
+	}
+	p.mu.Unlock()
+	for _, sb := range expired {
+		sb.close()
 	}
 }
 
@@ -481,9 +466,12 @@ func (p *pool) close(ctx context.Context) error {
 		return nil
 	}
 	p.closed = true
-	close(p.stop)
+	if p.janitorArmed && p.stopJanitor() {
+		p.janitorArmed = false
+		p.wg.Done()
+	}
 	for _, ch := range p.waiters {
-		ch <- grant{err: serviceError(ErrClosed, "Function not found: %s (closed)", p.f.arn)}
+		ch <- grant{err: serviceError(ErrClosed, "Function not found: %s (closed)", p.arn)}
 	}
 	p.waiters = nil
 	idle := p.idle
