@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,54 +17,6 @@ import (
 	lambda "github.com/wasmlambda/lambda"
 	"github.com/wasmlambda/lambda/internal/testguest"
 )
-
-// fastAsync is an AsyncConfig with test-sized backoffs.
-func fastAsync() lambda.AsyncConfig {
-	return lambda.AsyncConfig{
-		RetryBackoff:       []time.Duration{5 * time.Millisecond, 10 * time.Millisecond},
-		ThrottleBackoffMin: 5 * time.Millisecond,
-		ThrottleBackoffMax: 20 * time.Millisecond,
-		DeliveryBackoffMin: time.Millisecond,
-		DeliveryBackoffMax: 5 * time.Millisecond,
-	}
-}
-
-// recordSink is a Destination that keeps the records it gets.
-type recordSink struct {
-	mu      sync.Mutex
-	records []lambda.InvocationRecord
-	got     chan struct{}
-}
-
-func newRecordSink() *recordSink { return &recordSink{got: make(chan struct{}, 1000)} }
-
-func (r *recordSink) Deliver(_ context.Context, rec *lambda.InvocationRecord) error {
-	r.mu.Lock()
-	r.records = append(r.records, *rec)
-	r.mu.Unlock()
-	r.got <- struct{}{}
-	return nil
-}
-
-func (r *recordSink) wait(t *testing.T, n int) []lambda.InvocationRecord {
-	t.Helper()
-	for i := 0; i < n; i++ {
-		select {
-		case <-r.got:
-		case <-time.After(30 * time.Second):
-			t.Fatalf("waited for record %d of %d", i+1, n)
-		}
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]lambda.InvocationRecord(nil), r.records...)
-}
-
-func waitCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 func TestAsyncOutcomes(t *testing.T) {
 	t.Parallel()
@@ -81,7 +32,7 @@ func TestAsyncOutcomes(t *testing.T) {
 		event := []byte(`{"op":"flaky","times":2}`)
 		id, err := f.InvokeAsync(context.Background(), event)
 		require.NoError(t, err)
-		recs := ok.wait(t, 1)
+		recs := ok.Wait(t, 1)
 		require.Len(t, recs, 1)
 		r := recs[0]
 		require.Equal(t, "1.0", r.Version)
@@ -99,7 +50,7 @@ func TestAsyncOutcomes(t *testing.T) {
 		require.Equal(t, int64(1), s.Succeeded)
 		require.Zero(t, s.DeadLettered)
 		require.Zero(t, sink.Len())
-		require.Empty(t, failed.records)
+		require.Empty(t, failed.Records())
 	})
 
 	t.Run("always fails: the sink after exactly 1 + retries attempts", func(t *testing.T) {
@@ -120,7 +71,7 @@ func TestAsyncOutcomes(t *testing.T) {
 				id, err := f.InvokeAsync(context.Background(), event)
 				require.NoError(t, err)
 				require.NoError(t, sink.WaitLen(waitCtx(t), 1))
-				recs := failed.wait(t, 1)
+				recs := failed.Wait(t, 1)
 				require.NoError(t, f.Close(context.Background()))
 
 				dl := sink.Letters()[0]
@@ -255,7 +206,7 @@ func TestAsyncThrottleBacksOff(t *testing.T) {
 	_, err := f.InvokeAsync(context.Background(), []byte(`{"op":"echo","data":1}`))
 	require.NoError(t, err)
 	require.NoError(t, <-done)
-	recs := ok.wait(t, 1)
+	recs := ok.Wait(t, 1)
 	require.Equal(t, 1, recs[0].RequestContext.ApproximateInvokeCount)
 	s := f.AsyncStats()
 	require.GreaterOrEqual(t, s.Throttles, int64(1))
@@ -332,7 +283,7 @@ func TestAsyncCloseHandsQueuedEventsToTheSink(t *testing.T) {
 		require.Equal(t, lambda.ConditionShutdown, dl.Condition)
 		seen[dl.RequestID] = true
 	}
-	for _, r := range ok.wait(t, int(s.Succeeded)) {
+	for _, r := range ok.Wait(t, int(s.Succeeded)) {
 		seen[r.RequestContext.RequestID] = true
 	}
 	require.Equal(t, ids, seen)
@@ -367,7 +318,7 @@ func TestAsyncDurableRecoversAfterRestart(t *testing.T) {
 	f2 := deploy(t, rt2, lambda.FunctionConfig{Name: "durable", Code: guest, Async: cfg})
 	left := 10 - int(s1.Succeeded)
 	require.Equal(t, int64(left), f2.AsyncStats().Recovered)
-	recs := ok.wait(t, left)
+	recs := ok.Wait(t, left)
 	for _, r := range recs {
 		require.True(t, ids[r.RequestContext.RequestID], r.RequestContext.RequestID)
 	}
@@ -607,5 +558,5 @@ func TestAsyncRuntimeCloseWithDestinationsBetweenFunctions(t *testing.T) {
 	require.Equal(t, int64(n), sb.Succeeded)
 	require.Zero(t, sa.Undelivered)
 	require.Empty(t, letters)
-	require.Len(t, got.wait(t, n), n)
+	require.Len(t, got.Wait(t, n), n)
 }

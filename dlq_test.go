@@ -186,7 +186,7 @@ func TestSinksAndDestinationsOfEachKind(t *testing.T) {
 	require.NoError(t, err)
 
 	// The dead letter arrives at the receiver as DeadLetter JSON.
-	recs := received.wait(t, 1)
+	recs := received.Wait(t, 1)
 	var dl lambda.DeadLetter
 	require.NoError(t, json.Unmarshal(recs[0].RequestPayload, &dl))
 	require.Equal(t, failID, dl.RequestID)

@@ -7,34 +7,24 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	lambda "github.com/wasmlambda/lambda"
 	"github.com/wasmlambda/lambda/internal/testguest"
+	"github.com/wasmlambda/lambda/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// newRuntime returns a runtime on the shared compilation cache, closed when
-// the test ends.
-func newRuntime(t testing.TB, opts lambda.Options) *lambda.Runtime {
-	t.Helper()
-	opts.CacheDir = testguest.CacheDir()
-	rt, err := lambda.New(opts)
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, rt.Close(context.Background())) })
-	return rt
-}
-
-func deploy(t testing.TB, rt *lambda.Runtime, cfg lambda.FunctionConfig) *lambda.Function {
-	t.Helper()
-	f, err := rt.Deploy(context.Background(), cfg)
-	require.NoError(t, err)
-	return f
-}
+// The helpers the root's tests share with the trigger packages' tests.
+var (
+	newRuntime    = testkit.NewRuntime
+	deploy        = testkit.Deploy
+	fastAsync     = testkit.FastAsync
+	newRecordSink = testkit.NewRecordSink
+	waitCtx       = testkit.WaitCtx
+)
 
 // logRecorder is a slog handler that keeps every record, for assertions.
 type logRecorder struct {

@@ -62,7 +62,7 @@ func TestScheduleDeliversScheduledEvents(t *testing.T) {
 	require.Equal(t, want, utc(preview))
 	for i, at := range want {
 		require.Equal(t, at, step(t, clock), "firing %d", i)
-		recs := got.wait(t, 1)
+		recs := got.Wait(t, 1)
 		var ev events.EventBridgeEvent
 		require.NoError(t, json.Unmarshal(recs[len(recs)-1].ResponsePayload, &ev), "the guest received and echoed it")
 		require.Equal(t, "Scheduled Event", ev.DetailType)
@@ -130,7 +130,7 @@ func TestScheduleInputAndWindowAndEnd(t *testing.T) {
 		scheduled := start.Add(time.Duration(i) * 10 * time.Minute)
 		require.False(t, at.Before(scheduled), "no earlier than scheduled")
 		require.Less(t, at.Sub(scheduled), 5*time.Minute, "within the flexible window")
-		recs := got.wait(t, 1)
+		recs := got.Wait(t, 1)
 		require.Equal(t, `{"job": "compact",  "level": 2}`, string(recs[len(recs)-1].RequestPayload), "the input, unchanged")
 	}
 	// After End, nothing is armed.
@@ -165,7 +165,7 @@ func TestScheduleMissedFirings(t *testing.T) {
 		require.Equal(t, t0.Add(4*time.Minute), at, "then it carries on with the next")
 		// One firing at attach (a rate starts at once), then what the
 		// policy fires of the three slept through.
-		recs := got.wait(t, 1+tc.fired)
+		recs := got.Wait(t, 1+tc.fired)
 		if tc.fired == 1 {
 			var latest time.Time
 			for _, r := range recs {
