@@ -14,6 +14,7 @@ import (
 
 	"github.com/wasmlambda/lambda/internal/cond"
 	"github.com/wasmlambda/lambda/internal/journal"
+	"github.com/wasmlambda/lambda/internal/uuid"
 )
 
 // AWS Lambda's defaults and limits for asynchronous invocation.
@@ -429,7 +430,7 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 		return "", invalidConfig("InvokeAsync of function %s: a client context is passed on synchronous invocations only, as on AWS: use Invoke", e.name)
 	}
 	if o.requestID == "" {
-		o.requestID = newRequestID()
+		o.requestID = uuid.New()
 	}
 
 	e.mu.Lock()

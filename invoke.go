@@ -3,15 +3,14 @@ package lambda
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
 	"github.com/wasmlambda/lambda/internal/abi"
+	"github.com/wasmlambda/lambda/internal/uuid"
 	"github.com/wasmlambda/lambda/internal/wasm"
 )
 
@@ -43,7 +42,7 @@ func (f *Function) invoke(ctx, waitCtx context.Context, payload []byte, o *invok
 		return nil, serviceError(&ServiceError{Code: codeRequestTooLarge, StatusCode: 413}, "request of %d bytes exceeds the %d-byte limit of function %s", len(payload), f.cfg.MaxRequestBytes, f.name)
 	}
 	if o.requestID == "" {
-		o.requestID = newRequestID()
+		o.requestID = uuid.New()
 	}
 	sb, err := f.pool.acquire(waitCtx)
 	if err != nil {
@@ -252,28 +251,6 @@ func (f *Function) report(ctx context.Context, sb *sandbox, requestID string, d 
 		// The platform's own line closes a timed-out invocation's log.
 		f.logger.LogAttrs(ctx, slog.LevelError, "Task timed out after "+f.timeout+" seconds", slog.String("request_id", requestID))
 	}
-}
-
-// newRequestID returns a random UUID (version 4) for a request.
-func newRequestID() string {
-	var b [16]byte
-	hi, lo := rand.Uint64(), rand.Uint64()
-	for i := 0; i < 8; i++ {
-		b[i], b[8+i] = byte(hi>>(8*i)), byte(lo>>(8*i))
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return string(s[:])
 }
 
 // limitedBuffer keeps at most limit bytes and counts the rest.

@@ -37,8 +37,6 @@ package schedule
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,6 +49,7 @@ import (
 
 	lambda "github.com/wasmlambda/lambda"
 	ischedule "github.com/wasmlambda/lambda/internal/schedule"
+	"github.com/wasmlambda/lambda/internal/uuid"
 )
 
 // MaxFlexibleWindow is EventBridge Scheduler's largest flexible time
@@ -437,7 +436,7 @@ func (s *Schedule) scheduledEvent(tick time.Time) []byte {
 	fn := s.tc.Function
 	b, _ := json.Marshal(events.EventBridgeEvent{
 		Version:    "0",
-		ID:         newEventID(),
+		ID:         uuid.New(),
 		DetailType: "Scheduled Event",
 		Source:     "aws.events",
 		AccountID:  fn.AccountID(),
@@ -447,17 +446,6 @@ func (s *Schedule) scheduledEvent(tick time.Time) []byte {
 		Detail:     json.RawMessage("{}"),
 	})
 	return b
-}
-
-// newEventID returns a random UUID (version 4), an EventBridge event's id.
-func newEventID() string {
-	var b [16]byte
-	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
-	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
-	b[6] = b[6]&0x0f | 0x40 // version 4
-	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // invalidConfig is a lambda.ErrInvalidConfig with a message.
