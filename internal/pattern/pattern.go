@@ -208,7 +208,7 @@ func compileObject(m map[string]any, path string, top bool) (*object, error) {
 			var alts []*object
 			for i, e := range list {
 				em, ok := e.(map[string]any)
-				if !ok {
+				if !ok || len(em) == 0 {
 					return nil, &Error{Path: fmt.Sprintf("%s[%d]", p, i), Reason: "want a pattern object"}
 				}
 				sub, err := compileObject(em, path, false)

@@ -2,6 +2,7 @@ package pattern
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -264,6 +265,7 @@ func TestCompileErrors(t *testing.T) {
 		{`{"p": [{"anything-but": {"equals-ignore-case": [1]}}]}`, "pattern: p: anything-but: equals-ignore-case: want a string or strings"},
 		{`{"$or": [{"a": [1]}]}`, "pattern: $or: want an array of at least two patterns"},
 		{`{"$or": [{"a": [1]}, "b"]}`, "pattern: $or[1]: want a pattern object"},
+		{`{"$or": [{}, {"b": [1]}]}`, "pattern: $or[0]: want a pattern object"},
 		{`{"x": {"$or": [{"a": [1]}, {"b": "c"}]}}`, "pattern: x.b: want an object or an array of values"},
 		{`{"a": ["` + strings.Repeat("x", MaxPatternLen) + `"]}`, "pattern: longer than 4096 bytes"},
 	}
@@ -369,4 +371,40 @@ func mustCompile(t *testing.T, s string) *Pattern {
 	p, err := Compile([]byte(s))
 	require.NoError(t, err)
 	return p
+}
+
+// TestWildcardAgainstRegexp checks the wildcard matcher against a regular
+// expression on every pattern and text over a small alphabet.
+func TestWildcardAgainstRegexp(t *testing.T) {
+	var patterns, texts []string
+	var gen func(prefix string, alphabet string, n int, out *[]string)
+	gen = func(prefix, alphabet string, n int, out *[]string) {
+		*out = append(*out, prefix)
+		if n == 0 {
+			return
+		}
+		for _, c := range alphabet {
+			gen(prefix+string(c), alphabet, n-1, out)
+		}
+	}
+	gen("", "ab*", 5, &patterns)
+	gen("", "ab*", 5, &texts)
+	checked := 0
+	for _, p := range patterns {
+		if checkWildcard(p) != "" {
+			continue
+		}
+		re := regexp.MustCompile("^" + strings.ReplaceAll(regexp.QuoteMeta(p), `\*`, ".*") + "$")
+		for _, s := range texts {
+			require.Equal(t, re.MatchString(s), wildcard(p, s), "wildcard %q on %q", p, s)
+			checked++
+		}
+	}
+	require.Greater(t, checked, 10000)
+
+	// Escapes: "\*" is a star, "\\" a backslash.
+	require.True(t, wildcard(`a\*`, `a*`))
+	require.False(t, wildcard(`a\*`, `ab`))
+	require.True(t, wildcard(`a\\*`, `a\bc`))
+	require.False(t, wildcard(`a\\*`, `abc`))
 }
