@@ -18,7 +18,14 @@
 // a field that is missing or holds no scalar.
 //
 // Numbers are compared as 64-bit floats. A numeric operator, or an exact
-// number, never matches a string, even one that spells a number.
+// number, never matches a string, even one that spells a number. EventBridge
+// documents numeric matching for values within ±5.0e9 and to six decimal
+// places; here any finite float64 compiles and compares exactly.
+//
+// anything-but matches a field holding a scalar that its argument does not
+// match, whatever the scalar's type: {"anything-but": "x"} matches 5, and
+// {"anything-but": {"prefix": "x"}} matches true. It never matches a
+// missing field. The cidr operator is refused.
 //
 // Compile parses a pattern once; Match decodes the event and walks the
 // compiled pattern. A Pattern is immutable and safe for concurrent use.

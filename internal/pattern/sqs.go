@@ -18,6 +18,9 @@ import (
 // not match it, while a leaf on the body itself ({"body": [{"prefix":
 // "..."}]}) matches its text. A pattern with no key "body" ignores the body
 // either way.
+//
+// AWS documents filtering for SQS on the body key; the attributes are
+// included so that a trigger may allow patterns on them too.
 func SQSFilterInput(body string, attributes map[string]string, messageAttributes map[string]events.SQSMessageAttribute) []byte {
 	in := struct {
 		Body              json.RawMessage                       `json:"body"`
