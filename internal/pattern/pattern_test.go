@@ -117,6 +117,8 @@ func TestMatch(t *testing.T) {
 		{"anything-but a prefix", `{"region": [{"anything-but": {"prefix": "us-"}}]}`, []matchCase{
 			{`{"region": "eu-west-1"}`, true},
 			{`{"region": "us-east-1"}`, false},
+			{`{"region": true}`, true},
+			{`{}`, false},
 		}},
 		{"anything-but a suffix", `{"file": [{"anything-but": {"suffix": ".png"}}]}`, []matchCase{
 			{`{"file": "a.txt"}`, true},

@@ -122,3 +122,40 @@ func TestFIFORetries(t *testing.T) {
 		})
 	}
 }
+
+func FuzzParseBatchResponse(f *testing.F) {
+	for _, s := range []string{
+		``, `null`, `""`, `{}`, `{"batchItemFailures": null}`,
+		`{"batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m1"}]}`,
+		`{"batchItemFailures": [{"itemIdentifier": ""}]}`,
+		`{"batchItemFailures": [{"itemIdentifier": 7}]}`,
+		`[1]`, `{"batchItemFailures": [`,
+	} {
+		f.Add(s)
+	}
+	batch := []string{"m1", "m2", "m3"}
+	f.Fuzz(func(t *testing.T, resp string) {
+		failed, err := ParseBatchResponse([]byte(resp), batch)
+		if err != nil {
+			require.Nil(t, failed)
+			require.ErrorIs(t, err, ErrBatchResponse)
+			return
+		}
+		// Each failed ID is in the batch, once, in the batch's order.
+		at := -1
+		for _, id := range failed {
+			i := indexOf(batch, id)
+			require.Greater(t, i, at, "%q in %v", id, failed)
+			at = i
+		}
+	})
+}
+
+func indexOf(list []string, s string) int {
+	for i, x := range list {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
