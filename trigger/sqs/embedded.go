@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -380,6 +381,9 @@ func (q *EmbeddedQueue) sendOne(now time.Time, en SendEntry) (SendResult, *Entry
 	if en.Body == "" {
 		return SendResult{}, senderFault(CodeMissingParameter, "the message body must not be empty")
 	}
+	if !validContents(en.Body) {
+		return SendResult{}, senderFault(CodeInvalidMessageContents, "the body has characters SQS refuses: only #x9, #xA, #xD, #x20 to #xD7FF and #xE000 to #xFFFD (and above #xFFFF) are valid")
+	}
 	if n := messageSize(en.Body, en.MessageAttributes); n > q.cfg.MaximumMessageSize {
 		return SendResult{}, senderFault(CodeMessageTooLong, "the message is too long: %d bytes of body and attributes, more than the queue's limit of %d", n, q.cfg.MaximumMessageSize)
 	}
@@ -425,6 +429,25 @@ func (q *EmbeddedQueue) sendOne(now time.Time, en SendEntry) (SendResult, *Entry
 	}
 	q.msgs = append(q.msgs, m)
 	return SendResult{MessageID: m.id, MD5OfBody: m.md5, SequenceNumber: m.seq}, nil
+}
+
+// validContents reports whether s has only the characters SQS accepts in
+// a body.
+func validContents(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r == 0x9 || r == 0xA || r == 0xD:
+		case r >= 0x20 && r <= 0xD7FF:
+		case r >= 0xE000 && r <= 0xFFFD:
+		case r >= 0x10000 && r <= 0x10FFFF:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func cloneAttrs(in map[string]events.SQSMessageAttribute) map[string]events.SQSMessageAttribute {

@@ -8,9 +8,8 @@
 //
 //   - Standard and FIFO queues (a FIFO queue's name ends in ".fifo").
 //   - Visibility timeouts (default 30 s), receive counts, and receipt
-//     handles that change at every receive; a stale handle (one from an
-//     earlier receive) fails to delete or change visibility with
-//     ReceiptHandleIsInvalid.
+//     handles that change at every receive. The latest handle still
+//     deletes a message whose visibility has ended, as on SQS.
 //   - A redrive policy: on the receive that would take a message's receive
 //     count past maxReceiveCount, the message moves to the dead-letter
 //     queue instead of being delivered. It keeps its ID, body, attributes
@@ -32,6 +31,14 @@
 //   - It is exact, where SQS is approximate: a standard queue delivers in
 //     send order, never twice for one receive, and a receive sees every
 //     visible message (no sampling of servers, no empty short polls).
+//   - A stale receipt handle (one from an earlier receive than the
+//     latest) fails to delete or change visibility with
+//     ReceiptHandleIsInvalid. SQS's documentation says such a delete
+//     "succeeds, but the message will not be deleted"; failing it tells
+//     the consumer that its delete did nothing.
+//   - The body must be valid UTF-8 of the characters SQS allows, and a
+//     standard queue refuses MessageGroupId (SQS's fair queues now take
+//     it).
 //   - Batches are not limited to 10 entries, and a receive may ask for more
 //     than 10 messages; awssqs splits such calls for SQS.
 //   - Queue attributes are fixed when the queue is created.
@@ -214,6 +221,7 @@ const (
 	CodeInvalidParameterValue  = "InvalidParameterValue"
 	CodeMissingParameter       = "MissingParameter"
 	CodeMessageTooLong         = "MessageTooLong"
+	CodeInvalidMessageContents = "InvalidMessageContents"
 )
 
 // Errors of the embedded queue.

@@ -55,9 +55,11 @@ var checks = []struct {
 	{"VisibilityExpiry", testVisibilityExpiry},
 	{"ChangeVisibility", testChangeVisibility},
 	{"StaleReceiptHandle", testStaleReceiptHandle},
+	{"BatchDeleteFailures", testBatchDeleteFailures},
 	{"BatchFailures", testBatchFailures},
 	{"Redrive", testRedrive},
 	{"FIFOGroupOrder", testFIFOGroupOrder},
+	{"FIFOBatchOfOneGroup", testFIFOBatchOfOneGroup},
 	{"FIFODeduplication", testFIFODeduplication},
 	{"FIFOContentDeduplication", testFIFOContentDeduplication},
 	{"Delay", testDelay},
@@ -211,10 +213,10 @@ func testStaleReceiptHandle(t *testing.T, newQ Factory) {
 	del(t, q, second)
 }
 
-func testBatchFailures(t *testing.T, newQ Factory) {
-	q := newQ(t, "batch", sqs.QueueConfig{})
-	send(t, q, sqs.SendEntry{ID: "1", Body: "one"}, sqs.SendEntry{ID: "2", Body: "two"})
-	ms := receiveN(t, q, 2, 30*time.Second)
+func testBatchDeleteFailures(t *testing.T, newQ Factory) {
+	q := newQ(t, "batchdel", sqs.QueueConfig{})
+	send(t, q, sqs.SendEntry{ID: "1", Body: "one"})
+	ms := receiveN(t, q, 1, 30*time.Second)
 	failed, err := q.Delete(ctxT(t), []sqs.DeleteEntry{
 		{ID: "good", ReceiptHandle: ms[0].ReceiptHandle},
 		{ID: "bad", ReceiptHandle: "not-a-receipt-handle"},
@@ -224,25 +226,32 @@ func testBatchFailures(t *testing.T, newQ Factory) {
 	require.Equal(t, "bad", failed[0].ID)
 	require.Equal(t, sqs.CodeReceiptHandleIsInvalid, failed[0].Code)
 	require.True(t, failed[0].SenderFault)
+}
 
-	failed, err = q.ChangeVisibility(ctxT(t), []sqs.VisibilityEntry{
-		{ID: "good", ReceiptHandle: ms[1].ReceiptHandle},
+func testBatchFailures(t *testing.T, newQ Factory) {
+	q := newQ(t, "batch", sqs.QueueConfig{})
+	send(t, q, sqs.SendEntry{ID: "1", Body: "one"})
+	ms := receiveN(t, q, 1, 30*time.Second)
+	failed, err := q.ChangeVisibility(ctxT(t), []sqs.VisibilityEntry{
+		{ID: "good", ReceiptHandle: ms[0].ReceiptHandle},
 		{ID: "bad", ReceiptHandle: "not-a-receipt-handle"},
 	})
 	require.NoError(t, err)
 	require.Len(t, failed, 1)
 	require.Equal(t, "bad", failed[0].ID)
-	// ms[1] is visible again; ms[0] is gone.
+	require.Equal(t, sqs.CodeReceiptHandleIsInvalid, failed[0].Code)
+	// The good entry took effect: the message is visible again.
 	m := receiveN(t, q, 1, 30*time.Second)[0]
-	require.Equal(t, ms[1].MessageID, m.MessageID)
+	require.Equal(t, ms[0].MessageID, m.MessageID)
 
 	// A send batch with one bad entry sends the others.
-	sent, sfailed, err := q.Send(ctxT(t), []sqs.SendEntry{{ID: "ok", Body: "fine"}, {ID: "empty", Body: ""}})
+	sent, sfailed, err := q.Send(ctxT(t), []sqs.SendEntry{{ID: "ok", Body: "fine"}, {ID: "ctl", Body: "bad\x01"}})
 	require.NoError(t, err)
 	require.Len(t, sent, 1)
 	require.Equal(t, "ok", sent[0].ID)
 	require.Len(t, sfailed, 1)
-	require.Equal(t, "empty", sfailed[0].ID)
+	require.Equal(t, "ctl", sfailed[0].ID)
+	require.Equal(t, sqs.CodeInvalidMessageContents, sfailed[0].Code)
 }
 
 func testRedrive(t *testing.T, newQ Factory) {
@@ -268,33 +277,58 @@ func testFIFOGroupOrder(t *testing.T, newQ Factory) {
 	q := newQ(t, "order.fifo", sqs.QueueConfig{FIFO: true, VisibilityTimeout: 30 * time.Second})
 	require.True(t, q.FIFO())
 	send(t, q, fifoEntry("a1", "A", "a1"), fifoEntry("a2", "A", "a2"), fifoEntry("b1", "B", "b1"))
-	// Take one message: the first of a group. While it is in flight, its
-	// group's next message stays hidden.
-	first, err := q.Receive(ctxT(t), sqs.ReceiveOptions{MaxMessages: 1, WaitTime: time.Second})
-	require.NoError(t, err)
-	require.Len(t, first, 1)
-	require.Contains(t, []string{"a1", "b1"}, first[0].Body)
-	require.NotEmpty(t, first[0].Attributes[sqs.AttrSequenceNumber])
-	require.NotEmpty(t, first[0].Attributes[sqs.AttrMessageGroupID])
-	var seen []string
-	deadline := time.Now().Add(5 * time.Second)
+	// Receive for a while without deleting. A group's next message may come
+	// in the same receive as the one before it, never in a later one while
+	// that one is in flight.
+	var all []sqs.Message
+	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
 		ms, err := q.Receive(ctxT(t), sqs.ReceiveOptions{MaxMessages: 10, WaitTime: time.Second})
 		require.NoError(t, err)
+		var bodies []string
 		for _, m := range ms {
-			seen = append(seen, m.Body)
+			bodies = append(bodies, m.Body)
+			require.NotEmpty(t, m.Attributes[sqs.AttrSequenceNumber])
+			require.Equal(t, m.Body[:1], strings.ToLower(m.Attributes[sqs.AttrMessageGroupID]))
 		}
+		if i := indexOf(bodies, "a2"); i >= 0 {
+			require.True(t, indexOf(bodies, "a1") >= 0 && indexOf(bodies, "a1") < i, "a2 came without a1 before it in one receive: %v", bodies)
+		}
+		all = append(all, ms...)
 	}
-	if first[0].Body == "a1" {
-		require.Equal(t, []string{"b1"}, seen)
-	} else {
-		require.Equal(t, []string{"a1", "a2"}, seen)
+	var bodies []string
+	for _, m := range all {
+		bodies = append(bodies, m.Body)
 	}
-	if first[0].Body == "a1" {
-		del(t, q, first[0])
+	require.Contains(t, bodies, "a1")
+	require.Contains(t, bodies, "b1")
+	if indexOf(bodies, "a2") < 0 {
+		// Deleting a1 unlocks the group.
+		del(t, q, all[indexOf(bodies, "a1")])
 		m := receiveN(t, q, 1, 30*time.Second)[0]
 		require.Equal(t, "a2", m.Body)
 	}
+}
+
+func indexOf(ss []string, s string) int {
+	for i, x := range ss {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func testFIFOBatchOfOneGroup(t *testing.T, newQ Factory) {
+	q := newQ(t, "onegroup.fifo", sqs.QueueConfig{FIFO: true})
+	send(t, q, fifoEntry("1", "G", "1"), fifoEntry("2", "G", "2"), fifoEntry("3", "G", "3"))
+	ms, err := q.Receive(ctxT(t), sqs.ReceiveOptions{MaxMessages: 10, WaitTime: time.Second})
+	require.NoError(t, err)
+	var bodies []string
+	for _, m := range ms {
+		bodies = append(bodies, m.Body)
+	}
+	require.Equal(t, []string{"1", "2", "3"}, bodies)
 }
 
 func testFIFODeduplication(t *testing.T, newQ Factory) {
@@ -314,12 +348,13 @@ func testFIFODeduplication(t *testing.T, newQ Factory) {
 
 func testFIFOContentDeduplication(t *testing.T, newQ Factory) {
 	q := newQ(t, "cdedup.fifo", sqs.QueueConfig{FIFO: true, ContentBasedDeduplication: true})
-	send(t, q, sqs.SendEntry{ID: "1", Body: "same", MessageGroupID: "G"})
-	send(t, q, sqs.SendEntry{ID: "2", Body: "same", MessageGroupID: "G"})
-	send(t, q, sqs.SendEntry{ID: "3", Body: "other", MessageGroupID: "G"})
+	// Each in its own group, so that a receive may take them all.
+	s1 := send(t, q, sqs.SendEntry{ID: "1", Body: "same", MessageGroupID: "G1"})
+	s2 := send(t, q, sqs.SendEntry{ID: "2", Body: "same", MessageGroupID: "G2"})
+	send(t, q, sqs.SendEntry{ID: "3", Body: "other", MessageGroupID: "G3"})
+	require.Equal(t, s1[0].MessageID, s2[0].MessageID)
 	ms := receiveN(t, q, 2, 30*time.Second)
-	require.Equal(t, "same", ms[0].Body)
-	require.Equal(t, "other", ms[1].Body)
+	require.ElementsMatch(t, []string{"same", "other"}, []string{ms[0].Body, ms[1].Body})
 	receiveNone(t, q, time.Second)
 }
 
