@@ -535,11 +535,11 @@ func (q *EmbeddedQueue) Receive(ctx context.Context, opts ReceiveOptions) ([]Mes
 			return nil, err
 		}
 		now := time.Now()
-		got, next := q.take(now, maxN, vis)
+		got, next, moved := q.take(now, maxN, vis)
+		if moved {
+			e.broadcast() // the dead-letter queue gained messages
+		}
 		if len(got) > 0 || !now.Before(end) {
-			if len(got) > 0 {
-				e.broadcast() // the dead-letter queue may have gained messages
-			}
 			return got, nil
 		}
 		// Wait for a send, a change, or the next time a message becomes
@@ -558,9 +558,10 @@ func (q *EmbeddedQueue) Receive(ctx context.Context, opts ReceiveOptions) ([]Mes
 	}
 }
 
-// take takes up to n visible messages and returns them, or the next time a
-// message becomes visible if none is. e.mu is held.
-func (q *EmbeddedQueue) take(now time.Time, n int, vis time.Duration) ([]Message, time.Time) {
+// take takes up to n visible messages and returns them, the next time a
+// message becomes visible, and whether it moved messages to the
+// dead-letter queue. e.mu is held.
+func (q *EmbeddedQueue) take(now time.Time, n int, vis time.Duration) ([]Message, time.Time, bool) {
 	q.expire(now)
 	var got []Message
 	var next time.Time
@@ -606,7 +607,7 @@ func (q *EmbeddedQueue) take(now time.Time, n int, vis time.Duration) ([]Message
 	if moved {
 		q.compact()
 	}
-	return got, next
+	return got, next, moved
 }
 
 func (q *EmbeddedQueue) compact() {

@@ -335,3 +335,41 @@ func TestRedriveKeepsFIFOOrder(t *testing.T) {
 	require.Equal(t, "two", ms[1].Body)
 	require.False(t, errors.Is(err, sqs.ErrClosed))
 }
+
+func TestRedriveWakesDeadLetterPoll(t *testing.T) {
+	// A long poll on the dead-letter queue returns when a receive on the
+	// source moves a message there, though that receive returns nothing.
+	e := newEmbedded(t)
+	dlq, err := e.CreateQueue("dlq", sqs.QueueConfig{})
+	require.NoError(t, err)
+	q, err := e.CreateQueue("q", sqs.QueueConfig{RedrivePolicy: &sqs.RedrivePolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 1}})
+	require.NoError(t, err)
+	_, err = q.SendMessage(ctxT(t), lambda.QueueMessage{Body: "x"})
+	require.NoError(t, err)
+	ms, err := q.Receive(ctxT(t), sqs.ReceiveOptions{})
+	require.NoError(t, err)
+	require.Len(t, ms, 1)
+	failed, err := q.ChangeVisibility(ctxT(t), []sqs.VisibilityEntry{{ReceiptHandle: ms[0].ReceiptHandle}})
+	require.NoError(t, err)
+	require.Empty(t, failed)
+
+	type result struct {
+		ms  []sqs.Message
+		err error
+		dur time.Duration
+	}
+	done := make(chan result, 1)
+	go func() {
+		start := time.Now()
+		ms, err := dlq.Receive(ctxT(t), sqs.ReceiveOptions{WaitTime: 20 * time.Second})
+		done <- result{ms, err, time.Since(start)}
+	}()
+	time.Sleep(200 * time.Millisecond) // let the poll start; a late start only weakens the check
+	ms, err = q.Receive(ctxT(t), sqs.ReceiveOptions{})
+	require.NoError(t, err)
+	require.Empty(t, ms)
+	r := <-done
+	require.NoError(t, r.err)
+	require.Len(t, r.ms, 1)
+	require.Less(t, r.dur, 15*time.Second)
+}
