@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 
 	lambda "github.com/wasmlambda/lambda"
 	"github.com/wasmlambda/lambda/internal/cond"
+	"github.com/wasmlambda/lambda/internal/journal"
 	"github.com/wasmlambda/lambda/internal/uuid"
 )
 
@@ -57,6 +59,12 @@ type Embedded struct {
 	gen    uint64 // counts broadcasts
 	queues map[string]*EmbeddedQueue
 	closed bool
+
+	// A persistent Embedded's journal (see OpenEmbedded), the changes not
+	// yet written, and the key of the next queue created.
+	store     *journal.Store
+	ops       []journal.Op
+	nextQueue uint64
 }
 
 // NewEmbedded returns an empty set of embedded queues.
@@ -135,11 +143,39 @@ func (e *Embedded) CreateQueue(name string, cfg QueueConfig) (*EmbeddedQueue, er
 	case cfg.ContentBasedDeduplication && !cfg.FIFO:
 		return nil, errors.New("sqs: content-based deduplication needs a FIFO queue")
 	}
+	if rp := cfg.RedrivePolicy; rp != nil {
+		copied := *rp
+		cfg.RedrivePolicy = &copied
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return nil, ErrClosed
 	}
+	if q, ok := e.queues[name]; ok {
+		if reflect.DeepEqual(q.cfg, cfg) {
+			return q, nil // as SQS's CreateQueue with the same attributes
+		}
+		return nil, fmt.Errorf("sqs: queue %q already exists with other attributes (QueueAlreadyExists)", name)
+	}
+	q, err := e.newQueue(name, cfg)
+	if err != nil {
+		return nil, err
+	}
+	e.nextQueue = max(e.nextQueue, 1)
+	q.pseq = e.nextQueue
+	e.nextQueue++
+	e.putQueue(q)
+	if err := e.flush(); err != nil {
+		delete(e.queues, name)
+		return nil, err
+	}
+	return q, nil
+}
+
+// newQueue makes and registers a queue whose cfg has its defaults and is
+// within bounds. e.mu is held.
+func (e *Embedded) newQueue(name string, cfg QueueConfig) (*EmbeddedQueue, error) {
 	if _, ok := e.queues[name]; ok {
 		return nil, fmt.Errorf("sqs: queue %q already exists", name)
 	}
@@ -155,8 +191,6 @@ func (e *Embedded) CreateQueue(name string, cfg QueueConfig) (*EmbeddedQueue, er
 		if dlq.cfg.FIFO != cfg.FIFO {
 			return nil, fmt.Errorf("sqs: dead-letter queue %q must be of the same kind (FIFO or standard) as %q", rp.DeadLetterQueue, name)
 		}
-		copied := *rp
-		cfg.RedrivePolicy = &copied
 	}
 	q := &EmbeddedQueue{
 		e:     e,
@@ -178,12 +212,23 @@ func (e *Embedded) Queue(name string) *EmbeddedQueue {
 	return e.queues[name]
 }
 
-// Close ends every wait and makes later calls fail with ErrClosed.
+// Close ends every wait and makes later calls fail with ErrClosed. A
+// persistent Embedded closes its state directory.
 func (e *Embedded) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
 	e.closed = true
 	e.broadcast()
+	if e.store != nil {
+		err := e.flush()
+		if cerr := e.store.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
 	return nil
 }
 
@@ -228,6 +273,9 @@ type EmbeddedQueue struct {
 	byRH  map[string]*message
 	dedup map[string]dedupEntry
 	seq   uint64
+
+	pseq    uint64 // the queue's key in the journal
+	nextMsg uint64 // the key of the next message in the journal
 }
 
 type dedupEntry struct {
@@ -248,6 +296,7 @@ type message struct {
 	group, dedup  string
 	seq           string
 	deleted       bool
+	pseq          uint64 // the message's key in the journal, or 0
 }
 
 // Name is the queue's name.
@@ -264,6 +313,7 @@ func (q *EmbeddedQueue) Len() int {
 	q.e.mu.Lock()
 	defer q.e.mu.Unlock()
 	q.expire(time.Now())
+	_ = q.e.flush() // retention's deletes; a failure shows at the next call
 	return len(q.msgs)
 }
 
@@ -370,6 +420,9 @@ func (q *EmbeddedQueue) Send(ctx context.Context, entries []SendEntry) ([]SendRe
 		sent = append(sent, r)
 	}
 	e.broadcast()
+	if err := e.flush(); err != nil {
+		return nil, nil, err
+	}
 	return sent, failed, nil
 }
 
@@ -428,6 +481,7 @@ func (q *EmbeddedQueue) sendOne(now time.Time, en SendEntry) (SendResult, *Entry
 		q.dedup[m.dedup] = dedupEntry{expires: now.Add(DeduplicationInterval), messageID: m.id, seq: m.seq}
 	}
 	q.msgs = append(q.msgs, m)
+	q.putMessage(m)
 	return SendResult{MessageID: m.id, MD5OfBody: m.md5, SequenceNumber: m.seq}, nil
 }
 
@@ -487,6 +541,7 @@ func (q *EmbeddedQueue) expire(now time.Time) {
 }
 
 func (q *EmbeddedQueue) forget(m *message) {
+	q.deleteMessage(m)
 	m.deleted = true
 	if m.receipt != "" {
 		delete(q.byRH, m.receipt)
@@ -538,6 +593,9 @@ func (q *EmbeddedQueue) Receive(ctx context.Context, opts ReceiveOptions) ([]Mes
 		got, next, moved := q.take(now, maxN, vis)
 		if moved {
 			e.broadcast() // the dead-letter queue gained messages
+		}
+		if err := e.flush(); err != nil {
+			return nil, err
 		}
 		if len(got) > 0 || !now.Before(end) {
 			return got, nil
@@ -602,6 +660,7 @@ func (q *EmbeddedQueue) take(now time.Time, n int, vis time.Duration) ([]Message
 		m.inFlight = true
 		m.visibleAt = now.Add(vis)
 		q.byRH[m.receipt] = m
+		q.putMessage(m)
 		got = append(got, m.toMessage(q.cfg.FIFO, q.e.account))
 	}
 	if moved {
@@ -631,11 +690,13 @@ func (q *EmbeddedQueue) moveToDLQ(now time.Time, m *message) {
 	c := *m
 	c.deleted, c.inFlight, c.receipt = false, false, ""
 	c.visibleAt = now
+	c.pseq = 0
 	if d.cfg.FIFO {
 		d.seq++
 		c.seq = fmt.Sprintf("%020d", d.seq)
 	}
 	d.msgs = append(d.msgs, &c)
+	d.putMessage(&c)
 }
 
 func (m *message) toMessage(fifo bool, account string) Message {
@@ -694,6 +755,7 @@ func (q *EmbeddedQueue) ChangeVisibility(ctx context.Context, entries []Visibili
 		if entries[i].VisibilityTimeout == 0 {
 			m.inFlight = false
 		}
+		q.putMessage(m)
 		return nil
 	})
 }
@@ -730,5 +792,8 @@ func (q *EmbeddedQueue) batch(ctx context.Context, ids, handles []string, do fun
 	}
 	q.compact()
 	e.broadcast()
+	if err := e.flush(); err != nil {
+		return nil, err
+	}
 	return failed, nil
 }

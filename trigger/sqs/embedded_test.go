@@ -84,7 +84,7 @@ func TestCreateQueueValidation(t *testing.T) {
 		{"missing dlq", "q", sqs.QueueConfig{RedrivePolicy: &sqs.RedrivePolicy{DeadLetterQueue: "nope", MaxReceiveCount: 1}}, "does not exist"},
 		{"max receive", "q", sqs.QueueConfig{RedrivePolicy: &sqs.RedrivePolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 0}}, "maxReceiveCount"},
 		{"dlq kind", "q.fifo", sqs.QueueConfig{FIFO: true, RedrivePolicy: &sqs.RedrivePolicy{DeadLetterQueue: "dlq", MaxReceiveCount: 1}}, "same kind"},
-		{"exists", "dlq", sqs.QueueConfig{}, "already exists"},
+		{"exists", "dlq", sqs.QueueConfig{VisibilityTimeout: time.Minute}, "already exists"},
 	}
 	e := newEmbedded(t)
 	_, err := e.CreateQueue("dlq", sqs.QueueConfig{})
@@ -104,6 +104,9 @@ func TestEmbeddedIdentity(t *testing.T) {
 	require.Equal(t, "arn:aws:sqs:eu-west-1:111122223333:orders", q.ARN())
 	require.Equal(t, "orders", q.Name())
 	require.Same(t, q, e.Queue("orders"))
+	again, err := e.CreateQueue("orders", sqs.QueueConfig{VisibilityTimeout: 30 * time.Second})
+	require.NoError(t, err, "creating a queue again with the same attributes returns it, as SQS does")
+	require.Same(t, q, again)
 	require.Nil(t, e.Queue("other"))
 	_, _, err = q.Send(ctxT(t), []sqs.SendEntry{{Body: "x"}})
 	require.NoError(t, err)

@@ -42,7 +42,9 @@
 //   - Batches are not limited to 10 entries, and a receive may ask for more
 //     than 10 messages; awssqs splits such calls for SQS.
 //   - Queue attributes are fixed when the queue is created.
-//   - The state lives in memory and is lost when the process ends.
+//   - The state lives in memory and is lost when the process ends, unless
+//     the queues are opened with a state directory (OpenEmbedded), where
+//     every change is synced to disk before its call returns.
 package sqs
 
 import (
