@@ -251,3 +251,41 @@ func TestSplitsIntoCallsOfTen(t *testing.T) {
 	require.ErrorIs(t, sfailed[0], sqs.ErrMessageTooLong)
 	require.Equal(t, []int{1, 1}, f.sends)
 }
+
+// failingAPI fails every DeleteMessageBatch call after the first.
+type failingAPI struct {
+	fakeAPI
+	calls int
+}
+
+func (f *failingAPI) DeleteMessageBatch(ctx context.Context, in *sdk.DeleteMessageBatchInput, opts ...func(*sdk.Options)) (*sdk.DeleteMessageBatchOutput, error) {
+	f.calls++
+	if f.calls > 1 {
+		return nil, fmt.Errorf("connection reset")
+	}
+	return f.fakeAPI.DeleteMessageBatch(ctx, in, opts...)
+}
+
+func TestFailedCallFailsItsEntries(t *testing.T) {
+	ctx := context.Background()
+	f := &failingAPI{}
+	q, err := awssqs.New(ctx, f, "http://example/q")
+	require.NoError(t, err)
+	entries := make([]sqs.DeleteEntry, 12)
+	for i := range entries {
+		entries[i] = sqs.DeleteEntry{ID: fmt.Sprintf("e%d", i), ReceiptHandle: "h"}
+	}
+	// The first call of 10 succeeds; the second, of 2, fails as a whole,
+	// and so do its two entries.
+	failed, err := q.Delete(ctx, entries)
+	require.NoError(t, err)
+	require.Len(t, failed, 2)
+	require.Equal(t, "e10", failed[0].ID)
+	require.Equal(t, "e11", failed[1].ID)
+	require.Equal(t, "RequestFailed", failed[0].Code)
+	require.False(t, failed[0].SenderFault)
+
+	// When every call fails, the error is returned.
+	_, err = q.Delete(ctx, entries[:3])
+	require.ErrorContains(t, err, "connection reset")
+}
