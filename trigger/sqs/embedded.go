@@ -65,7 +65,13 @@ type Embedded struct {
 	store     *journal.Store
 	ops       []journal.Op
 	nextQueue uint64
+
+	// clockSkew is added to the time, by tests of what takes days.
+	clockSkew time.Duration
 }
+
+// now is the time the queues go by. e.mu is held.
+func (e *Embedded) now() time.Time { return time.Now().Add(e.clockSkew) }
 
 // NewEmbedded returns an empty set of embedded queues.
 func NewEmbedded(opts EmbeddedOptions) *Embedded {
@@ -312,7 +318,7 @@ func (q *EmbeddedQueue) FIFO() bool { return q.cfg.FIFO }
 func (q *EmbeddedQueue) Len() int {
 	q.e.mu.Lock()
 	defer q.e.mu.Unlock()
-	q.expire(time.Now())
+	q.expire(q.e.now())
 	_ = q.e.flush() // retention's deletes; a failure shows at the next call
 	return len(q.msgs)
 }
@@ -405,7 +411,7 @@ func (q *EmbeddedQueue) Send(ctx context.Context, entries []SendEntry) ([]SendRe
 	if e.closed {
 		return nil, nil, ErrClosed
 	}
-	now := time.Now()
+	now := e.now()
 	q.expire(now)
 	var sent []SendResult
 	var failed []EntryError
@@ -581,7 +587,7 @@ func (q *EmbeddedQueue) Receive(ctx context.Context, opts ReceiveOptions) ([]Mes
 	e := q.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	end := time.Now().Add(wait)
+	end := e.now().Add(wait)
 	for {
 		if e.closed {
 			return nil, ErrClosed
@@ -589,7 +595,7 @@ func (q *EmbeddedQueue) Receive(ctx context.Context, opts ReceiveOptions) ([]Mes
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		now := time.Now()
+		now := e.now()
 		got, next, moved := q.take(now, maxN, vis)
 		if moved {
 			e.broadcast() // the dead-letter queue gained messages
@@ -606,7 +612,7 @@ func (q *EmbeddedQueue) Receive(ctx context.Context, opts ReceiveOptions) ([]Mes
 		if !next.IsZero() && next.Before(until) {
 			until = next
 		}
-		wctx, cancel := context.WithDeadline(ctx, until)
+		wctx, cancel := context.WithTimeout(ctx, until.Sub(now)) // a duration: e.now may be skewed
 		gen := e.gen
 		err := e.cond.WaitUntil(wctx, &e.mu, func() bool { return e.gen != gen })
 		cancel()
@@ -776,7 +782,7 @@ func (q *EmbeddedQueue) batch(ctx context.Context, ids, handles []string, do fun
 	if e.closed {
 		return nil, ErrClosed
 	}
-	now := time.Now()
+	now := e.now()
 	q.expire(now)
 	var failed []EntryError
 	for i, h := range handles {

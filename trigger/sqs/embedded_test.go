@@ -236,18 +236,60 @@ func TestChangeVisibilityNotInFlight(t *testing.T) {
 }
 
 func TestRetention(t *testing.T) {
+	tests := []struct {
+		name      string
+		retention time.Duration
+		advance   time.Duration
+		kept      bool
+	}{
+		{"default keeps 4 days less a minute", 0, 4*24*time.Hour - time.Minute, true},
+		{"default drops after 4 days", 0, 4*24*time.Hour + time.Minute, false},
+		{"a minute", time.Minute, 2 * time.Minute, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEmbedded(t)
+			q, err := e.CreateQueue("q", sqs.QueueConfig{RetentionPeriod: tt.retention})
+			require.NoError(t, err)
+			_, err = q.SendMessage(ctxT(t), lambda.QueueMessage{Body: "x"})
+			require.NoError(t, err)
+			ms, err := q.Receive(ctxT(t), sqs.ReceiveOptions{VisibilityTimeout: time.Second})
+			require.NoError(t, err)
+			require.Len(t, ms, 1)
+			sqs.AdvanceClock(e, tt.advance)
+			ms2, err := q.Receive(ctxT(t), sqs.ReceiveOptions{})
+			require.NoError(t, err)
+			if tt.kept {
+				require.Len(t, ms2, 1)
+				require.Equal(t, 1, q.Len())
+				return
+			}
+			require.Empty(t, ms2)
+			require.Equal(t, 0, q.Len())
+			// Its receipt handle is gone with it.
+			failed, err := q.Delete(ctxT(t), []sqs.DeleteEntry{{ReceiptHandle: ms[0].ReceiptHandle}})
+			require.NoError(t, err)
+			require.Len(t, failed, 1)
+		})
+	}
+}
+
+func TestDeduplicationInterval(t *testing.T) {
 	e := newEmbedded(t)
-	q, err := e.CreateQueue("q", sqs.QueueConfig{RetentionPeriod: time.Minute})
+	q, err := e.CreateQueue("q.fifo", sqs.QueueConfig{FIFO: true, ContentBasedDeduplication: true})
 	require.NoError(t, err)
-	_, err = q.SendMessage(ctxT(t), lambda.QueueMessage{Body: "x"})
-	require.NoError(t, err)
-	require.Equal(t, 1, q.Len())
-	// Retention is at least a minute, so only a fake clock could test its
-	// end quickly; the embedded queue reads the real clock. Check the
-	// bound instead: the message is kept within it.
-	ms, err := q.Receive(ctxT(t), sqs.ReceiveOptions{})
-	require.NoError(t, err)
-	require.Len(t, ms, 1)
+	send := func() string {
+		sent, failed, err := q.Send(ctxT(t), []sqs.SendEntry{{Body: "same", MessageGroupID: "g"}})
+		require.NoError(t, err)
+		require.Empty(t, failed)
+		return sent[0].MessageID
+	}
+	first := send()
+	sqs.AdvanceClock(e, 4*time.Minute)
+	require.Equal(t, first, send(), "within 5 minutes")
+	sqs.AdvanceClock(e, 2*time.Minute)
+	require.NotEqual(t, first, send(), "after 5 minutes")
+	require.Equal(t, 2, q.Len())
 }
 
 func TestConcurrentConsumers(t *testing.T) {
