@@ -25,8 +25,9 @@ var (
 	_ lambda.QueueSender = (*sqs.EmbeddedQueue)(nil)
 )
 
-// embeddedFactory makes queues in one Embedded per test.
-func embeddedFactory() suite.Factory {
+// embeddedFactory makes queues in one Embedded per test, kept in a state
+// directory if persistent.
+func embeddedFactory(persistent bool) suite.Factory {
 	var mu sync.Mutex
 	perTest := map[*testing.T]*sqs.Embedded{}
 	return func(t *testing.T, name string, cfg sqs.QueueConfig) sqs.Queue {
@@ -34,6 +35,11 @@ func embeddedFactory() suite.Factory {
 		e := perTest[t]
 		if e == nil {
 			e = sqs.NewEmbedded(sqs.EmbeddedOptions{})
+			if persistent {
+				var err error
+				e, err = sqs.OpenEmbedded(t.TempDir(), sqs.EmbeddedOptions{})
+				require.NoError(t, err)
+			}
 			perTest[t] = e
 			t.Cleanup(func() {
 				require.NoError(t, e.Close())
@@ -50,7 +56,12 @@ func embeddedFactory() suite.Factory {
 }
 
 func TestEmbeddedSemantics(t *testing.T) {
-	suite.Run(t, suite.Target{New: embeddedFactory()})
+	t.Run("memory", func(t *testing.T) {
+		suite.Run(t, suite.Target{New: embeddedFactory(false)})
+	})
+	t.Run("state directory", func(t *testing.T) {
+		suite.Run(t, suite.Target{New: embeddedFactory(true)})
+	})
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -295,7 +306,16 @@ func TestDeduplicationInterval(t *testing.T) {
 func TestConcurrentConsumers(t *testing.T) {
 	// Many consumers share a queue: each message is delivered once (the
 	// visibility timeout outlasts the test) and every one is deleted.
-	e := newEmbedded(t)
+	t.Run("memory", func(t *testing.T) { testConcurrentConsumers(t, newEmbedded(t)) })
+	t.Run("state directory", func(t *testing.T) {
+		e, err := sqs.OpenEmbedded(t.TempDir(), sqs.EmbeddedOptions{})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, e.Close()) })
+		testConcurrentConsumers(t, e)
+	})
+}
+
+func testConcurrentConsumers(t *testing.T, e *sqs.Embedded) {
 	q, err := e.CreateQueue("q", sqs.QueueConfig{VisibilityTimeout: time.Hour})
 	require.NoError(t, err)
 	const n = 200
