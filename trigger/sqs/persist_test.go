@@ -121,3 +121,16 @@ func TestPersistenceMoveSurvives(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, e.Queue("dlq").Len())
 }
+
+func TestPersistenceStateDirInUse(t *testing.T) {
+	dir := t.TempDir()
+	e, err := sqs.OpenEmbedded(dir, sqs.EmbeddedOptions{})
+	require.NoError(t, err)
+	_, err = sqs.OpenEmbedded(dir, sqs.EmbeddedOptions{})
+	require.ErrorContains(t, err, "in use")
+	require.NoError(t, e.Close())
+	require.NoError(t, e.Close(), "a second Close is harmless")
+	e, err = sqs.OpenEmbedded(dir, sqs.EmbeddedOptions{})
+	require.NoError(t, err)
+	require.NoError(t, e.Close())
+}
