@@ -1,5 +1,3 @@
-// Package sqs is the Amazon SQS trigger: an event source mapping that polls
-// a queue and invokes a function with batches of messages.
 package sqs
 
 import (
