@@ -297,13 +297,16 @@ func (s *EventSource) poll() {
 	}
 }
 
-// gather receives up to the batch size within the batching window. It
-// returns what it has when Stop comes or a receive fails.
+// gather receives up to the batch size within the batching window, or
+// until the bodies alone fill the function's request limit. It returns
+// what it has when Stop comes or a receive fails.
 func (s *EventSource) gather() ([]Message, error) {
 	ctx := s.recvCtx
+	limit := s.tc.Function.Config().MaxRequestBytes
 	var got []Message
 	var end time.Time
-	for len(got) < s.batch {
+	size := 0 // the bodies' bytes so far: a batch past the limit is full
+	for len(got) < s.batch && size < limit {
 		wait := pollWait
 		if len(got) > 0 {
 			left := time.Until(end)
@@ -316,6 +319,9 @@ func (s *EventSource) gather() ([]Message, error) {
 		msgs, err := s.Queue.Receive(ctx, ReceiveOptions{MaxMessages: s.batch - len(got), WaitTime: wait, VisibilityTimeout: s.vis})
 		s.stats.received.Add(int64(len(msgs)))
 		got = append(got, msgs...)
+		for _, m := range msgs {
+			size += len(m.Body)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				err = nil

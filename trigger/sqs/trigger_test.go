@@ -511,3 +511,27 @@ func TestEventSourceValidation(t *testing.T) {
 		})
 	}
 }
+
+func TestEventSourceBatchingWindow(t *testing.T) {
+	t.Parallel()
+	fx := newESFixture(t, lambda.FunctionConfig{MaxRequestBytes: 8192})
+	t.Run("invokes when the window ends", func(t *testing.T) {
+		q := fx.queue(t, "window", sqs.QueueConfig{})
+		es := &sqs.EventSource{Queue: q, BatchSize: 10, MaximumBatchingWindow: time.Second}
+		att := fx.attach(t, "window", es)
+		send(t, q, bodies("a", "b", "c")...)
+		eventually(t, func() bool { return q.Len() == 0 }, "every message is delivered")
+		require.NoError(t, att.Detach(testkit.WaitCtx(t)))
+		require.Equal(t, int64(1), es.Stats().Batches)
+		require.ElementsMatch(t, []string{"a", "b", "c"}, q.Deleted())
+	})
+	t.Run("a batch that fills the request limit does not wait", func(t *testing.T) {
+		q := fx.queue(t, "full", sqs.QueueConfig{})
+		es := &sqs.EventSource{Queue: q, BatchSize: 100, MaximumBatchingWindow: sqs.MaxBatchingWindow}
+		att := fx.attach(t, "full", es)
+		send(t, q, bodies(strings.Repeat("x", 9000))...)
+		// The window is 5 minutes: this waits at most one.
+		eventually(t, func() bool { return es.Stats().Batches == 1 }, "invoked before the window ends")
+		require.NoError(t, att.Detach(testkit.WaitCtx(t)))
+	})
+}
