@@ -535,3 +535,22 @@ func TestEventSourceBatchingWindow(t *testing.T) {
 		require.NoError(t, att.Detach(testkit.WaitCtx(t)))
 	})
 }
+
+func TestEventSourceStopHandsBackGatheredMessages(t *testing.T) {
+	t.Parallel()
+	fx := newESFixture(t, lambda.FunctionConfig{})
+	q := fx.queue(t, "gathered", sqs.QueueConfig{VisibilityTimeout: time.Hour})
+	// A batch of 3 waits for its 5-minute window when Stop comes.
+	es := &sqs.EventSource{Queue: q, BatchSize: 10, MaximumBatchingWindow: sqs.MaxBatchingWindow}
+	att := fx.attach(t, "gathered", es)
+	send(t, q, bodies("a", "b", "c")...)
+	eventually(t, func() bool { return es.Stats().Received == 3 }, "the messages are received")
+	require.NoError(t, att.Detach(testkit.WaitCtx(t)))
+
+	s := es.Stats()
+	require.Zero(t, s.Batches)
+	require.Equal(t, int64(3), s.Returned)
+	visible, err := q.EmbeddedQueue.Receive(testkit.WaitCtx(t), sqs.ReceiveOptions{MaxMessages: 10})
+	require.NoError(t, err)
+	require.Len(t, visible, 3, "visible again at once, not after the hour")
+}
