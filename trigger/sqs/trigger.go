@@ -115,6 +115,7 @@ type EventSource struct {
 	batch   int
 	vis     time.Duration
 	region  string
+	limit   int // the function's MaxRequestBytes
 
 	recvCtx    context.Context // ends at Stop: no new receive
 	stopRecv   context.CancelFunc
@@ -219,6 +220,7 @@ func (s *EventSource) Start(ctx context.Context, tc *lambda.TriggerContext) erro
 	}
 	s.vis = s.VisibilityTimeout
 	s.region = tc.Function.Region()
+	s.limit = tc.Function.Config().MaxRequestBytes
 	n := s.MaximumConcurrency
 	if n == 0 {
 		n = max(MinConcurrency, min(runtime.GOMAXPROCS(0), MaxConcurrency))
@@ -302,7 +304,7 @@ func (s *EventSource) poll() {
 // what it has when Stop comes or a receive fails.
 func (s *EventSource) gather() ([]Message, error) {
 	ctx := s.recvCtx
-	limit := s.tc.Function.Config().MaxRequestBytes
+	limit := s.limit
 	var got []Message
 	var end time.Time
 	size := 0 // the bodies' bytes so far: a batch past the limit is full
@@ -365,7 +367,7 @@ func (s *EventSource) deliver(msgs []Message) {
 	}
 
 	// Build the event, cut short to the request limit.
-	limit := s.tc.Function.Config().MaxRequestBytes
+	limit := s.limit
 	arn := s.Queue.ARN()
 	payload := append(make([]byte, 0, 1024), eventPrefix...)
 	n := 0
