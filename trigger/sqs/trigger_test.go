@@ -554,3 +554,47 @@ func TestEventSourceStopHandsBackGatheredMessages(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, visible, 3, "visible again at once, not after the hour")
 }
+
+// brokenQueue fails the calls its fields say.
+type brokenQueue struct {
+	*recQueue
+	receiveErr, visibilityErr error
+}
+
+func (b *brokenQueue) Receive(ctx context.Context, opts sqs.ReceiveOptions) ([]sqs.Message, error) {
+	if b.receiveErr != nil {
+		return nil, b.receiveErr
+	}
+	return b.recQueue.Receive(ctx, opts)
+}
+
+func (b *brokenQueue) ChangeVisibility(ctx context.Context, entries []sqs.VisibilityEntry) ([]sqs.EntryError, error) {
+	if b.visibilityErr != nil {
+		return nil, b.visibilityErr
+	}
+	return b.recQueue.ChangeVisibility(ctx, entries)
+}
+
+func TestEventSourceQueueErrors(t *testing.T) {
+	t.Parallel()
+	fx := newESFixture(t, lambda.FunctionConfig{})
+	t.Run("receive", func(t *testing.T) {
+		q := &brokenQueue{recQueue: fx.queue(t, "receive", sqs.QueueConfig{}), receiveErr: fmt.Errorf("endpoint down")}
+		att := fx.attach(t, "receive", &sqs.EventSource{Queue: q})
+		eventually(t, func() bool { return att.Stats().Errors >= 2 }, "receive errors are reported, and polling goes on")
+		require.Contains(t, att.Stats().LastError, "endpoint down")
+		require.NoError(t, att.Detach(testkit.WaitCtx(t)), "Stop interrupts the backoff")
+	})
+	t.Run("hand back", func(t *testing.T) {
+		q := &brokenQueue{recQueue: fx.queue(t, "handback", sqs.QueueConfig{}), visibilityErr: fmt.Errorf("endpoint down")}
+		es := &sqs.EventSource{Queue: q, MaximumBatchingWindow: sqs.MaxBatchingWindow}
+		att := fx.attach(t, "handback", es)
+		send(t, q, bodies("a")...)
+		eventually(t, func() bool { return es.Stats().Received == 1 }, "the message is received")
+		id := q.Received()[0].MessageID
+		err := att.Detach(testkit.WaitCtx(t))
+		require.ErrorContains(t, err, "1 messages not handed back")
+		require.ErrorContains(t, err, id)
+		require.Zero(t, es.Stats().Returned)
+	})
+}
