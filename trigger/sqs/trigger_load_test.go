@@ -33,7 +33,7 @@ func TestEventSourceLoad(t *testing.T) {
 		want[i] = fmt.Sprintf(`{"n":%d}`, i)
 	}
 	for i := 0; i < n; i += 1000 {
-		send(t, q, bodies(want[i:min(i+1000, n)]...)...)
+		esSend(t, q, esBodies(want[i:min(i+1000, n)]...)...)
 	}
 	es := &sqs.EventSource{Queue: q, BatchSize: 100, MaximumBatchingWindow: time.Second, MaximumConcurrency: 4, ReportBatchItemFailures: true}
 	start := time.Now()

@@ -23,8 +23,8 @@ import (
 	"github.com/wasmlambda/lambda/trigger/sqs"
 )
 
-// recQueue is a queue that records what the trigger receives and deletes.
-type recQueue struct {
+// esRecQueue is a queue that records what the trigger receives and deletes.
+type esRecQueue struct {
 	*sqs.EmbeddedQueue
 	mu       sync.Mutex
 	bodies   map[string]string // receipt handle → body
@@ -32,11 +32,11 @@ type recQueue struct {
 	deleted  []string // bodies, in order of deletion
 }
 
-func newRecQueue(q *sqs.EmbeddedQueue) *recQueue {
-	return &recQueue{EmbeddedQueue: q, bodies: map[string]string{}}
+func newESRecQueue(q *sqs.EmbeddedQueue) *esRecQueue {
+	return &esRecQueue{EmbeddedQueue: q, bodies: map[string]string{}}
 }
 
-func (r *recQueue) Receive(ctx context.Context, opts sqs.ReceiveOptions) ([]sqs.Message, error) {
+func (r *esRecQueue) Receive(ctx context.Context, opts sqs.ReceiveOptions) ([]sqs.Message, error) {
 	ms, err := r.EmbeddedQueue.Receive(ctx, opts)
 	r.mu.Lock()
 	for _, m := range ms {
@@ -47,7 +47,7 @@ func (r *recQueue) Receive(ctx context.Context, opts sqs.ReceiveOptions) ([]sqs.
 	return ms, err
 }
 
-func (r *recQueue) Delete(ctx context.Context, entries []sqs.DeleteEntry) ([]sqs.EntryError, error) {
+func (r *esRecQueue) Delete(ctx context.Context, entries []sqs.DeleteEntry) ([]sqs.EntryError, error) {
 	failed, err := r.EmbeddedQueue.Delete(ctx, entries)
 	if err == nil {
 		bad := map[string]bool{}
@@ -65,13 +65,13 @@ func (r *recQueue) Delete(ctx context.Context, entries []sqs.DeleteEntry) ([]sqs
 	return failed, err
 }
 
-func (r *recQueue) Received() []sqs.Message {
+func (r *esRecQueue) Received() []sqs.Message {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.received)
 }
 
-func (r *recQueue) Deleted() []string {
+func (r *esRecQueue) Deleted() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.deleted)
@@ -97,11 +97,11 @@ func newESFixture(t *testing.T, cfg lambda.FunctionConfig) *esFixture {
 	return &esFixture{fn: f, queues: e}
 }
 
-func (fx *esFixture) queue(t *testing.T, name string, cfg sqs.QueueConfig) *recQueue {
+func (fx *esFixture) queue(t *testing.T, name string, cfg sqs.QueueConfig) *esRecQueue {
 	t.Helper()
 	q, err := fx.queues.CreateQueue(name, cfg)
 	require.NoError(t, err)
-	return newRecQueue(q)
+	return newESRecQueue(q)
 }
 
 // attach attaches es under name and detaches it when the test ends.
@@ -113,14 +113,14 @@ func (fx *esFixture) attach(t *testing.T, name string, es *sqs.EventSource) *lam
 	return att
 }
 
-func send(t *testing.T, q sqs.Queue, entries ...sqs.SendEntry) {
+func esSend(t *testing.T, q sqs.Queue, entries ...sqs.SendEntry) {
 	t.Helper()
 	_, failed, err := q.Send(testkit.WaitCtx(t), entries)
 	require.NoError(t, err)
 	require.Empty(t, failed)
 }
 
-func bodies(bs ...string) []sqs.SendEntry {
+func esBodies(bs ...string) []sqs.SendEntry {
 	out := make([]sqs.SendEntry, len(bs))
 	for i, b := range bs {
 		out[i] = sqs.SendEntry{Body: b}
@@ -129,14 +129,14 @@ func bodies(bs ...string) []sqs.SendEntry {
 }
 
 // eventually waits, generously, for cond.
-func eventually(t *testing.T, cond func() bool, msg string) {
+func esEventually(t *testing.T, cond func() bool, msg string) {
 	t.Helper()
 	require.Eventually(t, cond, 60*time.Second, 10*time.Millisecond, msg)
 }
 
 // settled waits until the trigger has received n messages and is idle:
 // every batch counted as done.
-func settled(es *sqs.EventSource) func() bool {
+func esSettled(es *sqs.EventSource) func() bool {
 	return func() bool {
 		s := es.Stats()
 		return s.Batches > 0 && s.Batches == s.Succeeded+s.Failed+s.Partial
@@ -151,11 +151,11 @@ func TestEventSourceDeletesSuccessfulBatches(t *testing.T) {
 	for i := range 25 {
 		msgs = append(msgs, fmt.Sprintf("order %d", i))
 	}
-	send(t, q, bodies(msgs...)...)
+	esSend(t, q, esBodies(msgs...)...)
 	es := &sqs.EventSource{Queue: q}
 	att := fx.attach(t, "orders", es)
 
-	eventually(t, func() bool { return q.Len() == 0 }, "the queue empties")
+	esEventually(t, func() bool { return q.Len() == 0 }, "the queue empties")
 	require.NoError(t, att.Detach(testkit.WaitCtx(t)))
 	require.ElementsMatch(t, msgs, q.Deleted())
 	s := es.Stats()
@@ -175,11 +175,11 @@ func TestEventSourceFunctionErrorRedrives(t *testing.T) {
 		VisibilityTimeout: time.Second,
 		RedrivePolicy:     &sqs.RedrivePolicy{DeadLetterQueue: "orders-dlq", MaxReceiveCount: 3},
 	})
-	send(t, q, bodies("error")...)
+	esSend(t, q, esBodies("error")...)
 	es := &sqs.EventSource{Queue: q}
 	att := fx.attach(t, "orders", es)
 
-	eventually(t, func() bool { return dlq.Len() == 1 }, "the message reaches the DLQ")
+	esEventually(t, func() bool { return dlq.Len() == 1 }, "the message reaches the DLQ")
 	require.NoError(t, att.Detach(testkit.WaitCtx(t)))
 	require.Zero(t, q.Len())
 	var counts []string
@@ -223,10 +223,10 @@ func TestEventSourceReportBatchItemFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// A long visibility timeout: what is left stays in flight.
 			q := fx.queue(t, fmt.Sprintf("q%d", i), sqs.QueueConfig{VisibilityTimeout: time.Hour})
-			send(t, q, bodies(tt.bodies...)...) // one receive takes them all: one batch
+			esSend(t, q, esBodies(tt.bodies...)...) // one receive takes them all: one batch
 			es := &sqs.EventSource{Queue: q, ReportBatchItemFailures: true}
 			att := fx.attach(t, tt.name, es)
-			eventually(t, settled(es), "the batch is done")
+			esEventually(t, esSettled(es), "the batch is done")
 			require.NoError(t, att.Detach(testkit.WaitCtx(t)))
 
 			s := es.Stats()
@@ -252,11 +252,11 @@ func TestEventSourceFilterCriteria(t *testing.T) {
 	t.Parallel()
 	fx := newESFixture(t, lambda.FunctionConfig{})
 	q := fx.queue(t, "orders", sqs.QueueConfig{})
-	send(t, q, bodies(`{"kind":"keep","n":1}`, `{"kind":"drop"}`, "plain text", `{"kind":"keep","n":2}`)...)
+	esSend(t, q, esBodies(`{"kind":"keep","n":1}`, `{"kind":"drop"}`, "plain text", `{"kind":"keep","n":2}`)...)
 	es := &sqs.EventSource{Queue: q, FilterCriteria: []string{`{"body":{"kind":["keep"]}}`}}
 	att := fx.attach(t, "orders", es)
 
-	eventually(t, func() bool { return q.Len() == 0 }, "every message is deleted")
+	esEventually(t, func() bool { return q.Len() == 0 }, "every message is deleted")
 	require.NoError(t, att.Detach(testkit.WaitCtx(t)))
 	s := es.Stats()
 	require.Equal(t, int64(2), s.FilteredOut)
@@ -274,11 +274,11 @@ func TestEventSourceFIFOOrder(t *testing.T) {
 			entries = append(entries, sqs.SendEntry{Body: fmt.Sprintf("%s-%02d", g, i), MessageGroupID: g})
 		}
 	}
-	send(t, q, entries...)
+	esSend(t, q, entries...)
 	es := &sqs.EventSource{Queue: q, BatchSize: 4, MaximumConcurrency: 3}
 	att := fx.attach(t, "orders", es)
 
-	eventually(t, func() bool { return q.Len() == 0 }, "the queue empties")
+	esEventually(t, func() bool { return q.Len() == 0 }, "the queue empties")
 	require.NoError(t, att.Detach(testkit.WaitCtx(t)))
 	byGroup := map[string][]string{}
 	for _, b := range q.Deleted() {
@@ -294,14 +294,14 @@ func TestEventSourceFIFOPartialFailureKeepsTheGroupBehind(t *testing.T) {
 	t.Parallel()
 	fx := newESFixture(t, lambda.FunctionConfig{})
 	q := fx.queue(t, "orders.fifo", sqs.QueueConfig{FIFO: true, ContentBasedDeduplication: true, VisibilityTimeout: time.Hour})
-	send(t, q,
+	esSend(t, q,
 		sqs.SendEntry{Body: "fail", MessageGroupID: "a"},
 		sqs.SendEntry{Body: "a-after", MessageGroupID: "a"},
 		sqs.SendEntry{Body: "b-ok", MessageGroupID: "b"},
 	)
 	es := &sqs.EventSource{Queue: q, ReportBatchItemFailures: true}
 	att := fx.attach(t, "orders", es)
-	eventually(t, settled(es), "the batch is done")
+	esEventually(t, esSettled(es), "the batch is done")
 	require.NoError(t, att.Detach(testkit.WaitCtx(t)))
 	require.Equal(t, []string{"b-ok"}, q.Deleted(), "a-after stays behind the failed message of its group")
 	require.Equal(t, 2, q.Len())
@@ -316,13 +316,13 @@ func TestEventSourceHeartbeat(t *testing.T) {
 			t.Parallel()
 			q := fx.queue(t, fmt.Sprintf("slow-%v", heartbeat), sqs.QueueConfig{})
 			// The invoke outlasts the 2 s visibility timeout twice over.
-			send(t, q, bodies("sleep:5000")...)
+			esSend(t, q, esBodies("sleep:5000")...)
 			es := &sqs.EventSource{Queue: q, VisibilityTimeout: 2 * time.Second, Heartbeat: heartbeat, MaximumConcurrency: 2}
 			att := fx.attach(t, t.Name(), es)
 			if heartbeat {
-				eventually(t, func() bool { return q.Len() == 0 }, "the message is deleted")
+				esEventually(t, func() bool { return q.Len() == 0 }, "the message is deleted")
 			} else {
-				eventually(t, func() bool { return es.Stats().Received >= 2 }, "the message is received again")
+				esEventually(t, func() bool { return es.Stats().Received >= 2 }, "the message is received again")
 			}
 			require.NoError(t, att.Detach(testkit.WaitCtx(t)))
 			s := es.Stats()
@@ -359,10 +359,10 @@ func TestEventSourceStopLosesNothing(t *testing.T) {
 			for range 40 {
 				entries = append(entries, sqs.SendEntry{Body: tt.body})
 			}
-			send(t, q, entries...)
+			esSend(t, q, entries...)
 			es := &sqs.EventSource{Queue: q, BatchSize: 5, MaximumConcurrency: 2}
 			att := fx.attach(t, "stop", es)
-			eventually(t, func() bool { return es.Stats().Batches >= 2 }, "batches in flight")
+			esEventually(t, func() bool { return es.Stats().Batches >= 2 }, "batches in flight")
 
 			ctx, cancel := context.WithTimeout(context.Background(), tt.stopCtx)
 			defer cancel()
@@ -386,10 +386,10 @@ func TestEventSourceCutsBatchesToTheRequestLimit(t *testing.T) {
 	for i := range 6 {
 		msgs = append(msgs, fmt.Sprintf("%d%s", i, strings.Repeat("x", 1000)))
 	}
-	send(t, q, bodies(msgs...)...)
+	esSend(t, q, esBodies(msgs...)...)
 	es := &sqs.EventSource{Queue: q}
 	att := fx.attach(t, "big", es)
-	eventually(t, func() bool { return q.Len() == 0 }, "every message is delivered")
+	esEventually(t, func() bool { return q.Len() == 0 }, "every message is delivered")
 	require.NoError(t, att.Detach(testkit.WaitCtx(t)))
 	s := es.Stats()
 	require.Equal(t, s.Batches, s.Succeeded, "no batch is refused as too large")
@@ -421,10 +421,10 @@ func TestEventSourceEventShape(t *testing.T) {
 	fx := newESFixture(t, lambda.FunctionConfig{})
 	q := fx.queue(t, "shape", sqs.QueueConfig{VisibilityTimeout: time.Hour})
 	s := "blue"
-	send(t, q, sqs.SendEntry{Body: "dump", MessageAttributes: map[string]events.SQSMessageAttribute{"colour": {DataType: "String", StringValue: &s}}})
+	esSend(t, q, sqs.SendEntry{Body: "dump", MessageAttributes: map[string]events.SQSMessageAttribute{"colour": {DataType: "String", StringValue: &s}}})
 	es := &sqs.EventSource{Queue: q}
 	att := fx.attach(t, "shape", es)
-	eventually(t, settled(es), "the batch is done")
+	esEventually(t, esSettled(es), "the batch is done")
 	require.NoError(t, att.Detach(testkit.WaitCtx(t)))
 
 	// The guest failed with the event as its message.
@@ -454,10 +454,10 @@ func TestEventSourceEventShape(t *testing.T) {
 	require.Equal(t, m.Attributes, r.Attributes)
 	require.Equal(t, "blue", *r.MessageAttributes["colour"].StringValue)
 	require.Regexp(t, "^[0-9a-f]{32}$", r.Md5OfMessageAttributes)
-	require.JSONEq(t, `{"stringValue":"blue","stringListValues":[],"binaryListValues":[],"dataType":"String"}`, string(mustJSON(t, ev.Records[0]["messageAttributes"], "colour")))
+	require.JSONEq(t, `{"stringValue":"blue","stringListValues":[],"binaryListValues":[],"dataType":"String"}`, string(esField(t, ev.Records[0]["messageAttributes"], "colour")))
 }
 
-func mustJSON(t *testing.T, raw json.RawMessage, key string) json.RawMessage {
+func esField(t *testing.T, raw json.RawMessage, key string) json.RawMessage {
 	t.Helper()
 	var m map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal(raw, &m))
@@ -519,8 +519,8 @@ func TestEventSourceBatchingWindow(t *testing.T) {
 		q := fx.queue(t, "window", sqs.QueueConfig{})
 		es := &sqs.EventSource{Queue: q, BatchSize: 10, MaximumBatchingWindow: time.Second}
 		att := fx.attach(t, "window", es)
-		send(t, q, bodies("a", "b", "c")...)
-		eventually(t, func() bool { return q.Len() == 0 }, "every message is delivered")
+		esSend(t, q, esBodies("a", "b", "c")...)
+		esEventually(t, func() bool { return q.Len() == 0 }, "every message is delivered")
 		require.NoError(t, att.Detach(testkit.WaitCtx(t)))
 		require.Equal(t, int64(1), es.Stats().Batches)
 		require.ElementsMatch(t, []string{"a", "b", "c"}, q.Deleted())
@@ -529,9 +529,9 @@ func TestEventSourceBatchingWindow(t *testing.T) {
 		q := fx.queue(t, "full", sqs.QueueConfig{})
 		es := &sqs.EventSource{Queue: q, BatchSize: 100, MaximumBatchingWindow: sqs.MaxBatchingWindow}
 		att := fx.attach(t, "full", es)
-		send(t, q, bodies(strings.Repeat("x", 9000))...)
+		esSend(t, q, esBodies(strings.Repeat("x", 9000))...)
 		// The window is 5 minutes: this waits at most one.
-		eventually(t, func() bool { return es.Stats().Batches == 1 }, "invoked before the window ends")
+		esEventually(t, func() bool { return es.Stats().Batches == 1 }, "invoked before the window ends")
 		require.NoError(t, att.Detach(testkit.WaitCtx(t)))
 	})
 }
@@ -543,8 +543,8 @@ func TestEventSourceStopHandsBackGatheredMessages(t *testing.T) {
 	// A batch of 3 waits for its 5-minute window when Stop comes.
 	es := &sqs.EventSource{Queue: q, BatchSize: 10, MaximumBatchingWindow: sqs.MaxBatchingWindow}
 	att := fx.attach(t, "gathered", es)
-	send(t, q, bodies("a", "b", "c")...)
-	eventually(t, func() bool { return es.Stats().Received == 3 }, "the messages are received")
+	esSend(t, q, esBodies("a", "b", "c")...)
+	esEventually(t, func() bool { return es.Stats().Received == 3 }, "the messages are received")
 	require.NoError(t, att.Detach(testkit.WaitCtx(t)))
 
 	s := es.Stats()
@@ -555,42 +555,42 @@ func TestEventSourceStopHandsBackGatheredMessages(t *testing.T) {
 	require.Len(t, visible, 3, "visible again at once, not after the hour")
 }
 
-// brokenQueue fails the calls its fields say.
-type brokenQueue struct {
-	*recQueue
+// esBrokenQueue fails the calls its fields say.
+type esBrokenQueue struct {
+	*esRecQueue
 	receiveErr, visibilityErr error
 }
 
-func (b *brokenQueue) Receive(ctx context.Context, opts sqs.ReceiveOptions) ([]sqs.Message, error) {
+func (b *esBrokenQueue) Receive(ctx context.Context, opts sqs.ReceiveOptions) ([]sqs.Message, error) {
 	if b.receiveErr != nil {
 		return nil, b.receiveErr
 	}
-	return b.recQueue.Receive(ctx, opts)
+	return b.esRecQueue.Receive(ctx, opts)
 }
 
-func (b *brokenQueue) ChangeVisibility(ctx context.Context, entries []sqs.VisibilityEntry) ([]sqs.EntryError, error) {
+func (b *esBrokenQueue) ChangeVisibility(ctx context.Context, entries []sqs.VisibilityEntry) ([]sqs.EntryError, error) {
 	if b.visibilityErr != nil {
 		return nil, b.visibilityErr
 	}
-	return b.recQueue.ChangeVisibility(ctx, entries)
+	return b.esRecQueue.ChangeVisibility(ctx, entries)
 }
 
 func TestEventSourceQueueErrors(t *testing.T) {
 	t.Parallel()
 	fx := newESFixture(t, lambda.FunctionConfig{})
 	t.Run("receive", func(t *testing.T) {
-		q := &brokenQueue{recQueue: fx.queue(t, "receive", sqs.QueueConfig{}), receiveErr: fmt.Errorf("endpoint down")}
+		q := &esBrokenQueue{esRecQueue: fx.queue(t, "receive", sqs.QueueConfig{}), receiveErr: fmt.Errorf("endpoint down")}
 		att := fx.attach(t, "receive", &sqs.EventSource{Queue: q})
-		eventually(t, func() bool { return att.Stats().Errors >= 2 }, "receive errors are reported, and polling goes on")
+		esEventually(t, func() bool { return att.Stats().Errors >= 2 }, "receive errors are reported, and polling goes on")
 		require.Contains(t, att.Stats().LastError, "endpoint down")
 		require.NoError(t, att.Detach(testkit.WaitCtx(t)), "Stop interrupts the backoff")
 	})
 	t.Run("hand back", func(t *testing.T) {
-		q := &brokenQueue{recQueue: fx.queue(t, "handback", sqs.QueueConfig{}), visibilityErr: fmt.Errorf("endpoint down")}
+		q := &esBrokenQueue{esRecQueue: fx.queue(t, "handback", sqs.QueueConfig{}), visibilityErr: fmt.Errorf("endpoint down")}
 		es := &sqs.EventSource{Queue: q, MaximumBatchingWindow: sqs.MaxBatchingWindow}
 		att := fx.attach(t, "handback", es)
-		send(t, q, bodies("a")...)
-		eventually(t, func() bool { return es.Stats().Received == 1 }, "the message is received")
+		esSend(t, q, esBodies("a")...)
+		esEventually(t, func() bool { return es.Stats().Received == 1 }, "the message is received")
 		id := q.Received()[0].MessageID
 		err := att.Detach(testkit.WaitCtx(t))
 		require.ErrorContains(t, err, "1 messages not handed back")
