@@ -1,8 +1,11 @@
-// Package sqs is the queue layer of the SQS trigger: a queue interface
-// shaped like Amazon SQS's API, and an embedded in-memory implementation
-// of it, the default. The adapter for Amazon SQS (or any endpoint that
-// speaks its protocol) is in the subpackage awssqs, so that this package
-// does not pull in the AWS SDK.
+// Package sqs is the SQS trigger: EventSource, AWS Lambda's event source
+// mapping for SQS, which polls a queue and invokes a function with batches
+// of messages (see docs/AWS.md for what it mirrors); the Queue interface it
+// polls, shaped like Amazon SQS's API; and an embedded in-memory
+// implementation of that interface, the default. The adapter for Amazon
+// SQS (or any endpoint that speaks its protocol) is in the subpackage
+// awssqs, so that this package does not pull in the AWS SDK. Like every
+// trigger, it uses only the root package's exported API.
 //
 // # What the embedded queue mirrors from SQS
 //
