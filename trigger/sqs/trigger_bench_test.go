@@ -4,122 +4,264 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	sdk "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	lambda "github.com/wasmlambda/lambda"
 	"github.com/wasmlambda/lambda/internal/testguest"
 	"github.com/wasmlambda/lambda/internal/testkit"
 	"github.com/wasmlambda/lambda/trigger/sqs"
+	"github.com/wasmlambda/lambda/trigger/sqs/awssqs"
 )
 
-// BenchmarkEventSource measures messages through the event source mapping
-// on the embedded queue, into the sqsbatch guest: b.N messages are sent,
-// then drained. It reports messages per second.
-func BenchmarkEventSource(b *testing.B) {
+// benchMessages is the number of messages one benchmark iteration sends,
+// before its timer starts, and then drains.
+const benchMessages = 1000
+
+// benchConcurrency is the EventSource's MaximumConcurrency in the
+// benchmarks, and the baseline's number of pollers.
+const benchConcurrency = 8
+
+// BenchmarkSQS measures messages per second end to end: an iteration sends
+// benchMessages messages with its timer stopped, then times their receive,
+// handling and delete. Each backend (the embedded queue; fauxqs through
+// awssqs when WASMLAMBDA_SQS_ENDPOINT is set) runs two cases on the same
+// queue with the same batch size and concurrency:
+//
+//   - wasm: an EventSource attached to a function of the sqsbatch guest.
+//   - native: the baseline, a loop of benchConcurrency pollers that receive
+//     a batch, encode it as an SQS event, hand it to a native Go handler
+//     doing what the guest does, and delete the batch. EventSource can only
+//     invoke a lambda.Function, so the baseline is this loop rather than the
+//     EventSource with its function replaced.
+//
+// It reports msgs/s and ns/msg.
+func BenchmarkSQS(b *testing.B) {
 	rt := testkit.NewRuntime(b, lambda.Options{})
 	fn := testkit.Deploy(b, rt, lambda.FunctionConfig{Name: "worker", Code: testguest.Go(b, "sqsbatch")})
-	for _, batch := range []int{1, 10} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			queues := sqs.NewEmbedded(sqs.EmbeddedOptions{})
-			defer queues.Close()
-			q, err := queues.CreateQueue("bench", sqs.QueueConfig{})
+
+	embedded := sqs.NewEmbedded(sqs.EmbeddedOptions{})
+	defer embedded.Close()
+	var n atomic.Int64
+	backends := []struct {
+		name     string
+		newQueue func(b *testing.B) sqs.Queue
+	}{
+		{"embedded", func(b *testing.B) sqs.Queue {
+			q, err := embedded.CreateQueue(fmt.Sprintf("bench-%d", n.Add(1)), sqs.QueueConfig{})
 			if err != nil {
 				b.Fatal(err)
 			}
-			ctx := context.Background()
-			entries := make([]sqs.SendEntry, b.N)
-			for i := range entries {
-				entries[i] = sqs.SendEntry{Body: fmt.Sprintf(`{"order":%d}`, i)}
+			return q
+		}},
+		{"fauxqs", func(b *testing.B) sqs.Queue {
+			return fauxqsQueue(b, fmt.Sprintf("wl-bench-%d-%d", time.Now().UnixNano()%1e9, n.Add(1)))
+		}},
+	}
+	cases := []struct {
+		name  string
+		batch int
+		run   func(b *testing.B, q sqs.Queue, batch int)
+	}{
+		{"wasm", 10, func(b *testing.B, q sqs.Queue, batch int) { benchEventSource(b, fn, q, batch) }},
+		{"native", 10, benchNative},
+		{"wasm-batch1", 1, func(b *testing.B, q sqs.Queue, batch int) { benchEventSource(b, fn, q, batch) }},
+		{"native-batch1", 1, benchNative},
+	}
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			for _, c := range cases {
+				b.Run(c.name, func(b *testing.B) {
+					c.run(b, be.newQueue(b), c.batch)
+				})
 			}
-			if _, failed, err := q.Send(ctx, entries); err != nil || len(failed) > 0 {
-				b.Fatal(err, failed)
-			}
-			b.ResetTimer()
-			start := time.Now()
-			es := &sqs.EventSource{Queue: q, BatchSize: batch, MaximumConcurrency: 2}
-			att, err := fn.Attach(ctx, "bench", es)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for es.Stats().Deleted < int64(b.N) {
-				time.Sleep(time.Millisecond)
-			}
-			elapsed := time.Since(start)
-			b.StopTimer()
-			if err := att.Detach(ctx); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 		})
 	}
 }
 
-// BenchmarkNativeHandler is the baseline of BenchmarkEventSource: two
-// pollers receive batches of 10 from the embedded queue, encode them as an
-// SQS event, hand it to a native Go handler that decodes it, and delete
-// them, without a sandbox.
-func BenchmarkNativeHandler(b *testing.B) {
-	queues := sqs.NewEmbedded(sqs.EmbeddedOptions{})
-	defer queues.Close()
-	q, err := queues.CreateQueue("bench", sqs.QueueConfig{})
+// fauxqsQueue creates a standard queue named name on the server at
+// $WASMLAMBDA_SQS_ENDPOINT, or skips b without one.
+func fauxqsQueue(b *testing.B, name string) sqs.Queue {
+	endpoint := os.Getenv("WASMLAMBDA_SQS_ENDPOINT")
+	if endpoint == "" {
+		b.Skip("no SQS server: set WASMLAMBDA_SQS_ENDPOINT (.ci/run starts fauxqs)")
+	}
+	ctx := context.Background()
+	c := sdk.New(sdk.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		HTTPClient:   &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * benchConcurrency}},
+	})
+	out, err := c.CreateQueue(ctx, &sdk.CreateQueueInput{QueueName: aws.String(name)})
+	if err != nil {
+		b.Skipf("the SQS server at %s: %v", endpoint, err)
+	}
+	b.Cleanup(func() {
+		_, _ = c.DeleteQueue(context.Background(), &sdk.DeleteQueueInput{QueueUrl: out.QueueUrl})
+		c.Options().HTTPClient.(*http.Client).CloseIdleConnections()
+	})
+	q, err := awssqs.New(ctx, c, *out.QueueUrl)
 	if err != nil {
 		b.Fatal(err)
 	}
+	return q
+}
+
+// fill sends n small JSON messages to q, in batches of 10.
+func fill(b *testing.B, q sqs.Queue, n, from int) {
 	ctx := context.Background()
-	entries := make([]sqs.SendEntry, b.N)
-	for i := range entries {
-		entries[i] = sqs.SendEntry{Body: fmt.Sprintf(`{"order":%d}`, i)}
-	}
-	if _, failed, err := q.Send(ctx, entries); err != nil || len(failed) > 0 {
-		b.Fatal(err, failed)
-	}
-	handler := func(ctx context.Context, payload []byte) ([]byte, error) {
-		var ev events.SQSEvent
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return nil, err
+	for lo := 0; lo < n; lo += 10 {
+		entries := make([]sqs.SendEntry, min(10, n-lo))
+		for i := range entries {
+			entries[i] = sqs.SendEntry{ID: fmt.Sprint(i), Body: fmt.Sprintf(`{"order":%d}`, from+lo+i)}
 		}
-		return []byte(`{"batchItemFailures":[]}`), nil
+		if _, failed, err := q.Send(ctx, entries); err != nil || len(failed) > 0 {
+			b.Fatal(err, failed)
+		}
 	}
+}
+
+// report reports msgs/s and ns/msg for b.N iterations of benchMessages
+// messages that took elapsed in all.
+func report(b *testing.B, elapsed time.Duration) {
+	msgs := float64(b.N) * benchMessages
+	b.ReportMetric(msgs/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(float64(elapsed.Nanoseconds())/msgs, "ns/msg")
+}
+
+// benchEventSource runs the wasm case: per iteration, benchMessages
+// messages drained by an EventSource attached to fn.
+func benchEventSource(b *testing.B, fn *lambda.Function, q sqs.Queue, batch int) {
+	ctx := context.Background()
+	iteration := func(i int) time.Duration {
+		fill(b, q, benchMessages, i*benchMessages)
+		es := &sqs.EventSource{Queue: q, BatchSize: batch, MaximumConcurrency: benchConcurrency}
+		b.StartTimer()
+		start := time.Now()
+		att, err := fn.Attach(ctx, "bench", es)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for es.Stats().Deleted < benchMessages {
+			time.Sleep(50 * time.Microsecond)
+		}
+		elapsed := time.Since(start)
+		b.StopTimer()
+		if err := att.Detach(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if st := es.Stats(); st.Deleted != benchMessages || st.Failed != 0 {
+			b.Fatalf("stats %+v", st)
+		}
+		return elapsed
+	}
+	iteration(-1) // warm the function's sandboxes
 	b.ResetTimer()
-	start := time.Now()
-	var deleted atomic.Int64
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Go(func() {
-			for deleted.Load() < int64(b.N) {
-				msgs, err := q.Receive(ctx, sqs.ReceiveOptions{MaxMessages: 10, WaitTime: 10 * time.Millisecond})
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				if len(msgs) == 0 {
-					continue
-				}
-				ev := events.SQSEvent{Records: make([]events.SQSMessage, len(msgs))}
-				del := make([]sqs.DeleteEntry, len(msgs))
-				for i, m := range msgs {
-					ev.Records[i] = events.SQSMessage{MessageId: m.MessageID, ReceiptHandle: m.ReceiptHandle, Body: m.Body,
-						Md5OfBody: m.MD5OfBody, Attributes: m.Attributes, EventSource: "aws:sqs", EventSourceARN: q.ARN(), AWSRegion: "us-east-1"}
-					del[i] = sqs.DeleteEntry{ReceiptHandle: m.ReceiptHandle}
-				}
-				payload, _ := json.Marshal(ev)
-				if _, err := handler(ctx, payload); err != nil {
-					b.Error(err)
-					return
-				}
-				if _, err := q.Delete(ctx, del); err != nil {
-					b.Error(err)
-					return
-				}
-				deleted.Add(int64(len(msgs)))
-			}
-		})
+	b.StopTimer() // each iteration times only its drain
+	var elapsed time.Duration
+	for i := range b.N {
+		elapsed += iteration(i)
 	}
-	wg.Wait()
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+	report(b, elapsed)
+}
+
+// nativeHandler does what the sqsbatch guest does with bodies that ask
+// nothing of it: decode the event and answer an empty batch response.
+func nativeHandler(_ context.Context, payload []byte) ([]byte, error) {
+	var ev struct {
+		Records []struct {
+			MessageID string `json:"messageId"`
+			Body      string `json:"body"`
+		} `json:"Records"`
+	}
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return nil, err
+	}
+	type failure struct {
+		ItemIdentifier string `json:"itemIdentifier"`
+	}
+	return json.Marshal(struct {
+		BatchItemFailures []failure `json:"batchItemFailures"`
+	}{[]failure{}})
+}
+
+// benchNative runs the baseline: per iteration, benchMessages messages
+// drained by benchConcurrency native pollers, each receiving up to batch
+// messages with SQS's longest wait, as the EventSource does.
+func benchNative(b *testing.B, q sqs.Queue, batch int) {
+	iteration := func(i int) time.Duration {
+		fill(b, q, benchMessages, i*benchMessages)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		b.StartTimer()
+		start := time.Now()
+		var deleted atomic.Int64
+		var end time.Time
+		var endOnce sync.Once
+		var wg sync.WaitGroup
+		for range benchConcurrency {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					msgs, err := q.Receive(ctx, sqs.ReceiveOptions{MaxMessages: batch, WaitTime: sqs.MaxWaitTime})
+					if ctx.Err() != nil {
+						return
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if len(msgs) == 0 {
+						continue
+					}
+					ev := events.SQSEvent{Records: make([]events.SQSMessage, len(msgs))}
+					del := make([]sqs.DeleteEntry, len(msgs))
+					for i, m := range msgs {
+						ev.Records[i] = events.SQSMessage{MessageId: m.MessageID, ReceiptHandle: m.ReceiptHandle, Body: m.Body,
+							Md5OfBody: m.MD5OfBody, Attributes: m.Attributes, MessageAttributes: m.MessageAttributes,
+							EventSource: "aws:sqs", EventSourceARN: q.ARN(), AWSRegion: "us-east-1"}
+						del[i] = sqs.DeleteEntry{ID: fmt.Sprint(i), ReceiptHandle: m.ReceiptHandle}
+					}
+					payload, err := json.Marshal(ev)
+					if err == nil {
+						_, err = nativeHandler(ctx, payload)
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if failed, err := q.Delete(ctx, del); err != nil || len(failed) > 0 {
+						b.Error(err, failed)
+						return
+					}
+					if deleted.Add(int64(len(msgs))) >= benchMessages {
+						endOnce.Do(func() { end = time.Now(); cancel() })
+					}
+				}
+			})
+		}
+		wg.Wait()
+		b.StopTimer()
+		if deleted.Load() != benchMessages {
+			b.Fatalf("deleted %d of %d", deleted.Load(), benchMessages)
+		}
+		return end.Sub(start)
+	}
+	iteration(-1)
+	b.ResetTimer()
+	b.StopTimer() // each iteration times only its drain
+	var elapsed time.Duration
+	for i := range b.N {
+		elapsed += iteration(i)
+	}
+	report(b, elapsed)
 }
