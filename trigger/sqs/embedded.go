@@ -282,10 +282,11 @@ type EmbeddedQueue struct {
 	seq        uint64
 
 	// The indexes (see embedded_index.go) and the number of messages.
-	ready   minHeap[*message]  // visible, by send order
-	waiting minHeap[waitEntry] // delayed or in flight, by visibleAt
-	byAge   minHeap[*message]  // by sent time, for retention
-	busy    map[string]int     // FIFO: a group's in-flight messages
+	ready   minHeap[*message]             // visible, by send order
+	groups  map[string]*minHeap[*message] // FIFO: each group's visible ones
+	waiting minHeap[waitEntry]            // delayed or in flight, by visibleAt
+	byAge   minHeap[*message]             // by sent time, for retention
+	busy    map[string]int                // FIFO: a group's in-flight messages
 	live    int
 	nextOrd uint64
 
@@ -647,16 +648,12 @@ func (q *EmbeddedQueue) take(now time.Time, n int, vis time.Duration) ([]Message
 	q.expire(now)
 	next := q.pump(now)
 	var got []Message
-	var taken, skipped []*message // skipped: FIFO groups with a message in flight
+	var taken []*message
 	moved := false
-	for len(got) < n && q.ready.len() > 0 {
-		m := q.ready.pop()
-		if m.deleted {
-			continue
-		}
-		if q.cfg.FIFO && q.busy[m.group] > 0 {
-			skipped = append(skipped, m)
-			continue
+	for len(got) < n {
+		m := q.popReady()
+		if m == nil {
+			break
 		}
 		if rp := q.cfg.RedrivePolicy; rp != nil && m.receives >= rp.MaxReceiveCount {
 			q.moveToDLQ(now, m)
@@ -677,9 +674,6 @@ func (q *EmbeddedQueue) take(now time.Time, n int, vis time.Duration) ([]Message
 		q.putMessage(m)
 		got = append(got, m.toMessage(q.cfg.FIFO, q.e.account))
 		taken = append(taken, m)
-	}
-	for _, m := range skipped {
-		q.ready.push(m)
 	}
 	// Only now: a batch may hold several messages of one FIFO group.
 	for _, m := range taken {

@@ -3,7 +3,9 @@ package sqs
 import "time"
 
 // The embedded queue's indexes, so that a receive costs about the number
-// of messages it returns: visible messages in a min-heap by send order,
+// of messages it returns: visible messages in a min-heap by send order (on
+// a FIFO queue, each group's visible messages in a heap of their own and
+// the first of each group not blocked in the queue's),
 // delayed and in-flight ones in a min-heap by the time they become
 // visible, and every message in a min-heap by its sent time for
 // retention. Entries of deleted messages (and waiting entries of an
@@ -110,7 +112,62 @@ func (q *EmbeddedQueue) initIndex() {
 	}}
 	if q.cfg.FIFO {
 		q.busy = map[string]int{}
+		q.groups = map[string]*minHeap[*message]{}
 	}
+}
+
+// pushReady makes m, visible, ready to be taken.
+func (q *EmbeddedQueue) pushReady(m *message) {
+	if !q.cfg.FIFO {
+		q.ready.push(m)
+		return
+	}
+	h := q.groups[m.group]
+	if h == nil {
+		h = &minHeap[*message]{less: q.ready.less}
+		q.groups[m.group] = h
+	}
+	h.push(m)
+	if q.busy[m.group] == 0 && q.groupHead(m.group) == m {
+		q.ready.push(m)
+	}
+}
+
+// groupHead returns the first visible message of a FIFO group, or nil.
+func (q *EmbeddedQueue) groupHead(g string) *message {
+	h := q.groups[g]
+	for h != nil && h.len() > 0 && h.peek().deleted {
+		h.pop()
+	}
+	if h == nil || h.len() == 0 {
+		delete(q.groups, g)
+		return nil
+	}
+	return h.peek()
+}
+
+// popReady removes and returns the next message to take, or nil. On a
+// FIFO queue it is the first of a group that is not blocked; the group's
+// next message takes its place, so a batch may hold several of a group.
+func (q *EmbeddedQueue) popReady() *message {
+	for q.ready.len() > 0 {
+		m := q.ready.pop()
+		if m.deleted {
+			continue
+		}
+		if !q.cfg.FIFO {
+			return m
+		}
+		if q.busy[m.group] > 0 || q.groupHead(m.group) != m {
+			continue // an entry of a blocked group, or an old head
+		}
+		q.groups[m.group].pop()
+		if next := q.groupHead(m.group); next != nil {
+			q.ready.push(next)
+		}
+		return m
+	}
+	return nil
 }
 
 // add puts a new message (sent, loaded or moved from another queue) in
@@ -123,7 +180,7 @@ func (q *EmbeddedQueue) add(now time.Time, m *message) {
 	if now.Before(m.visibleAt) {
 		q.wait(m)
 	} else {
-		q.ready.push(m)
+		q.pushReady(m)
 	}
 }
 
@@ -148,6 +205,9 @@ func (q *EmbeddedQueue) unblock(m *message) {
 		m.blocking = false
 		if q.busy[m.group]--; q.busy[m.group] <= 0 {
 			delete(q.busy, m.group)
+			if head := q.groupHead(m.group); head != nil {
+				q.ready.push(head)
+			}
 		}
 	}
 }
@@ -166,7 +226,7 @@ func (q *EmbeddedQueue) pump(now time.Time) time.Time {
 		}
 		q.waiting.pop()
 		q.unblock(w.m)
-		q.ready.push(w.m)
+		q.pushReady(w.m)
 	}
 	return time.Time{}
 }
@@ -180,7 +240,9 @@ func (q *EmbeddedQueue) removed(m *message) {
 	}
 	limit := 2*q.live + 64
 	if q.ready.len() > limit {
-		q.ready.filter(func(m *message) bool { return !m.deleted })
+		q.ready.filter(func(m *message) bool {
+			return !m.deleted && (!q.cfg.FIFO || q.busy[m.group] == 0 && q.groupHead(m.group) == m)
+		})
 	}
 	if q.waiting.len() > limit {
 		q.waiting.filter(func(w waitEntry) bool { return !w.stale() })
