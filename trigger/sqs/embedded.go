@@ -207,6 +207,7 @@ func (e *Embedded) newQueue(name string, cfg QueueConfig) (*EmbeddedQueue, error
 		byRH:  map[string]*message{},
 		dedup: map[string]dedupEntry{},
 	}
+	q.initIndex()
 	e.queues[name] = q
 	return q, nil
 }
@@ -275,10 +276,19 @@ type EmbeddedQueue struct {
 	dlq  *EmbeddedQueue
 
 	// Guarded by e.mu.
-	msgs  []*message // in send order
-	byRH  map[string]*message
-	dedup map[string]dedupEntry
-	seq   uint64
+	byRH       map[string]*message
+	dedup      map[string]dedupEntry
+	dedupOrder []dedupKey // in the order the entries expire
+	seq        uint64
+
+	// The indexes (see embedded_index.go) and the number of messages.
+	ready   minHeap[*message]             // visible, by send order
+	groups  map[string]*minHeap[*message] // FIFO: each group's visible ones
+	waiting minHeap[waitEntry]            // delayed or in flight, by visibleAt
+	byAge   minHeap[*message]             // by sent time, for retention
+	busy    map[string]int                // FIFO: a group's in-flight messages
+	live    int
+	nextOrd uint64
 
 	pseq    uint64 // the queue's key in the journal
 	nextMsg uint64 // the key of the next message in the journal
@@ -303,6 +313,11 @@ type message struct {
 	seq           string
 	deleted       bool
 	pseq          uint64 // the message's key in the journal, or 0
+
+	ord      uint64 // the message's place in the queue's send order
+	ver      uint64 // counts the message's waiting entries
+	waiting  bool   // in the waiting heap
+	blocking bool   // blocks its FIFO group while waiting
 }
 
 // Name is the queue's name.
@@ -320,7 +335,7 @@ func (q *EmbeddedQueue) Len() int {
 	defer q.e.mu.Unlock()
 	q.expire(q.e.now())
 	_ = q.e.flush() // retention's deletes; a failure shows at the next call
-	return len(q.msgs)
+	return q.live
 }
 
 // SendMessage sends a message with msg's body and attributes, for
@@ -484,9 +499,9 @@ func (q *EmbeddedQueue) sendOne(now time.Time, en SendEntry) (SendResult, *Entry
 	m.id = uuid.New()
 	m.visibleAt = now.Add(delay)
 	if q.cfg.FIFO {
-		q.dedup[m.dedup] = dedupEntry{expires: now.Add(DeduplicationInterval), messageID: m.id, seq: m.seq}
+		q.remember(m.dedup, dedupEntry{expires: now.Add(DeduplicationInterval), messageID: m.id, seq: m.seq})
 	}
-	q.msgs = append(q.msgs, m)
+	q.add(now, m)
 	q.putMessage(m)
 	return SendResult{MessageID: m.id, MD5OfBody: m.md5, SequenceNumber: m.seq}, nil
 }
@@ -524,31 +539,35 @@ func cloneAttrs(in map[string]events.SQSMessageAttribute) map[string]events.SQSM
 // expire drops messages past the retention period and deduplication
 // entries past their interval. e.mu is held.
 func (q *EmbeddedQueue) expire(now time.Time) {
-	kept := q.msgs[:0]
-	for _, m := range q.msgs {
+	for q.byAge.len() > 0 {
+		m := q.byAge.peek()
 		if m.deleted {
+			q.byAge.pop()
 			continue
 		}
-		if now.Sub(m.sent) >= q.cfg.RetentionPeriod {
-			q.forget(m)
-			continue
+		if now.Sub(m.sent) < q.cfg.RetentionPeriod {
+			break
 		}
-		kept = append(kept, m)
+		q.byAge.pop()
+		q.forget(m)
 	}
-	for i := len(kept); i < len(q.msgs); i++ {
-		q.msgs[i] = nil
-	}
-	q.msgs = kept
-	for k, d := range q.dedup {
-		if !now.Before(d.expires) {
-			delete(q.dedup, k)
+	for len(q.dedupOrder) > 0 && !now.Before(q.dedupOrder[0].expires) {
+		k := q.dedupOrder[0]
+		q.dedupOrder[0] = dedupKey{}
+		q.dedupOrder = q.dedupOrder[1:]
+		if d, ok := q.dedup[k.key]; ok && !now.Before(d.expires) {
+			delete(q.dedup, k.key)
 		}
 	}
 }
 
 func (q *EmbeddedQueue) forget(m *message) {
+	if m.deleted {
+		return
+	}
 	q.deleteMessage(m)
 	m.deleted = true
+	q.removed(m)
 	if m.receipt != "" {
 		delete(q.byRH, m.receipt)
 		m.receipt = ""
@@ -627,28 +646,14 @@ func (q *EmbeddedQueue) Receive(ctx context.Context, opts ReceiveOptions) ([]Mes
 // dead-letter queue. e.mu is held.
 func (q *EmbeddedQueue) take(now time.Time, n int, vis time.Duration) ([]Message, time.Time, bool) {
 	q.expire(now)
+	next := q.pump(now)
 	var got []Message
-	var next time.Time
-	blocked := map[string]bool{} // FIFO groups with a message in flight
+	var taken []*message
 	moved := false
-	for _, m := range q.msgs {
-		if len(got) == n {
+	for len(got) < n {
+		m := q.popReady()
+		if m == nil {
 			break
-		}
-		if m.deleted {
-			continue
-		}
-		if q.cfg.FIFO && blocked[m.group] {
-			continue
-		}
-		if now.Before(m.visibleAt) {
-			if next.IsZero() || m.visibleAt.Before(next) {
-				next = m.visibleAt
-			}
-			if q.cfg.FIFO {
-				blocked[m.group] = true
-			}
-			continue
 		}
 		if rp := q.cfg.RedrivePolicy; rp != nil && m.receives >= rp.MaxReceiveCount {
 			q.moveToDLQ(now, m)
@@ -668,24 +673,16 @@ func (q *EmbeddedQueue) take(now time.Time, n int, vis time.Duration) ([]Message
 		q.byRH[m.receipt] = m
 		q.putMessage(m)
 		got = append(got, m.toMessage(q.cfg.FIFO, q.e.account))
+		taken = append(taken, m)
 	}
-	if moved {
-		q.compact()
-	}
-	return got, next, moved
-}
-
-func (q *EmbeddedQueue) compact() {
-	kept := q.msgs[:0]
-	for _, m := range q.msgs {
-		if !m.deleted {
-			kept = append(kept, m)
+	// Only now: a batch may hold several messages of one FIFO group.
+	for _, m := range taken {
+		q.wait(m)
+		if next.IsZero() || m.visibleAt.Before(next) {
+			next = m.visibleAt
 		}
 	}
-	for i := len(kept); i < len(q.msgs); i++ {
-		q.msgs[i] = nil
-	}
-	q.msgs = kept
+	return got, next, moved
 }
 
 // moveToDLQ moves m to the dead-letter queue, keeping its ID, body,
@@ -701,7 +698,8 @@ func (q *EmbeddedQueue) moveToDLQ(now time.Time, m *message) {
 		d.seq++
 		c.seq = fmt.Sprintf("%020d", d.seq)
 	}
-	d.msgs = append(d.msgs, &c)
+	c.ord, c.ver, c.waiting, c.blocking = 0, 0, false, false
+	d.add(now, &c)
 	d.putMessage(&c)
 }
 
@@ -761,6 +759,7 @@ func (q *EmbeddedQueue) ChangeVisibility(ctx context.Context, entries []Visibili
 		if entries[i].VisibilityTimeout == 0 {
 			m.inFlight = false
 		}
+		q.wait(m)
 		q.putMessage(m)
 		return nil
 	})
@@ -796,7 +795,6 @@ func (q *EmbeddedQueue) batch(ctx context.Context, ids, handles []string, do fun
 			failed = append(failed, *ee)
 		}
 	}
-	q.compact()
 	e.broadcast()
 	if err := e.flush(); err != nil {
 		return nil, err

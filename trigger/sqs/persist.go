@@ -97,13 +97,13 @@ func (e *Embedded) load(store *journal.Store) error {
 				visibleAt: sm.VisibleAt, inFlight: sm.InFlight, receipt: sm.Receipt,
 				group: sm.Group, dedup: sm.Dedup, seq: sm.Seq, pseq: mr.Seq,
 			}
-			q.msgs = append(q.msgs, m)
+			q.add(e.now(), m)
 			q.nextMsg = max(q.nextMsg, mr.Seq+1)
 			if m.receipt != "" {
 				q.byRH[m.receipt] = m
 			}
 			if q.cfg.FIFO && m.dedup != "" {
-				q.dedup[m.dedup] = dedupEntry{expires: m.sent.Add(DeduplicationInterval), messageID: m.id, seq: m.seq}
+				q.remember(m.dedup, dedupEntry{expires: m.sent.Add(DeduplicationInterval), messageID: m.id, seq: m.seq})
 			}
 			var n uint64
 			if _, err := fmt.Sscan(m.seq, &n); err == nil && n > q.seq {
