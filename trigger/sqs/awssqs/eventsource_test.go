@@ -1,0 +1,14 @@
+package awssqs_test
+
+import (
+	"testing"
+
+	"github.com/wasmlambda/lambda/trigger/sqs/internal/esmsuite"
+)
+
+// TestFauxqsEventSource runs the event source mapping's semantics suite on
+// awssqs against the SQS-protocol server.
+func TestFauxqsEventSource(t *testing.T) {
+	c := client(t)
+	esmsuite.Run(t, esmsuite.Target{New: fauxqsFactory(c)})
+}
