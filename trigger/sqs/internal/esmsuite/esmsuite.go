@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -48,6 +49,11 @@ var checks = []struct {
 }{
 	{"DeletesSuccessfulBatches", testDeletesSuccessfulBatches},
 	{"FunctionErrorRedrives", testFunctionErrorRedrives},
+	{"ReportBatchItemFailures", testReportBatchItemFailures},
+	{"FilterCriteria", testFilterCriteria},
+	{"FIFOOrder", testFIFOOrder},
+	{"Heartbeat", testHeartbeat},
+	{"StopLosesNothing", testStopLosesNothing},
 }
 
 // bound is the generous limit on any wait of the suite.
@@ -199,4 +205,196 @@ func testFunctionErrorRedrives(t *testing.T, newQueue suite.Factory) {
 	require.Equal(t, int64(3), s.Failed)
 	require.Zero(t, s.Deleted)
 	require.Equal(t, int64(3), att.Stats().Errors)
+}
+
+// settled reports whether the trigger has had a batch and is idle: every
+// batch counted as done.
+func settled(es *sqs.EventSource) func() bool {
+	return func() bool {
+		s := es.Stats()
+		return s.Batches > 0 && s.Batches == s.Succeeded+s.Failed+s.Partial
+	}
+}
+
+// drain receives every visible message of q and returns how many there
+// were. They stay in flight for q's visibility timeout.
+func drain(t *testing.T, q sqs.Queue) int {
+	t.Helper()
+	ctx := testkit.WaitCtx(t)
+	n := 0
+	for {
+		ms, err := q.Receive(ctx, sqs.ReceiveOptions{MaxMessages: 10, WaitTime: time.Second})
+		require.NoError(t, err)
+		if len(ms) == 0 {
+			return n
+		}
+		n += len(ms)
+	}
+}
+
+func testReportBatchItemFailures(t *testing.T, newQueue suite.Factory) {
+	fn := worker(t)
+	tests := []struct {
+		name       string
+		bodies     []string
+		left       []string // bodies left in the queue
+		partial    bool
+		failed     bool
+		errContain string
+	}{
+		{name: "all succeed", bodies: []string{"a", "b"}},
+		{name: "named failures", bodies: []string{"a", "fail", "b"}, left: []string{"fail"}, partial: true},
+		{name: "all named", bodies: []string{"fail", "fail"}, left: []string{"fail", "fail"}, failed: true},
+		{name: "empty list", bodies: []string{"a", `respond:{"batchItemFailures":[]}`}},
+		{name: "null", bodies: []string{"a", `respond:null`}},
+		{name: "invalid JSON", bodies: []string{"a", `respond:{"batchItemFailures":`}, left: []string{"a", `respond:{"batchItemFailures":`}, failed: true, errContain: "not valid JSON"},
+		{name: "empty identifier", bodies: []string{"a", `respond:{"batchItemFailures":[{"itemIdentifier":""}]}`}, left: []string{"a", `respond:{"batchItemFailures":[{"itemIdentifier":""}]}`}, failed: true, errContain: "empty"},
+		{name: "unknown identifier", bodies: []string{"a", `respond:{"batchItemFailures":[{"itemIdentifier":"nope"}]}`}, left: []string{"a", `respond:{"batchItemFailures":[{"itemIdentifier":"nope"}]}`}, failed: true, errContain: "not a message of the batch"},
+		{name: "missing identifier", bodies: []string{"a", `respond:{"batchItemFailures":[{}]}`}, left: []string{"a", `respond:{"batchItemFailures":[{}]}`}, failed: true, errContain: "no itemIdentifier"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A long visibility timeout: what is left stays in flight.
+			q := newRecQueue(newQueue(t, fmt.Sprintf("q%d", i), sqs.QueueConfig{VisibilityTimeout: time.Hour}))
+			send(t, q, tt.bodies...) // one receive takes them all: one batch
+			es := &sqs.EventSource{Queue: q, ReportBatchItemFailures: true}
+			att := attach(t, fn, tt.name, es)
+			eventually(t, settled(es), "the batch is done")
+			require.NoError(t, att.Detach(testkit.WaitCtx(t)))
+
+			s := es.Stats()
+			require.Equal(t, int64(1), s.Batches)
+			require.Equal(t, tt.partial, s.Partial == 1, "partial")
+			require.Equal(t, tt.failed, s.Failed == 1, "failed")
+			var want []string
+			for _, b := range tt.bodies {
+				if !slices.Contains(tt.left, b) {
+					want = append(want, b)
+				}
+			}
+			require.ElementsMatch(t, want, q.Deleted())
+			require.Equal(t, int64(len(want)), s.Deleted)
+			if tt.errContain != "" {
+				require.Contains(t, att.Stats().LastError, tt.errContain)
+			}
+		})
+	}
+}
+
+func testFilterCriteria(t *testing.T, newQueue suite.Factory) {
+	fn := worker(t)
+	q := newRecQueue(newQueue(t, "orders", sqs.QueueConfig{}))
+	send(t, q, `{"kind":"keep","n":1}`, `{"kind":"drop"}`, "plain text", `{"kind":"keep","n":2}`)
+	es := &sqs.EventSource{Queue: q, FilterCriteria: []string{`{"body":{"kind":["keep"]}}`}}
+	att := attach(t, fn, "orders", es)
+
+	eventually(t, func() bool { return len(q.Deleted()) == 4 }, "every message is deleted")
+	require.NoError(t, att.Detach(testkit.WaitCtx(t)))
+	s := es.Stats()
+	require.Equal(t, int64(2), s.FilteredOut)
+	require.Equal(t, int64(2), s.Deleted, "only the matching messages were invoked")
+	require.Equal(t, s.Batches, att.Stats().Events)
+	require.Zero(t, drain(t, q.Queue), "nothing is left on the queue")
+}
+
+func testFIFOOrder(t *testing.T, newQueue suite.Factory) {
+	fn := worker(t)
+	q := newRecQueue(newQueue(t, "orders.fifo", sqs.QueueConfig{FIFO: true, ContentBasedDeduplication: true}))
+	var entries []sqs.SendEntry
+	for i := range 12 {
+		for _, g := range []string{"a", "b", "c"} {
+			entries = append(entries, sqs.SendEntry{Body: fmt.Sprintf("%s-%02d", g, i), MessageGroupID: g})
+		}
+	}
+	for len(entries) > 0 {
+		n := min(len(entries), 10)
+		_, failed, err := q.Send(testkit.WaitCtx(t), entries[:n])
+		require.NoError(t, err)
+		require.Empty(t, failed)
+		entries = entries[n:]
+	}
+	es := &sqs.EventSource{Queue: q, BatchSize: 4, MaximumConcurrency: 3}
+	att := attach(t, fn, "orders", es)
+
+	eventually(t, func() bool { return es.Stats().Deleted == 36 }, "every message is deleted")
+	require.NoError(t, att.Detach(testkit.WaitCtx(t)))
+	require.Len(t, q.Deleted(), 36)
+	// The order of receipt, not of deletion: the recorder notes a delete
+	// once the call returns, after the queue has let the group's next
+	// message go, while a receive is noted before its batch is invoked.
+	byGroup := map[string][]string{}
+	for _, m := range q.Received() {
+		byGroup[m.Body[:1]] = append(byGroup[m.Body[:1]], m.Body)
+	}
+	require.Len(t, byGroup, 3)
+	for g, got := range byGroup {
+		require.True(t, sort.StringsAreSorted(got), "group %s received in order: %v", g, got)
+		require.Len(t, got, 12, "each message of group %s received once", g)
+	}
+}
+
+func testHeartbeat(t *testing.T, newQueue suite.Factory) {
+	rt := testkit.NewRuntime(t, lambda.Options{Region: "eu-west-1", AccountID: "111122223333"})
+	fn := testkit.Deploy(t, rt, lambda.FunctionConfig{Name: "worker", Code: testguest.Go(t, "sqsbatch"), Timeout: 30 * time.Second})
+	for _, heartbeat := range []bool{true, false} {
+		t.Run(fmt.Sprintf("heartbeat=%v", heartbeat), func(t *testing.T) {
+			t.Parallel()
+			q := newRecQueue(newQueue(t, fmt.Sprintf("slow-%v", heartbeat), sqs.QueueConfig{}))
+			// The invoke outlasts the 2 s visibility timeout twice over.
+			send(t, q, "sleep:5000")
+			es := &sqs.EventSource{Queue: q, VisibilityTimeout: 2 * time.Second, Heartbeat: heartbeat, MaximumConcurrency: 2}
+			att := attach(t, fn, t.Name(), es)
+			if heartbeat {
+				eventually(t, func() bool { return es.Stats().Deleted == 1 }, "the message is deleted")
+			} else {
+				eventually(t, func() bool { return es.Stats().Received >= 2 }, "the message is received again")
+			}
+			require.NoError(t, att.Detach(testkit.WaitCtx(t)))
+			s := es.Stats()
+			if heartbeat {
+				require.Equal(t, int64(1), s.Received, "delivered once")
+				require.Equal(t, int64(1), s.Batches)
+				require.GreaterOrEqual(t, s.Extended, int64(2))
+				require.Equal(t, []string{"sleep:5000"}, q.Deleted())
+			} else {
+				// Without it, the second poller receives the message again
+				// while the first invoke runs: what the heartbeat prevents.
+				require.Zero(t, s.Extended)
+			}
+		})
+	}
+}
+
+func testStopLosesNothing(t *testing.T, newQueue suite.Factory) {
+	rt := testkit.NewRuntime(t, lambda.Options{Region: "eu-west-1", AccountID: "111122223333"})
+	fn := testkit.Deploy(t, rt, lambda.FunctionConfig{Name: "worker", Code: testguest.Go(t, "sqsbatch"), Timeout: 30 * time.Second})
+	tests := []struct {
+		name    string
+		body    string
+		stopCtx time.Duration // how long Stop may wait for batches in flight
+	}{
+		{"batches finish", "sleep:300", time.Minute},
+		{"batches cut short", "sleep:20000", 200 * time.Millisecond},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newRecQueue(newQueue(t, fmt.Sprintf("stop%d", i), sqs.QueueConfig{VisibilityTimeout: time.Hour}))
+			var bodies []string
+			for range 40 {
+				bodies = append(bodies, tt.body)
+			}
+			send(t, q, bodies...)
+			es := &sqs.EventSource{Queue: q, BatchSize: 5, MaximumConcurrency: 2}
+			att := attach(t, fn, "stop", es)
+			eventually(t, func() bool { return es.Stats().Batches >= 2 }, "batches in flight")
+
+			ctx, cancel := context.WithTimeout(context.Background(), tt.stopCtx)
+			defer cancel()
+			require.NoError(t, att.Detach(ctx))
+
+			// Every message is deleted or visible in the queue again: none
+			// is left in flight for the hour.
+			require.Equal(t, 40, int(es.Stats().Deleted)+drain(t, q.Queue))
+		})
+	}
 }
