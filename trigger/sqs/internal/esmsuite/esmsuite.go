@@ -52,6 +52,7 @@ var checks = []struct {
 	{"ReportBatchItemFailures", testReportBatchItemFailures},
 	{"FilterCriteria", testFilterCriteria},
 	{"FIFOOrder", testFIFOOrder},
+	{"FIFOPartialFailureKeepsTheGroupBehind", testFIFOPartialFailure},
 	{"Heartbeat", testHeartbeat},
 	{"StopLosesNothing", testStopLosesNothing},
 }
@@ -274,6 +275,7 @@ func testReportBatchItemFailures(t *testing.T, newQueue suite.Factory) {
 			}
 			require.ElementsMatch(t, want, q.Deleted())
 			require.Equal(t, int64(len(want)), s.Deleted)
+			checkLen(t, q.Queue, len(tt.left))
 			if tt.errContain != "" {
 				require.Contains(t, att.Stats().LastError, tt.errContain)
 			}
@@ -397,4 +399,32 @@ func testStopLosesNothing(t *testing.T, newQueue suite.Factory) {
 			require.Equal(t, 40, int(es.Stats().Deleted)+drain(t, q.Queue))
 		})
 	}
+}
+
+// checkLen checks, where the queue can tell, that it holds n messages,
+// visible or in flight.
+func checkLen(t *testing.T, q sqs.Queue, n int) {
+	t.Helper()
+	if l, ok := q.(interface{ Len() int }); ok {
+		require.Equal(t, n, l.Len(), "messages left in the queue")
+	}
+}
+
+func testFIFOPartialFailure(t *testing.T, newQueue suite.Factory) {
+	fn := worker(t)
+	q := newRecQueue(newQueue(t, "orders.fifo", sqs.QueueConfig{FIFO: true, ContentBasedDeduplication: true, VisibilityTimeout: time.Hour}))
+	_, failed, err := q.Send(testkit.WaitCtx(t), []sqs.SendEntry{
+		{Body: "fail", MessageGroupID: "a"},
+		{Body: "a-after", MessageGroupID: "a"},
+		{Body: "b-ok", MessageGroupID: "b"},
+	})
+	require.NoError(t, err)
+	require.Empty(t, failed)
+	es := &sqs.EventSource{Queue: q, ReportBatchItemFailures: true}
+	att := attach(t, fn, "orders", es)
+	eventually(t, func() bool { return es.Stats().Deleted == 1 && settled(es)() }, "the batch is done")
+	require.NoError(t, att.Detach(testkit.WaitCtx(t)))
+	require.Equal(t, []string{"b-ok"}, q.Deleted(), "a-after stays behind the failed message of its group")
+	checkLen(t, q.Queue, 2)
+	require.Equal(t, int64(1), es.Stats().Partial)
 }
