@@ -4,9 +4,10 @@ import (
 	"testing"
 
 	"github.com/wasmlambda/lambda/trigger/sqs/internal/esmsuite"
+	"github.com/wasmlambda/lambda/trigger/sqs/internal/suite"
 )
 
 func TestEventSourceSemanticsEmbedded(t *testing.T) {
 	t.Parallel()
-	esmsuite.Run(t, esmsuite.Target{New: embeddedFactory(false)})
+	esmsuite.Run(t, suite.Target{New: embeddedFactory(false)})
 }

@@ -7,10 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,61 +19,22 @@ import (
 	"github.com/wasmlambda/lambda/internal/testguest"
 	"github.com/wasmlambda/lambda/internal/testkit"
 	"github.com/wasmlambda/lambda/trigger/sqs"
+	"github.com/wasmlambda/lambda/trigger/sqs/internal/esmsuite"
 )
 
-// esRecQueue is a queue that records what the trigger receives and deletes.
+// esRecQueue is an embedded queue that records what the trigger receives
+// and deletes.
 type esRecQueue struct {
-	*sqs.EmbeddedQueue
-	mu       sync.Mutex
-	bodies   map[string]string // receipt handle → body
-	received []sqs.Message
-	deleted  []string // bodies, in order of deletion
+	*esmsuite.RecQueue
+	emb *sqs.EmbeddedQueue
 }
 
 func newESRecQueue(q *sqs.EmbeddedQueue) *esRecQueue {
-	return &esRecQueue{EmbeddedQueue: q, bodies: map[string]string{}}
+	return &esRecQueue{RecQueue: esmsuite.NewRecQueue(q), emb: q}
 }
 
-func (r *esRecQueue) Receive(ctx context.Context, opts sqs.ReceiveOptions) ([]sqs.Message, error) {
-	ms, err := r.EmbeddedQueue.Receive(ctx, opts)
-	r.mu.Lock()
-	for _, m := range ms {
-		r.bodies[m.ReceiptHandle] = m.Body
-		r.received = append(r.received, m)
-	}
-	r.mu.Unlock()
-	return ms, err
-}
-
-func (r *esRecQueue) Delete(ctx context.Context, entries []sqs.DeleteEntry) ([]sqs.EntryError, error) {
-	failed, err := r.EmbeddedQueue.Delete(ctx, entries)
-	if err == nil {
-		bad := map[string]bool{}
-		for _, f := range failed {
-			bad[f.ID] = true
-		}
-		r.mu.Lock()
-		for _, e := range entries {
-			if !bad[e.ID] {
-				r.deleted = append(r.deleted, r.bodies[e.ReceiptHandle])
-			}
-		}
-		r.mu.Unlock()
-	}
-	return failed, err
-}
-
-func (r *esRecQueue) Received() []sqs.Message {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.received)
-}
-
-func (r *esRecQueue) Deleted() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.deleted)
-}
+// Len is the embedded queue's length, in flight included.
+func (r *esRecQueue) Len() int { return r.emb.Len() }
 
 // esFixture is a function running the sqsbatch guest, on a runtime in
 // eu-west-1, and a set of embedded queues.
@@ -315,7 +274,7 @@ func TestEventSourceStopHandsBackGatheredMessages(t *testing.T) {
 	s := es.Stats()
 	require.Zero(t, s.Batches)
 	require.Equal(t, int64(3), s.Returned)
-	visible, err := q.EmbeddedQueue.Receive(testkit.WaitCtx(t), sqs.ReceiveOptions{MaxMessages: 10})
+	visible, err := q.emb.Receive(testkit.WaitCtx(t), sqs.ReceiveOptions{MaxMessages: 10})
 	require.NoError(t, err)
 	require.Len(t, visible, 3, "visible again at once, not after the hour")
 }

@@ -4,11 +4,12 @@ import (
 	"testing"
 
 	"github.com/wasmlambda/lambda/trigger/sqs/internal/esmsuite"
+	"github.com/wasmlambda/lambda/trigger/sqs/internal/suite"
 )
 
 // TestFauxqsEventSource runs the event source mapping's semantics suite on
 // awssqs against the SQS-protocol server.
 func TestFauxqsEventSource(t *testing.T) {
 	c := client(t)
-	esmsuite.Run(t, esmsuite.Target{New: fauxqsFactory(c)})
+	esmsuite.Run(t, suite.Target{New: fauxqsFactory(c)})
 }

@@ -22,46 +22,27 @@ import (
 	"github.com/wasmlambda/lambda/trigger/sqs/internal/suite"
 )
 
-// Target is a queue implementation the event source runs on.
-type Target struct {
-	// New makes queues, as for the queue semantics suite.
-	New suite.Factory
-	// Skip names checks this target does not pass, with the reason.
-	Skip map[string]string
-}
+// Run runs every check of the suite as a subtest of t, on target's queues.
+func Run(t *testing.T, target suite.Target) { suite.RunChecks(t, target, checks) }
 
-// Run runs every check of the suite as a subtest of t.
-func Run(t *testing.T, target Target) {
-	for _, c := range checks {
-		t.Run(c.name, func(t *testing.T) {
-			if why, ok := target.Skip[c.name]; ok {
-				t.Skip(why)
-			}
-			t.Parallel()
-			c.fn(t, target.New)
-		})
-	}
-}
-
-var checks = []struct {
-	name string
-	fn   func(*testing.T, suite.Factory)
-}{
-	{"DeletesSuccessfulBatches", testDeletesSuccessfulBatches},
-	{"FunctionErrorRedrives", testFunctionErrorRedrives},
-	{"ReportBatchItemFailures", testReportBatchItemFailures},
-	{"FilterCriteria", testFilterCriteria},
-	{"FIFOOrder", testFIFOOrder},
-	{"FIFOPartialFailureKeepsTheGroupBehind", testFIFOPartialFailure},
-	{"Heartbeat", testHeartbeat},
-	{"StopLosesNothing", testStopLosesNothing},
+var checks = []suite.Check{
+	{Name: "DeletesSuccessfulBatches", Fn: testDeletesSuccessfulBatches},
+	{Name: "FunctionErrorRedrives", Fn: testFunctionErrorRedrives},
+	{Name: "ReportBatchItemFailures", Fn: testReportBatchItemFailures},
+	{Name: "FilterCriteria", Fn: testFilterCriteria},
+	{Name: "FIFOOrder", Fn: testFIFOOrder},
+	{Name: "FIFOPartialFailureKeepsTheGroupBehind", Fn: testFIFOPartialFailure},
+	{Name: "Heartbeat", Fn: testHeartbeat},
+	{Name: "StopLosesNothing", Fn: testStopLosesNothing},
 }
 
 // bound is the generous limit on any wait of the suite.
 const bound = 60 * time.Second
 
-// recQueue records what the trigger receives and deletes.
-type recQueue struct {
+// RecQueue is a queue that records what the trigger receives and deletes,
+// for the checks here and for the event source's other tests. It is safe
+// for concurrent use.
+type RecQueue struct {
 	sqs.Queue
 	mu       sync.Mutex
 	bodies   map[string]string // receipt handle → body
@@ -69,11 +50,13 @@ type recQueue struct {
 	deleted  []string // bodies, in order of deletion
 }
 
-func newRecQueue(q sqs.Queue) *recQueue {
-	return &recQueue{Queue: q, bodies: map[string]string{}}
+// NewRecQueue wraps q.
+func NewRecQueue(q sqs.Queue) *RecQueue {
+	return &RecQueue{Queue: q, bodies: map[string]string{}}
 }
 
-func (r *recQueue) Receive(ctx context.Context, opts sqs.ReceiveOptions) ([]sqs.Message, error) {
+// Receive receives from the queue and records what it got.
+func (r *RecQueue) Receive(ctx context.Context, opts sqs.ReceiveOptions) ([]sqs.Message, error) {
 	ms, err := r.Queue.Receive(ctx, opts)
 	r.mu.Lock()
 	for _, m := range ms {
@@ -84,7 +67,8 @@ func (r *recQueue) Receive(ctx context.Context, opts sqs.ReceiveOptions) ([]sqs.
 	return ms, err
 }
 
-func (r *recQueue) Delete(ctx context.Context, entries []sqs.DeleteEntry) ([]sqs.EntryError, error) {
+// Delete deletes from the queue and records what it deleted.
+func (r *RecQueue) Delete(ctx context.Context, entries []sqs.DeleteEntry) ([]sqs.EntryError, error) {
 	failed, err := r.Queue.Delete(ctx, entries)
 	if err == nil {
 		bad := map[string]bool{}
@@ -102,13 +86,15 @@ func (r *recQueue) Delete(ctx context.Context, entries []sqs.DeleteEntry) ([]sqs
 	return failed, err
 }
 
-func (r *recQueue) Received() []sqs.Message {
+// Received returns the messages received so far.
+func (r *RecQueue) Received() []sqs.Message {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.received)
 }
 
-func (r *recQueue) Deleted() []string {
+// Deleted returns the bodies of the messages deleted so far, in order.
+func (r *RecQueue) Deleted() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.deleted)
@@ -152,7 +138,7 @@ func eventually(t *testing.T, cond func() bool, msg string) {
 
 func testDeletesSuccessfulBatches(t *testing.T, newQueue suite.Factory) {
 	fn := worker(t)
-	q := newRecQueue(newQueue(t, "orders", sqs.QueueConfig{}))
+	q := NewRecQueue(newQueue(t, "orders", sqs.QueueConfig{}))
 	var msgs []string
 	for i := range 25 {
 		msgs = append(msgs, fmt.Sprintf("order %d", i))
@@ -178,7 +164,7 @@ func testDeletesSuccessfulBatches(t *testing.T, newQueue suite.Factory) {
 func testFunctionErrorRedrives(t *testing.T, newQueue suite.Factory) {
 	fn := worker(t)
 	dlq := newQueue(t, "orders-dlq", sqs.QueueConfig{})
-	q := newRecQueue(newQueue(t, "orders", sqs.QueueConfig{
+	q := NewRecQueue(newQueue(t, "orders", sqs.QueueConfig{
 		VisibilityTimeout: time.Second,
 		RedrivePolicy:     &sqs.RedrivePolicy{DeadLetterQueue: "orders-dlq", MaxReceiveCount: 3},
 	}))
@@ -256,7 +242,7 @@ func testReportBatchItemFailures(t *testing.T, newQueue suite.Factory) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// A long visibility timeout: what is left stays in flight.
-			q := newRecQueue(newQueue(t, fmt.Sprintf("q%d", i), sqs.QueueConfig{VisibilityTimeout: time.Hour}))
+			q := NewRecQueue(newQueue(t, fmt.Sprintf("q%d", i), sqs.QueueConfig{VisibilityTimeout: time.Hour}))
 			send(t, q, tt.bodies...) // one receive takes them all: one batch
 			es := &sqs.EventSource{Queue: q, ReportBatchItemFailures: true}
 			att := attach(t, fn, tt.name, es)
@@ -285,7 +271,7 @@ func testReportBatchItemFailures(t *testing.T, newQueue suite.Factory) {
 
 func testFilterCriteria(t *testing.T, newQueue suite.Factory) {
 	fn := worker(t)
-	q := newRecQueue(newQueue(t, "orders", sqs.QueueConfig{}))
+	q := NewRecQueue(newQueue(t, "orders", sqs.QueueConfig{}))
 	send(t, q, `{"kind":"keep","n":1}`, `{"kind":"drop"}`, "plain text", `{"kind":"keep","n":2}`)
 	es := &sqs.EventSource{Queue: q, FilterCriteria: []string{`{"body":{"kind":["keep"]}}`}}
 	att := attach(t, fn, "orders", es)
@@ -301,7 +287,7 @@ func testFilterCriteria(t *testing.T, newQueue suite.Factory) {
 
 func testFIFOOrder(t *testing.T, newQueue suite.Factory) {
 	fn := worker(t)
-	q := newRecQueue(newQueue(t, "orders.fifo", sqs.QueueConfig{FIFO: true, ContentBasedDeduplication: true}))
+	q := NewRecQueue(newQueue(t, "orders.fifo", sqs.QueueConfig{FIFO: true, ContentBasedDeduplication: true}))
 	var entries []sqs.SendEntry
 	for i := range 12 {
 		for _, g := range []string{"a", "b", "c"} {
@@ -341,7 +327,7 @@ func testHeartbeat(t *testing.T, newQueue suite.Factory) {
 	for _, heartbeat := range []bool{true, false} {
 		t.Run(fmt.Sprintf("heartbeat=%v", heartbeat), func(t *testing.T) {
 			t.Parallel()
-			q := newRecQueue(newQueue(t, fmt.Sprintf("slow-%v", heartbeat), sqs.QueueConfig{}))
+			q := NewRecQueue(newQueue(t, fmt.Sprintf("slow-%v", heartbeat), sqs.QueueConfig{}))
 			// The invoke outlasts the 2 s visibility timeout twice over.
 			send(t, q, "sleep:5000")
 			es := &sqs.EventSource{Queue: q, VisibilityTimeout: 2 * time.Second, Heartbeat: heartbeat, MaximumConcurrency: 2}
@@ -380,7 +366,7 @@ func testStopLosesNothing(t *testing.T, newQueue suite.Factory) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q := newRecQueue(newQueue(t, fmt.Sprintf("stop%d", i), sqs.QueueConfig{VisibilityTimeout: time.Hour}))
+			q := NewRecQueue(newQueue(t, fmt.Sprintf("stop%d", i), sqs.QueueConfig{VisibilityTimeout: time.Hour}))
 			var bodies []string
 			for range 40 {
 				bodies = append(bodies, tt.body)
@@ -412,7 +398,7 @@ func checkLen(t *testing.T, q sqs.Queue, n int) {
 
 func testFIFOPartialFailure(t *testing.T, newQueue suite.Factory) {
 	fn := worker(t)
-	q := newRecQueue(newQueue(t, "orders.fifo", sqs.QueueConfig{FIFO: true, ContentBasedDeduplication: true, VisibilityTimeout: time.Hour}))
+	q := NewRecQueue(newQueue(t, "orders.fifo", sqs.QueueConfig{FIFO: true, ContentBasedDeduplication: true, VisibilityTimeout: time.Hour}))
 	_, failed, err := q.Send(testkit.WaitCtx(t), []sqs.SendEntry{
 		{Body: "fail", MessageGroupID: "a"},
 		{Body: "a-after", MessageGroupID: "a"},

@@ -34,22 +34,30 @@ type Target struct {
 }
 
 // Run runs every check of the suite as a subtest of t.
-func Run(t *testing.T, target Target) {
+func Run(t *testing.T, target Target) { RunChecks(t, target, checks) }
+
+// Check is one named check of a suite run on a Target.
+type Check struct {
+	Name string
+	Fn   func(*testing.T, Factory)
+}
+
+// RunChecks runs each check as a parallel subtest of t, on target's queues,
+// skipping those target.Skip names. Other suites over queues (the event
+// source's) run their checks with it too.
+func RunChecks(t *testing.T, target Target, checks []Check) {
 	for _, c := range checks {
-		t.Run(c.name, func(t *testing.T) {
-			if why, ok := target.Skip[c.name]; ok {
+		t.Run(c.Name, func(t *testing.T) {
+			if why, ok := target.Skip[c.Name]; ok {
 				t.Skip(why)
 			}
 			t.Parallel()
-			c.fn(t, target.New)
+			c.Fn(t, target.New)
 		})
 	}
 }
 
-var checks = []struct {
-	name string
-	fn   func(*testing.T, Factory)
-}{
+var checks = []Check{
 	{"SendReceiveDelete", testSendReceiveDelete},
 	{"QueueSender", testQueueSender},
 	{"VisibilityExpiry", testVisibilityExpiry},
