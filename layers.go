@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -220,11 +221,27 @@ type Mount struct {
 	// is set. A symlink in it that leads outside it is refused at deploy,
 	// and one made later cannot be followed out.
 	HostDir string
-	// FS is a file system to mount, always read-only.
+	// FS is a file system to mount. It is read-only unless ReadWrite is
+	// set and FS is a WriteFS.
 	FS fs.FS
-	// ReadWrite lets the guest change HostDir. By default a mount is
-	// read-only: a write fails with EROFS, "read-only file system".
+	// ReadWrite lets the guest change HostDir, or write to FS through its
+	// WriteFS methods. By default a mount is read-only: a write fails with
+	// EROFS, "read-only file system".
 	ReadWrite bool
+}
+
+// WriteFS is a file system a guest may write to, through a Mount with
+// ReadWrite set: an object store's bucket, for one. A file the guest creates
+// is written through Create, and is committed, becoming visible through
+// Open, when the guest closes it.
+type WriteFS interface {
+	fs.FS
+	// Create creates the file name, or truncates it, for writing. What is
+	// written is committed when Close returns nil; a file whose Close
+	// fails, or that is never closed, is not committed.
+	Create(name string) (io.WriteCloser, error)
+	// Remove removes the file name.
+	Remove(name string) error
 }
 
 // files is what a function's sandboxes see of the file system.
