@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -45,6 +46,8 @@ const benchConcurrency = 8
 //     doing what the guest does, and delete the batch. EventSource can only
 //     invoke a lambda.Function, so the baseline is this loop rather than the
 //     EventSource with its function replaced.
+//   - queue-only: the same pollers, receiving and deleting without
+//     handling: what the queue alone costs.
 //
 // It reports msgs/s and ns/msg.
 func BenchmarkSQS(b *testing.B) {
@@ -82,6 +85,9 @@ func BenchmarkSQS(b *testing.B) {
 			benchEventSource(b, fn, newQueue, batch)
 		}},
 		{"native-batch1", 1, benchNative},
+		{"queue-only", 10, func(b *testing.B, newQueue func(*testing.B) sqs.Queue, batch int) {
+			benchPollers(b, newQueue, batch, false)
+		}},
 	}
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
@@ -182,6 +188,23 @@ func benchEventSource(b *testing.B, fn *lambda.Function, newQueue func(*testing.
 	report(b, elapsed)
 }
 
+// handleNative encodes msgs as the SQS event an EventSource would send and
+// gives it to nativeHandler.
+func handleNative(ctx context.Context, q sqs.Queue, msgs []sqs.Message) error {
+	ev := events.SQSEvent{Records: make([]events.SQSMessage, len(msgs))}
+	for i, m := range msgs {
+		ev.Records[i] = events.SQSMessage{MessageId: m.MessageID, ReceiptHandle: m.ReceiptHandle, Body: m.Body,
+			Md5OfBody: m.MD5OfBody, Attributes: m.Attributes, MessageAttributes: m.MessageAttributes,
+			EventSource: "aws:sqs", EventSourceARN: q.ARN(), AWSRegion: "us-east-1"}
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	_, err = nativeHandler(ctx, payload)
+	return err
+}
+
 // nativeHandler does what the sqsbatch guest does with bodies that ask
 // nothing of it: decode the event and answer an empty batch response.
 func nativeHandler(_ context.Context, payload []byte) ([]byte, error) {
@@ -206,6 +229,14 @@ func nativeHandler(_ context.Context, payload []byte) ([]byte, error) {
 // drained by benchConcurrency native pollers, each receiving up to batch
 // messages with SQS's longest wait, as the EventSource does.
 func benchNative(b *testing.B, newQueue func(*testing.B) sqs.Queue, batch int) {
+	benchPollers(b, newQueue, batch, true)
+}
+
+// benchPollers drains benchMessages messages per iteration with
+// benchConcurrency pollers. With handle, each batch is encoded as an SQS
+// event and given to nativeHandler; without, it is only received and
+// deleted, which measures the queue alone.
+func benchPollers(b *testing.B, newQueue func(*testing.B) sqs.Queue, batch int, handle bool) {
 	iteration := func(i int) time.Duration {
 		q := newQueue(b)
 		fill(b, q, benchMessages, i*benchMessages)
@@ -231,21 +262,15 @@ func benchNative(b *testing.B, newQueue func(*testing.B) sqs.Queue, batch int) {
 					if len(msgs) == 0 {
 						continue
 					}
-					ev := events.SQSEvent{Records: make([]events.SQSMessage, len(msgs))}
 					del := make([]sqs.DeleteEntry, len(msgs))
 					for i, m := range msgs {
-						ev.Records[i] = events.SQSMessage{MessageId: m.MessageID, ReceiptHandle: m.ReceiptHandle, Body: m.Body,
-							Md5OfBody: m.MD5OfBody, Attributes: m.Attributes, MessageAttributes: m.MessageAttributes,
-							EventSource: "aws:sqs", EventSourceARN: q.ARN(), AWSRegion: "us-east-1"}
-						del[i] = sqs.DeleteEntry{ID: fmt.Sprint(i), ReceiptHandle: m.ReceiptHandle}
+						del[i] = sqs.DeleteEntry{ID: strconv.Itoa(i), ReceiptHandle: m.ReceiptHandle}
 					}
-					payload, err := json.Marshal(ev)
-					if err == nil {
-						_, err = nativeHandler(ctx, payload)
-					}
-					if err != nil {
-						b.Error(err)
-						return
+					if handle {
+						if err := handleNative(ctx, q, msgs); err != nil {
+							b.Error(err)
+							return
+						}
 					}
 					if failed, err := q.Delete(ctx, del); err != nil || len(failed) > 0 {
 						b.Error(err, failed)
