@@ -132,9 +132,13 @@ func ValidateRules(rules []Rule) error {
 			if len(common) == 0 || !prefixesOverlap(a.Prefix, b.Prefix) || !suffixesOverlap(a.Suffix, b.Suffix) {
 				continue
 			}
-			return invalidNotification("s3 notification rules %s and %s overlap: both cover %s, and a key can match both of their filters (%s and %s); "+
+			example := "every key matches both"
+			if k := longer(a.Prefix, b.Prefix) + longer(a.Suffix, b.Suffix); k != "" {
+				example = fmt.Sprintf("the key %q matches both", k)
+			}
+			return invalidNotification("s3 notification rules %s and %s overlap: both cover %s, and %s (%s, and %s); "+
 				"S3 refuses overlapping rules for one event type: make their prefixes or suffixes disjoint, or their event types",
-				ruleName(rules, i), ruleName(rules, j), strings.Join(common, ", "), filterText(a), filterText(b))
+				ruleName(rules, i), ruleName(rules, j), strings.Join(common, ", "), example, filterText(a), filterText(b))
 		}
 	}
 	return nil
@@ -224,6 +228,14 @@ func prefixesOverlap(a, b string) bool {
 // suffixesOverlap reports whether some key ends with both a and b.
 func suffixesOverlap(a, b string) bool {
 	return strings.HasSuffix(a, b) || strings.HasSuffix(b, a)
+}
+
+// longer is the longer of a and b.
+func longer(a, b string) string {
+	if len(b) > len(a) {
+		return b
+	}
+	return a
 }
 
 // ruleName names rule i for an error: its ID, or its position.
