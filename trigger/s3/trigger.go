@@ -18,10 +18,11 @@ const DefaultSourceIP = "127.0.0.1"
 
 // Notifications is the S3 trigger: a bucket's event notifications to a
 // function, as S3 sends them to Lambda. It watches Source, and for each
-// change and each of Rules that matches it, invokes the function
-// asynchronously with an S3 event of one record (see Record), so that the
-// function's retries, dead-letter sink and destinations apply. Attach it
-// with lambda.Function.Attach:
+// change that one of Rules matches, invokes the function asynchronously
+// with an S3 event of one record (see Record), so that the function's
+// retries, dead-letter sink and destinations apply. Valid rules do not
+// overlap (see ValidateRules), so a change matches one rule at most, and
+// makes one invocation at most. Attach it with lambda.Function.Attach:
 //
 //	att, err := fn.Attach(ctx, "uploads", &s3.Notifications{
 //		Source: bucket,
@@ -31,13 +32,12 @@ const DefaultSourceIP = "127.0.0.1"
 // # Delivery
 //
 // Delivery is at least once, in no guaranteed order, as S3's. A change is
-// taken from the source only once every record it makes has been accepted
-// by InvokeAsync: when InvokeAsync refuses one (the queue is full, the
-// function is closing, the trigger is stopping), the change goes back to
-// the source, which offers it again (a Source drops nothing), and the
-// rules whose records were accepted already are not sent again. A record
-// refused for good, because it is over the function's payload limit, is
-// reported and dropped.
+// taken from the source once its event has been accepted by InvokeAsync:
+// when InvokeAsync refuses it (the queue is full, the function is closing,
+// the trigger is stopping), the change goes back to the source, which
+// offers it again (a Source drops nothing). An event refused for good,
+// because it is over the function's payload limit, is reported and
+// dropped. A change that matches no rule is counted and dropped.
 //
 // # Filling in
 //
@@ -76,20 +76,12 @@ type Notifications struct {
 	inFlight int           // deliveries under way
 	idle     chan struct{} // closed when inFlight drops to 0 after Stop
 
-	partialMu sync.Mutex
-	partial   map[string]map[string]bool // change identity → rule IDs already accepted
-
 	stats struct {
 		changes, filtered, invoked, refused, dropped, sourceErrors atomic.Int64
 	}
 }
 
 var _ lambda.Trigger = (*Notifications)(nil)
-
-// maxPartial bounds the changes whose records were only partly accepted
-// that a Notifications remembers; past it, it forgets them, and a change
-// offered again may send a record twice, which at-least-once allows.
-const maxPartial = 4096
 
 // NotificationsStats counts what a Notifications did.
 type NotificationsStats struct {
@@ -98,13 +90,13 @@ type NotificationsStats struct {
 	Changes int64
 	// Filtered counts changes that matched no rule.
 	Filtered int64
-	// Invoked counts records the function accepted: one asynchronous
+	// Invoked counts events the function accepted: one asynchronous
 	// invocation each.
 	Invoked int64
-	// Refused counts records InvokeAsync refused for now; each sent its
+	// Refused counts events InvokeAsync refused for now; each sent its
 	// change back to the source, to be offered again.
 	Refused int64
-	// Dropped counts records refused for good (over the function's
+	// Dropped counts events refused for good (over the function's
 	// payload limit); each is reported.
 	Dropped int64
 	// SourceErrors counts the times Source.Watch failed and was started
@@ -156,7 +148,6 @@ func (n *Notifications) Start(ctx context.Context, tc *lambda.TriggerContext) er
 func (n *Notifications) setup(tc *lambda.TriggerContext, rules []Rule, region, account string, invoke func(context.Context, []byte) error) {
 	n.tc, n.rules, n.region, n.account, n.invoke = tc, rules, region, account, invoke
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	n.partial = map[string]map[string]bool{}
 	n.flightMu.Lock()
 	n.stopping, n.idle = false, nil
 	n.flightMu.Unlock()
@@ -214,47 +205,42 @@ func (n *Notifications) watch() {
 	}
 }
 
-// deliver sends c to the function, one asynchronous invocation for each
-// rule that matches it. It returns an error, for the source to offer c
-// again, when a record was not accepted.
+// deliver sends c to the function: an asynchronous invocation for the
+// rule that matches it, if one does (valid rules do not overlap, so at most
+// one does). It returns an error, for the source to offer c again, when
+// the function did not accept the event.
 func (n *Notifications) deliver(ctx context.Context, c Change) error {
 	n.stats.changes.Add(1)
 	if !n.enter() {
 		return fmt.Errorf("s3 notifications for bucket %s: stopped", n.Source.Bucket())
 	}
 	defer n.leave()
-	identity := changeIdentity(c)
 	c = n.fillIn(c)
 	event, key := trimEvent(c.Event), EncodeKey(c.Key)
-	matched := false
-	for _, r := range n.rules {
-		if !r.matches(event, key) {
-			continue
-		}
-		matched = true
-		if n.accepted(identity, r.ID) {
-			continue
-		}
-		err := n.invoke(ctx, Event(Record(c, n.region, r.ID)))
-		switch {
-		case err == nil:
-			n.stats.invoked.Add(1)
-			n.accept(identity, r.ID)
-		case errors.Is(err, lambda.ErrPayloadTooLarge) || errors.Is(err, lambda.ErrInvalidRequestContent):
-			// Refused for good, and reported by InvokeAsync: say which.
-			n.stats.dropped.Add(1)
-			n.accept(identity, r.ID)
-			n.tc.Logger.Error("s3 notification dropped", slog.String("bucket", c.Bucket), slog.String("key", c.Key),
-				slog.String("event", event), slog.String("rule", r.ID), slog.String("error", err.Error()))
-		default:
-			n.stats.refused.Add(1)
-			return fmt.Errorf("s3 notifications: the %s record of %s/%s for rule %q was not accepted: %w", event, c.Bucket, c.Key, r.ID, err)
+	var rule *Rule
+	for i := range n.rules {
+		if n.rules[i].matches(event, key) {
+			rule = &n.rules[i]
+			break
 		}
 	}
-	if !matched {
+	if rule == nil {
 		n.stats.filtered.Add(1)
+		return nil
 	}
-	n.forget(identity)
+	err := n.invoke(ctx, Event(Record(c, n.region, rule.ID)))
+	switch {
+	case err == nil:
+		n.stats.invoked.Add(1)
+	case errors.Is(err, lambda.ErrPayloadTooLarge) || errors.Is(err, lambda.ErrInvalidRequestContent):
+		// Refused for good, and reported by InvokeAsync: say which.
+		n.stats.dropped.Add(1)
+		n.tc.Logger.Error("s3 notification dropped", slog.String("bucket", c.Bucket), slog.String("key", c.Key),
+			slog.String("event", event), slog.String("rule", rule.ID), slog.String("error", err.Error()))
+	default:
+		n.stats.refused.Add(1)
+		return fmt.Errorf("s3 notifications: the %s event of %s/%s for rule %q was not accepted: %w", event, c.Bucket, c.Key, rule.ID, err)
+	}
 	return nil
 }
 
@@ -320,53 +306,4 @@ func trimEvent(e string) string {
 		return e[3:]
 	}
 	return e
-}
-
-// changeIdentity names a change among those offered again, or is "" when
-// it cannot: without a sequencer, two changes of a key may look alike.
-func changeIdentity(c Change) string {
-	if c.Sequencer == "" {
-		return ""
-	}
-	return c.Bucket + "\x00" + c.Key + "\x00" + trimEvent(c.Event) + "\x00" + c.VersionID + "\x00" + c.Sequencer
-}
-
-// accepted reports whether the record of the change id for rule was
-// accepted at an earlier offer.
-func (n *Notifications) accepted(id, rule string) bool {
-	if id == "" {
-		return false
-	}
-	n.partialMu.Lock()
-	defer n.partialMu.Unlock()
-	return n.partial[id][rule]
-}
-
-// accept remembers that the record of the change id for rule was
-// accepted, until the change is done.
-func (n *Notifications) accept(id, rule string) {
-	if id == "" {
-		return
-	}
-	n.partialMu.Lock()
-	defer n.partialMu.Unlock()
-	m := n.partial[id]
-	if m == nil {
-		if len(n.partial) >= maxPartial {
-			clear(n.partial)
-		}
-		m = map[string]bool{}
-		n.partial[id] = m
-	}
-	m[rule] = true
-}
-
-// forget forgets the change id: all its records were accepted.
-func (n *Notifications) forget(id string) {
-	if id == "" {
-		return
-	}
-	n.partialMu.Lock()
-	delete(n.partial, id)
-	n.partialMu.Unlock()
 }
