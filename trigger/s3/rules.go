@@ -136,7 +136,7 @@ func ValidateRules(rules []Rule) error {
 			if k := longer(a.Prefix, b.Prefix) + longer(a.Suffix, b.Suffix); k != "" {
 				example = fmt.Sprintf("the key %q matches both", k)
 			}
-			return invalidNotification("s3 notification rules %s and %s overlap: both cover %s, and %s (%s, and %s); "+
+			return invalidNotification("s3 notification rules %s and %s overlap: both cover %s, and %s (%s; %s). "+
 				"S3 refuses overlapping rules for one event type: make their prefixes or suffixes disjoint, or their event types",
 				ruleName(rules, i), ruleName(rules, j), strings.Join(common, ", "), example, filterText(a), filterText(b))
 		}
