@@ -12,10 +12,10 @@ import (
 	"github.com/wasmlambda/lambda/trigger/s3"
 )
 
-// keyCases are object keys and their form in S3's notifications: a space
+// encodeCases are object keys and their form in S3's notifications: a space
 // is "+", "/" stays, and every other byte but letters, digits and "-_.~" is
 // %XX in upper case, UTF-8 letters byte by byte.
-var keyCases = []struct{ name, key, encoded string }{
+var encodeCases = []struct{ name, key, encoded string }{
 	{"plain", "photos/2026/cat.jpg", "photos/2026/cat.jpg"},
 	{"space", "Happy Face.jpg", "Happy+Face.jpg"},
 	{"spaces and a plus", "this im + age blah.txt", "this+im+%2B+age+blah.txt"},
@@ -39,7 +39,7 @@ var keyCases = []struct{ name, key, encoded string }{
 
 func TestEncodeKey(t *testing.T) {
 	t.Parallel()
-	for _, tc := range keyCases {
+	for _, tc := range encodeCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			require.Equal(t, tc.encoded, s3.EncodeKey(tc.key))
@@ -69,7 +69,7 @@ func TestDecodeKeyRefusesABadEscape(t *testing.T) {
 // keeps "/" and uses no other character than the letters, the digits,
 // "-_.~", "+", "%" and "/".
 func FuzzEncodeKey(f *testing.F) {
-	for _, tc := range keyCases {
+	for _, tc := range encodeCases {
 		f.Add(tc.key)
 	}
 	f.Add("\xff\xfe not UTF-8")

@@ -20,10 +20,10 @@ import (
 	"github.com/wasmlambda/lambda/trigger/s3"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/records")
+var updateGolden = flag.Bool("update-records", false, "rewrite the golden files in testdata/records")
 
-// at is a time with more than milliseconds, which eventTime cuts.
-var at = time.Date(2026, 5, 4, 10, 0, 0, 123456789, time.UTC)
+// goldenTime is a time with more than milliseconds, which eventTime cuts.
+var goldenTime = time.Date(2026, 5, 4, 10, 0, 0, 123456789, time.UTC)
 
 // goldenRecords are changes and the records S3 writes for them, in
 // testdata/records/NAME.json.
@@ -34,31 +34,31 @@ var goldenRecords = []struct {
 	rule   string
 }{
 	{"put", s3.Change{
-		Event: s3.ObjectCreatedPut, Time: at, Bucket: "uploads", Key: "photos/Happy Face (1).jpg",
+		Event: s3.ObjectCreatedPut, Time: goldenTime, Bucket: "uploads", Key: "photos/Happy Face (1).jpg",
 		Size: 1024, ETag: "d41d8cd98f00b204e9800998ecf8427e", Sequencer: "0062E99A88DC407460",
 		Principal: "AWS:AIDAEXAMPLE", SourceIP: "198.51.100.7",
 	}, "eu-west-1", "thumbnails"},
 	{"put-empty-object", s3.Change{
-		Event: s3.ObjectCreatedPut, Time: at, Bucket: "uploads", Key: "markers/_SUCCESS",
+		Event: s3.ObjectCreatedPut, Time: goldenTime, Bucket: "uploads", Key: "markers/_SUCCESS",
 		Size: 0, ETag: "d41d8cd98f00b204e9800998ecf8427e", Sequencer: "0062E99A88DC407461",
 		Principal: "AWS:AIDAEXAMPLE", SourceIP: "198.51.100.7",
 	}, "eu-west-1", "markers"},
 	{"multipart-versioned", s3.Change{
-		Event: s3.ObjectCreatedCompleteMultipartUpload, Time: at, Bucket: "archive", Key: "logs/dt=2026-05-04/café & co+1.gz",
+		Event: s3.ObjectCreatedCompleteMultipartUpload, Time: goldenTime, Bucket: "archive", Key: "logs/dt=2026-05-04/café & co+1.gz",
 		Size: 26214400, ETag: "9b2cf535f27731c974343645a3985328-5", VersionID: "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
 		Sequencer: "0062E99A88DC407462", Principal: "AWS:AIDAEXAMPLE", SourceIP: "198.51.100.7",
 	}, "us-east-1", "archive-logs"},
 	{"copy", s3.Change{
-		Event: "s3:" + s3.ObjectCreatedCopy, Time: at, Bucket: "uploads", Key: "a<b>.txt",
+		Event: "s3:" + s3.ObjectCreatedCopy, Time: goldenTime, Bucket: "uploads", Key: "a<b>.txt",
 		Size: 7, ETag: "0123456789abcdef0123456789abcdef", Sequencer: "0062E99A88DC407463",
 		Principal: "AWS:AIDAEXAMPLE", SourceIP: "198.51.100.7",
 	}, "eu-west-1", "copies"},
 	{"delete", s3.Change{
-		Event: s3.ObjectRemovedDelete, Time: at, Bucket: "uploads", Key: "photos/Happy Face (1).jpg",
+		Event: s3.ObjectRemovedDelete, Time: goldenTime, Bucket: "uploads", Key: "photos/Happy Face (1).jpg",
 		Sequencer: "0062E99A88DC407464", Principal: "AWS:AIDAEXAMPLE", SourceIP: "198.51.100.7",
 	}, "eu-west-1", "cleanup"},
 	{"delete-marker", s3.Change{
-		Event: s3.ObjectRemovedDeleteMarkerCreated, Time: at, Bucket: "archive", Key: "logs/old.gz",
+		Event: s3.ObjectRemovedDeleteMarkerCreated, Time: goldenTime, Bucket: "archive", Key: "logs/old.gz",
 		VersionID: "Ki8S7AWmi9FdELfg0bY2.c2KjSDhTI.k", Sequencer: "0062E99A88DC407465",
 		Principal: "AWS:AIDAEXAMPLE", SourceIP: "198.51.100.7",
 	}, "us-east-1", "archive-deletes"},
@@ -77,7 +77,7 @@ func TestRecordGolden(t *testing.T) {
 			require.NoError(t, json.Indent(&got, s3.Event(s3.Record(g.change, g.region, g.rule)), "", "  "))
 			got.WriteByte('\n')
 			path := filepath.Join("testdata", "records", g.name+".json")
-			if *update {
+			if *updateGolden {
 				require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 				require.NoError(t, os.WriteFile(path, got.Bytes(), 0o644))
 			}
@@ -94,14 +94,14 @@ func TestRecordGolden(t *testing.T) {
 // writes (each exception is said below).
 func TestRecordMatchesAWSLambdaGoTestdata(t *testing.T) {
 	t.Parallel()
-	want := flatten(t, readAWSTestdata(t, "s3-event.json"))
+	want := jsonLeaves(t, readLambdaGoTestdata(t, "s3-event.json"))
 	c := s3.Change{
 		Event: "ObjectCreated:Put", Time: time.Date(1970, 1, 1, 0, 0, 0, 123_000_000, time.UTC),
 		Bucket: "sourcebucket", Key: "Happy Face.jpg", Size: 1024, ETag: "d41d8cd98f00b204e9800998ecf8427e",
 		VersionID: "version", Sequencer: "Happy Sequencer", Principal: "EXAMPLE", SourceIP: "127.0.0.1",
 	}
-	got := flatten(t, s3.Event(s3.Record(c, "us-east-1", "testConfigRule")))
-	require.Equal(t, sortedKeys(want), sortedKeys(got), "the same fields, no more, no fewer")
+	got := jsonLeaves(t, s3.Event(s3.Record(c, "us-east-1", "testConfigRule")))
+	require.Equal(t, keysOf(want), keysOf(got), "the same fields, no more, no fewer")
 
 	for path, w := range want {
 		g := got[path]
@@ -130,11 +130,11 @@ func TestRecordMatchesAWSLambdaGoTestdata(t *testing.T) {
 
 	// The file with aws-lambda-go's urlDecodedKey has one field more,
 	// which S3 does not write and the record does not have.
-	decoded := flatten(t, readAWSTestdata(t, "s3-event-with-decoded.json"))
+	decoded := jsonLeaves(t, readLambdaGoTestdata(t, "s3-event-with-decoded.json"))
 	require.Contains(t, decoded, "Records.0.s3.object.urlDecodedKey")
 	require.NotContains(t, got, "Records.0.s3.object.urlDecodedKey")
 	delete(decoded, "Records.0.s3.object.urlDecodedKey")
-	require.Equal(t, sortedKeys(decoded), sortedKeys(got))
+	require.Equal(t, keysOf(decoded), keysOf(got))
 }
 
 // TestRecordDecodesAsS3Event decodes records with aws-lambda-go's types, as
@@ -192,7 +192,7 @@ func TestRecordObjectFields(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.event+"/"+tc.version, func(t *testing.T) {
 			t.Parallel()
-			c := s3.Change{Event: tc.event, Time: at, Bucket: "b", Key: "k", VersionID: tc.version, Sequencer: "01"}
+			c := s3.Change{Event: tc.event, Time: goldenTime, Bucket: "b", Key: "k", VersionID: tc.version, Sequencer: "01"}
 			var rec struct {
 				EventName string `json:"eventName"`
 				S3        struct {
@@ -201,7 +201,7 @@ func TestRecordObjectFields(t *testing.T) {
 			}
 			require.NoError(t, json.Unmarshal(s3.Record(c, "r", "id"), &rec))
 			require.Equal(t, strings.TrimPrefix(tc.event, "s3:"), rec.EventName)
-			require.Equal(t, tc.want, sortedKeys(rec.S3.Object))
+			require.Equal(t, tc.want, keysOf(rec.S3.Object))
 			if _, ok := rec.S3.Object["size"]; ok {
 				require.Equal(t, "0", string(rec.S3.Object["size"]), "an empty object has size 0, not none")
 			}
@@ -241,8 +241,8 @@ func TestEventWrapsRecords(t *testing.T) {
 	require.Equal(t, "b", ev.Records[1].S3.ConfigurationID)
 }
 
-// readAWSTestdata reads a file of aws-lambda-go's events/testdata.
-func readAWSTestdata(t *testing.T, name string) []byte {
+// readLambdaGoTestdata reads a file of aws-lambda-go's events/testdata.
+func readLambdaGoTestdata(t *testing.T, name string) []byte {
 	t.Helper()
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-lambda-go").Output()
 	require.NoError(t, err)
@@ -251,9 +251,9 @@ func readAWSTestdata(t *testing.T, name string) []byte {
 	return b
 }
 
-// flatten maps each leaf of a JSON document, by its dotted path, to its
+// jsonLeaves maps each leaf of a JSON document, by its dotted path, to its
 // compact JSON.
-func flatten(t *testing.T, doc []byte) map[string]string {
+func jsonLeaves(t *testing.T, doc []byte) map[string]string {
 	t.Helper()
 	var v any
 	d := json.NewDecoder(bytes.NewReader(doc))
@@ -265,11 +265,11 @@ func flatten(t *testing.T, doc []byte) map[string]string {
 		switch x := v.(type) {
 		case map[string]any:
 			for k, e := range x {
-				walk(join(prefix, k), e)
+				walk(joinPath(prefix, k), e)
 			}
 		case []any:
 			for i, e := range x {
-				walk(join(prefix, fmt.Sprint(i)), e)
+				walk(joinPath(prefix, fmt.Sprint(i)), e)
 			}
 		default:
 			b, err := json.Marshal(x)
@@ -281,14 +281,14 @@ func flatten(t *testing.T, doc []byte) map[string]string {
 	return out
 }
 
-func join(prefix, k string) string {
+func joinPath(prefix, k string) string {
 	if prefix == "" {
 		return k
 	}
 	return prefix + "." + k
 }
 
-func sortedKeys[V any](m map[string]V) []string {
+func keysOf[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

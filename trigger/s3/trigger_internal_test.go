@@ -79,7 +79,7 @@ func newDelivering(t *testing.T, rules []Rule, f *invokes) *Notifications {
 	return n
 }
 
-func put(key, seq string) Change {
+func putChange(key, seq string) Change {
 	return Change{Event: ObjectCreatedPut, Time: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC), Bucket: "uploads", Key: key, Size: 3, ETag: "e", Sequencer: seq}
 }
 
@@ -92,11 +92,11 @@ func TestDeliverSendsTheMatchingRule(t *testing.T) {
 	}
 	f := &invokes{}
 	n := newDelivering(t, rules, f)
-	require.NoError(t, n.deliver(context.Background(), put("in/cat.jpg", "01")))
-	del := put("in/cat.jpg", "02")
+	require.NoError(t, n.deliver(context.Background(), putChange("in/cat.jpg", "01")))
+	del := putChange("in/cat.jpg", "02")
 	del.Event = ObjectRemovedDelete
 	require.NoError(t, n.deliver(context.Background(), del))
-	require.NoError(t, n.deliver(context.Background(), put("audit/x", "03")))
+	require.NoError(t, n.deliver(context.Background(), putChange("audit/x", "03")))
 	require.Equal(t, []string{"images", "deletes", "audit"}, f.rules())
 	for _, ev := range f.events {
 		require.Len(t, ev.Records, 1, "S3 sends one record per event")
@@ -106,7 +106,7 @@ func TestDeliverSendsTheMatchingRule(t *testing.T) {
 	require.Equal(t, "ObjectRemoved:Delete", f.events[1].Records[0].EventName)
 	require.Equal(t, NotificationsStats{Changes: 3, Invoked: 3}, n.Stats())
 
-	require.NoError(t, n.deliver(context.Background(), put("out/cat.png", "04")))
+	require.NoError(t, n.deliver(context.Background(), putChange("out/cat.png", "04")))
 	require.Len(t, f.events, 3, "no rule matches")
 	require.Equal(t, NotificationsStats{Changes: 4, Invoked: 3, Filtered: 1}, n.Stats())
 }
@@ -121,7 +121,7 @@ func TestDeliverRefusedGoesBack(t *testing.T) {
 			t.Parallel()
 			f := &invokes{fail: []error{refusal}}
 			n := newDelivering(t, []Rule{{ID: "a", Events: []string{"s3:ObjectCreated:*"}, Prefix: "in/"}}, f)
-			c := put("in/cat.jpg", "0062E99A88DC407460")
+			c := putChange("in/cat.jpg", "0062E99A88DC407460")
 			err := n.deliver(context.Background(), c)
 			require.ErrorIs(t, err, refusal)
 			require.Contains(t, err.Error(), `rule "a"`)
@@ -140,7 +140,7 @@ func TestDeliverDropsWhatTheFunctionRefusesForGood(t *testing.T) {
 	t.Parallel()
 	f := &invokes{fail: []error{fmt.Errorf("async: %w", lambda.ErrPayloadTooLarge)}}
 	n := newDelivering(t, []Rule{{ID: "a", Events: []string{"s3:ObjectCreated:*"}, Prefix: "in/"}}, f)
-	require.NoError(t, n.deliver(context.Background(), put("in/cat.jpg", "01")), "an event that can never be accepted does not hold the change")
+	require.NoError(t, n.deliver(context.Background(), putChange("in/cat.jpg", "01")), "an event that can never be accepted does not hold the change")
 	require.Empty(t, f.events)
 	require.Equal(t, NotificationsStats{Changes: 1, Dropped: 1}, n.Stats())
 }
@@ -172,7 +172,7 @@ func TestDeliverAfterStopRefuses(t *testing.T) {
 	f := &invokes{}
 	n := newDelivering(t, []Rule{{ID: "a", Events: []string{"s3:ObjectCreated:*"}}}, f)
 	<-n.quiesce()
-	err := n.deliver(context.Background(), put("a", "01"))
+	err := n.deliver(context.Background(), putChange("a", "01"))
 	require.ErrorContains(t, err, "stopped")
 	require.Empty(t, f.events)
 }
@@ -190,7 +190,7 @@ func TestQuiesceWaitsForDeliveries(t *testing.T) {
 		return nil
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- n.deliver(context.Background(), put("a", "01")) }()
+	go func() { errc <- n.deliver(context.Background(), putChange("a", "01")) }()
 	<-entered
 	idle := n.quiesce()
 	select {

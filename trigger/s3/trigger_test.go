@@ -20,19 +20,19 @@ import (
 	"github.com/wasmlambda/lambda/trigger/s3"
 )
 
-// noLeaks fails the test if it leaves goroutines behind. Call it first:
+// noLeaksAfter fails the test if it leaves goroutines behind. Call it first:
 // cleanups run last in, first out, so its check runs after the test's
 // other cleanups (the runtime's Close among them).
-func noLeaks(t *testing.T) {
+func noLeaksAfter(t *testing.T) {
 	t.Helper()
 	opts := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, opts) })
 }
 
-// feed is a Source fed by a channel, as a bucket's watcher: it offers each
-// change until deliver accepts it, a millisecond apart, and keeps what it
-// could not hand on when its Watch ended.
-type feed struct {
+// changeFeed is a Source fed by a channel, as a bucket's watcher: it
+// offers each change until deliver accepts it, a millisecond apart, and
+// keeps what it could not hand on when its Watch ended.
+type changeFeed struct {
 	bucket string
 	in     chan s3.Change
 
@@ -43,13 +43,15 @@ type feed struct {
 	left      []s3.Change // taken, and not accepted when Watch ended
 }
 
-var _ s3.Source = (*feed)(nil)
+var _ s3.Source = (*changeFeed)(nil)
 
-func newFeed(bucket string) *feed { return &feed{bucket: bucket, in: make(chan s3.Change, 1000)} }
+func newChangeFeed(bucket string) *changeFeed {
+	return &changeFeed{bucket: bucket, in: make(chan s3.Change, 1000)}
+}
 
-func (f *feed) Bucket() string { return f.bucket }
+func (f *changeFeed) Bucket() string { return f.bucket }
 
-func (f *feed) Watch(ctx context.Context, deliver func(context.Context, s3.Change) error) error {
+func (f *changeFeed) Watch(ctx context.Context, deliver func(context.Context, s3.Change) error) error {
 	for {
 		var c s3.Change
 		select {
@@ -82,14 +84,14 @@ func (f *feed) Watch(ctx context.Context, deliver func(context.Context, s3.Chang
 	}
 }
 
-func (f *feed) counts() (offers, refusals, delivered, left int) {
+func (f *changeFeed) counts() (offers, refusals, delivered, left int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.offers, f.refusals, len(f.delivered), len(f.left)
 }
 
-// answer is the s3event guest's response.
-type answer struct {
+// guestAnswer is the s3event guest's response.
+type guestAnswer struct {
 	Bucket          string `json:"bucket"`
 	Key             string `json:"key"`
 	Event           string `json:"event"`
@@ -104,7 +106,7 @@ type answer struct {
 // reached the function and ended in its success or its failure
 // destination, once, with nothing lost.
 func TestNotificationsAtLeastOnce(t *testing.T) {
-	noLeaks(t)
+	noLeaksAfter(t)
 	rt := testkit.NewRuntime(t, lambda.Options{Region: "eu-west-1", AccountID: "111122223333"})
 	ok, failed := testkit.NewRecordSink(), testkit.NewRecordSink()
 	async := testkit.FastAsync()
@@ -117,7 +119,7 @@ func TestNotificationsAtLeastOnce(t *testing.T) {
 		Async:          async,
 	})
 
-	src := newFeed("uploads")
+	src := newChangeFeed("uploads")
 	n := &s3.Notifications{Source: src, Rules: []s3.Rule{
 		{ID: "uploads", Events: []string{"s3:ObjectCreated:*"}, Prefix: "in/"},
 		{ID: "removals", Events: []string{"s3:ObjectRemoved:*"}, Prefix: "in/"},
@@ -170,7 +172,7 @@ func TestNotificationsAtLeastOnce(t *testing.T) {
 	// Every change a rule matches is in one destination, once.
 	seen := map[string]int{}
 	for _, r := range ok.Records() {
-		var a answer
+		var a guestAnswer
 		require.NoError(t, json.Unmarshal(r.ResponsePayload, &a))
 		w, known := wants[a.Key]
 		require.True(t, known, "a success for %q", a.Key)
@@ -209,9 +211,9 @@ func TestNotificationsAtLeastOnce(t *testing.T) {
 	require.Equal(t, s.Invoked, att.Stats().Events)
 }
 
-// blockingSource is a Source whose Watch fails as told, then blocks until
+// stubbornSource is a Source whose Watch fails as told, then blocks until
 // its context ends, or, with stubborn, until it is released.
-type blockingSource struct {
+type stubbornSource struct {
 	failures int // Watch calls that fail at once
 	stubborn bool
 	release  chan struct{}
@@ -222,9 +224,9 @@ type blockingSource struct {
 	started chan struct{}
 }
 
-func (s *blockingSource) Bucket() string { return "blocking" }
+func (s *stubbornSource) Bucket() string { return "blocking" }
 
-func (s *blockingSource) Watch(ctx context.Context, deliver func(context.Context, s3.Change) error) error {
+func (s *stubbornSource) Watch(ctx context.Context, deliver func(context.Context, s3.Change) error) error {
 	s.mu.Lock()
 	s.watches++
 	n := s.watches
@@ -242,15 +244,15 @@ func (s *blockingSource) Watch(ctx context.Context, deliver func(context.Context
 	return ctx.Err()
 }
 
-func newEchoFunction(t *testing.T) *lambda.Function {
+func deployEcho(t *testing.T) *lambda.Function {
 	t.Helper()
 	rt := testkit.NewRuntime(t, lambda.Options{})
 	return testkit.Deploy(t, rt, lambda.FunctionConfig{Name: "echo", Code: testguest.Go(t, "echo")})
 }
 
 func TestNotificationsStartChecks(t *testing.T) {
-	noLeaks(t)
-	fn := newEchoFunction(t)
+	noLeaksAfter(t)
+	fn := deployEcho(t)
 	rules := []s3.Rule{{Events: []string{"s3:ObjectCreated:*"}}}
 	tests := []struct {
 		name string
@@ -258,10 +260,10 @@ func TestNotificationsStartChecks(t *testing.T) {
 		want string
 	}{
 		{"no source", &s3.Notifications{Rules: rules}, "Source is required"},
-		{"no bucket name", &s3.Notifications{Source: newFeed(""), Rules: rules}, "no bucket name"},
-		{"no rules", &s3.Notifications{Source: newFeed("b")}, "no rules"},
-		{"a bad rule", &s3.Notifications{Source: newFeed("b"), Rules: []s3.Rule{{ID: "x", Events: []string{"s3:ObjectCreated:Get"}}}}, `"s3:ObjectCreated:Get"`},
-		{"overlapping rules", &s3.Notifications{Source: newFeed("b"), Rules: []s3.Rule{
+		{"no bucket name", &s3.Notifications{Source: newChangeFeed(""), Rules: rules}, "no bucket name"},
+		{"no rules", &s3.Notifications{Source: newChangeFeed("b")}, "no rules"},
+		{"a bad rule", &s3.Notifications{Source: newChangeFeed("b"), Rules: []s3.Rule{{ID: "x", Events: []string{"s3:ObjectCreated:Get"}}}}, `"s3:ObjectCreated:Get"`},
+		{"overlapping rules", &s3.Notifications{Source: newChangeFeed("b"), Rules: []s3.Rule{
 			{ID: "x", Events: []string{"s3:ObjectCreated:*"}, Prefix: "a/"},
 			{ID: "y", Events: []string{"s3:ObjectCreated:Put"}, Suffix: ".jpg"},
 		}}, `"x" and "y" overlap`},
@@ -275,7 +277,7 @@ func TestNotificationsStartChecks(t *testing.T) {
 		})
 	}
 
-	n := &s3.Notifications{Source: newFeed("b"), Rules: rules}
+	n := &s3.Notifications{Source: newChangeFeed("b"), Rules: rules}
 	att, err := fn.Attach(context.Background(), "first", n)
 	require.NoError(t, err)
 	_, err = fn.Attach(context.Background(), "second", n)
@@ -292,9 +294,9 @@ func TestNotificationsStartChecks(t *testing.T) {
 // TestNotificationsWatchAgain checks that a source whose Watch fails is
 // watched again, and the failure reported.
 func TestNotificationsWatchAgain(t *testing.T) {
-	noLeaks(t)
-	fn := newEchoFunction(t)
-	src := &blockingSource{failures: 2, started: make(chan struct{})}
+	noLeaksAfter(t)
+	fn := deployEcho(t)
+	src := &stubbornSource{failures: 2, started: make(chan struct{})}
 	n := &s3.Notifications{Source: src, Rules: []s3.Rule{{Events: []string{"s3:ObjectCreated:*"}}}}
 	att, err := fn.Attach(context.Background(), "n", n)
 	require.NoError(t, err)
@@ -314,9 +316,9 @@ func TestNotificationsWatchAgain(t *testing.T) {
 // to return, and says so when its context ends first; and that once Stop
 // has returned, a change offered is refused, not sent.
 func TestNotificationsStopWaitsForTheSource(t *testing.T) {
-	noLeaks(t)
-	fn := newEchoFunction(t)
-	src := &blockingSource{stubborn: true, release: make(chan struct{}), started: make(chan struct{})}
+	noLeaksAfter(t)
+	fn := deployEcho(t)
+	src := &stubbornSource{stubborn: true, release: make(chan struct{}), started: make(chan struct{})}
 	n := &s3.Notifications{Source: src, Rules: []s3.Rule{{Events: []string{"s3:ObjectCreated:*"}}}}
 	att, err := fn.Attach(context.Background(), "n", n)
 	require.NoError(t, err)
@@ -342,13 +344,13 @@ func TestNotificationsStopWaitsForTheSource(t *testing.T) {
 // TestNotificationsEventForAGoHandler checks the event a Go handler gets,
 // decoded with aws-lambda-go's types, through the echo guest.
 func TestNotificationsEventForAGoHandler(t *testing.T) {
-	noLeaks(t)
+	noLeaksAfter(t)
 	rt := testkit.NewRuntime(t, lambda.Options{Region: "ap-southeast-2", AccountID: "123456789012"})
 	got := testkit.NewRecordSink()
 	async := testkit.FastAsync()
 	async.OnSuccess = got
 	fn := testkit.Deploy(t, rt, lambda.FunctionConfig{Name: "echo", Code: testguest.Go(t, "echo"), Async: async})
-	src := newFeed("photos")
+	src := newChangeFeed("photos")
 	att, err := fn.Attach(context.Background(), "n", &s3.Notifications{Source: src, Rules: []s3.Rule{
 		{Events: []string{"s3:ObjectCreated:*"}, Suffix: ".jpg"},
 	}})
