@@ -2,17 +2,9 @@ package sqs_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/require"
 
 	lambda "github.com/wasmlambda/lambda"
@@ -87,107 +79,6 @@ func esBodies(bs ...string) []sqs.SendEntry {
 	return out
 }
 
-// eventually waits, generously, for cond.
-func esEventually(t *testing.T, cond func() bool, msg string) {
-	t.Helper()
-	require.Eventually(t, cond, 60*time.Second, 10*time.Millisecond, msg)
-}
-
-// settled waits until the trigger has received n messages and is idle:
-// every batch counted as done.
-func esSettled(es *sqs.EventSource) func() bool {
-	return func() bool {
-		s := es.Stats()
-		return s.Batches > 0 && s.Batches == s.Succeeded+s.Failed+s.Partial
-	}
-}
-
-func TestEventSourceCutsBatchesToTheRequestLimit(t *testing.T) {
-	t.Parallel()
-	fx := newESFixture(t, lambda.FunctionConfig{MaxRequestBytes: 4096})
-	q := fx.queue(t, "big", sqs.QueueConfig{})
-	var msgs []string
-	for i := range 6 {
-		msgs = append(msgs, fmt.Sprintf("%d%s", i, strings.Repeat("x", 1000)))
-	}
-	esSend(t, q, esBodies(msgs...)...)
-	es := &sqs.EventSource{Queue: q}
-	att := fx.attach(t, "big", es)
-	esEventually(t, func() bool { return q.Len() == 0 }, "every message is delivered")
-	require.NoError(t, att.Detach(testkit.WaitCtx(t)))
-	s := es.Stats()
-	require.Equal(t, s.Batches, s.Succeeded, "no batch is refused as too large")
-	require.GreaterOrEqual(t, s.Batches, int64(2))
-	require.Positive(t, s.Returned, "messages cut off are handed back")
-	require.ElementsMatch(t, msgs, q.Deleted())
-}
-
-// awsSQSEventKeys reads the JSON keys of a record of aws-lambda-go's own
-// SQS test event.
-func awsSQSEventKeys(t *testing.T) []string {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-lambda-go").Output()
-	require.NoError(t, err)
-	b, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "events", "testdata", "sqs-event.json"))
-	require.NoError(t, err)
-	var ev struct{ Records []map[string]json.RawMessage }
-	require.NoError(t, json.Unmarshal(b, &ev))
-	var keys []string
-	for k := range ev.Records[0] {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func TestEventSourceEventShape(t *testing.T) {
-	t.Parallel()
-	fx := newESFixture(t, lambda.FunctionConfig{})
-	q := fx.queue(t, "shape", sqs.QueueConfig{VisibilityTimeout: time.Hour})
-	s := "blue"
-	esSend(t, q, sqs.SendEntry{Body: "dump", MessageAttributes: map[string]events.SQSMessageAttribute{"colour": {DataType: "String", StringValue: &s}}})
-	es := &sqs.EventSource{Queue: q}
-	att := fx.attach(t, "shape", es)
-	esEventually(t, esSettled(es), "the batch is done")
-	require.NoError(t, att.Detach(testkit.WaitCtx(t)))
-
-	// The guest failed with the event as its message.
-	last := att.Stats().LastError
-	raw := last[strings.Index(last, "{"):]
-	var ev struct{ Records []map[string]json.RawMessage }
-	require.NoError(t, json.Unmarshal([]byte(raw), &ev), last)
-	require.Len(t, ev.Records, 1)
-	var keys []string
-	for k := range ev.Records[0] {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	require.Equal(t, awsSQSEventKeys(t), keys)
-
-	var typed events.SQSEvent
-	require.NoError(t, json.Unmarshal([]byte(raw), &typed))
-	r := typed.Records[0]
-	m := q.Received()[0]
-	require.Equal(t, m.MessageID, r.MessageId)
-	require.Equal(t, m.ReceiptHandle, r.ReceiptHandle)
-	require.Equal(t, "dump", r.Body)
-	require.Equal(t, m.MD5OfBody, r.Md5OfBody)
-	require.Equal(t, sqs.EventSourceSQS, r.EventSource)
-	require.Equal(t, q.ARN(), r.EventSourceARN)
-	require.Equal(t, "eu-west-1", r.AWSRegion)
-	require.Equal(t, m.Attributes, r.Attributes)
-	require.Equal(t, "blue", *r.MessageAttributes["colour"].StringValue)
-	require.Regexp(t, "^[0-9a-f]{32}$", r.Md5OfMessageAttributes)
-	require.JSONEq(t, `{"stringValue":"blue","stringListValues":[],"binaryListValues":[],"dataType":"String"}`, string(esField(t, ev.Records[0]["messageAttributes"], "colour")))
-}
-
-func esField(t *testing.T, raw json.RawMessage, key string) json.RawMessage {
-	t.Helper()
-	var m map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal(raw, &m))
-	return m[key]
-}
-
 func TestEventSourceValidation(t *testing.T) {
 	e := sqs.NewEmbedded(sqs.EmbeddedOptions{})
 	t.Cleanup(func() { _ = e.Close() })
@@ -234,91 +125,4 @@ func TestEventSourceValidation(t *testing.T) {
 			require.ErrorIs(t, err, lambda.ErrInvalidConfig)
 		})
 	}
-}
-
-func TestEventSourceBatchingWindow(t *testing.T) {
-	t.Parallel()
-	fx := newESFixture(t, lambda.FunctionConfig{MaxRequestBytes: 8192})
-	t.Run("invokes when the window ends", func(t *testing.T) {
-		q := fx.queue(t, "window", sqs.QueueConfig{})
-		es := &sqs.EventSource{Queue: q, BatchSize: 10, MaximumBatchingWindow: time.Second}
-		att := fx.attach(t, "window", es)
-		esSend(t, q, esBodies("a", "b", "c")...)
-		esEventually(t, func() bool { return q.Len() == 0 }, "every message is delivered")
-		require.NoError(t, att.Detach(testkit.WaitCtx(t)))
-		require.Equal(t, int64(1), es.Stats().Batches)
-		require.ElementsMatch(t, []string{"a", "b", "c"}, q.Deleted())
-	})
-	t.Run("a batch that fills the request limit does not wait", func(t *testing.T) {
-		q := fx.queue(t, "full", sqs.QueueConfig{})
-		es := &sqs.EventSource{Queue: q, BatchSize: 100, MaximumBatchingWindow: sqs.MaxBatchingWindow}
-		att := fx.attach(t, "full", es)
-		esSend(t, q, esBodies(strings.Repeat("x", 9000))...)
-		// The window is 5 minutes: this waits at most one.
-		esEventually(t, func() bool { return es.Stats().Batches == 1 }, "invoked before the window ends")
-		require.NoError(t, att.Detach(testkit.WaitCtx(t)))
-	})
-}
-
-func TestEventSourceStopHandsBackGatheredMessages(t *testing.T) {
-	t.Parallel()
-	fx := newESFixture(t, lambda.FunctionConfig{})
-	q := fx.queue(t, "gathered", sqs.QueueConfig{VisibilityTimeout: time.Hour})
-	// A batch of 3 waits for its 5-minute window when Stop comes.
-	es := &sqs.EventSource{Queue: q, BatchSize: 10, MaximumBatchingWindow: sqs.MaxBatchingWindow}
-	att := fx.attach(t, "gathered", es)
-	esSend(t, q, esBodies("a", "b", "c")...)
-	esEventually(t, func() bool { return es.Stats().Received == 3 }, "the messages are received")
-	require.NoError(t, att.Detach(testkit.WaitCtx(t)))
-
-	s := es.Stats()
-	require.Zero(t, s.Batches)
-	require.Equal(t, int64(3), s.Returned)
-	visible, err := q.emb.Receive(testkit.WaitCtx(t), sqs.ReceiveOptions{MaxMessages: 10})
-	require.NoError(t, err)
-	require.Len(t, visible, 3, "visible again at once, not after the hour")
-}
-
-// esBrokenQueue fails the calls its fields say.
-type esBrokenQueue struct {
-	*esRecQueue
-	receiveErr, visibilityErr error
-}
-
-func (b *esBrokenQueue) Receive(ctx context.Context, opts sqs.ReceiveOptions) ([]sqs.Message, error) {
-	if b.receiveErr != nil {
-		return nil, b.receiveErr
-	}
-	return b.esRecQueue.Receive(ctx, opts)
-}
-
-func (b *esBrokenQueue) ChangeVisibility(ctx context.Context, entries []sqs.VisibilityEntry) ([]sqs.EntryError, error) {
-	if b.visibilityErr != nil {
-		return nil, b.visibilityErr
-	}
-	return b.esRecQueue.ChangeVisibility(ctx, entries)
-}
-
-func TestEventSourceQueueErrors(t *testing.T) {
-	t.Parallel()
-	fx := newESFixture(t, lambda.FunctionConfig{})
-	t.Run("receive", func(t *testing.T) {
-		q := &esBrokenQueue{esRecQueue: fx.queue(t, "receive", sqs.QueueConfig{}), receiveErr: fmt.Errorf("endpoint down")}
-		att := fx.attach(t, "receive", &sqs.EventSource{Queue: q})
-		esEventually(t, func() bool { return att.Stats().Errors >= 2 }, "receive errors are reported, and polling goes on")
-		require.Contains(t, att.Stats().LastError, "endpoint down")
-		require.NoError(t, att.Detach(testkit.WaitCtx(t)), "Stop interrupts the backoff")
-	})
-	t.Run("hand back", func(t *testing.T) {
-		q := &esBrokenQueue{esRecQueue: fx.queue(t, "handback", sqs.QueueConfig{}), visibilityErr: fmt.Errorf("endpoint down")}
-		es := &sqs.EventSource{Queue: q, MaximumBatchingWindow: sqs.MaxBatchingWindow}
-		att := fx.attach(t, "handback", es)
-		esSend(t, q, esBodies("a")...)
-		esEventually(t, func() bool { return es.Stats().Received == 1 }, "the message is received")
-		id := q.Received()[0].MessageID
-		err := att.Detach(testkit.WaitCtx(t))
-		require.ErrorContains(t, err, "1 messages not handed back")
-		require.ErrorContains(t, err, id)
-		require.Zero(t, es.Stats().Returned)
-	})
 }

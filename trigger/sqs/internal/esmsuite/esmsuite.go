@@ -6,13 +6,20 @@ package esmsuite
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/stretchr/testify/require"
 
 	lambda "github.com/wasmlambda/lambda"
@@ -34,6 +41,11 @@ var checks = []suite.Check{
 	{Name: "FIFOPartialFailureKeepsTheGroupBehind", Fn: testFIFOPartialFailure},
 	{Name: "Heartbeat", Fn: testHeartbeat},
 	{Name: "StopLosesNothing", Fn: testStopLosesNothing},
+	{Name: "CutsBatchesToTheRequestLimit", Fn: testCutsBatchesToTheRequestLimit},
+	{Name: "EventShape", Fn: testEventShape},
+	{Name: "BatchingWindow", Fn: testBatchingWindow},
+	{Name: "StopHandsBackGatheredMessages", Fn: testStopHandsBackGatheredMessages},
+	{Name: "QueueErrors", Fn: testQueueErrors},
 }
 
 // bound is the generous limit on any wait of the suite.
@@ -103,8 +115,19 @@ func (r *RecQueue) Deleted() []string {
 // worker deploys the sqsbatch guest on a fresh runtime.
 func worker(t *testing.T) *lambda.Function {
 	t.Helper()
+	return deploy(t, lambda.FunctionConfig{})
+}
+
+// deploy deploys the sqsbatch guest, as "worker" unless cfg names it, with
+// the rest of cfg, on a fresh runtime in eu-west-1.
+func deploy(t *testing.T, cfg lambda.FunctionConfig) *lambda.Function {
+	t.Helper()
 	rt := testkit.NewRuntime(t, lambda.Options{Region: "eu-west-1", AccountID: "111122223333"})
-	return testkit.Deploy(t, rt, lambda.FunctionConfig{Name: "worker", Code: testguest.Go(t, "sqsbatch")})
+	if cfg.Name == "" {
+		cfg.Name = "worker"
+	}
+	cfg.Code = testguest.Go(t, "sqsbatch")
+	return testkit.Deploy(t, rt, cfg)
 }
 
 // attach attaches es under name and detaches it when the test ends.
@@ -413,4 +436,205 @@ func testFIFOPartialFailure(t *testing.T, newQueue suite.Factory) {
 	require.Equal(t, []string{"b-ok"}, q.Deleted(), "a-after stays behind the failed message of its group")
 	checkLen(t, q.Queue, 2)
 	require.Equal(t, int64(1), es.Stats().Partial)
+}
+
+func testCutsBatchesToTheRequestLimit(t *testing.T, newQueue suite.Factory) {
+	fn := deploy(t, lambda.FunctionConfig{MaxRequestBytes: 4096})
+	q := NewRecQueue(newQueue(t, "big", sqs.QueueConfig{}))
+	var msgs []string
+	for i := range 6 {
+		msgs = append(msgs, fmt.Sprintf("%d%s", i, strings.Repeat("x", 1000)))
+	}
+	send(t, q, msgs...) // one receive takes them all: more than fit an event
+	es := &sqs.EventSource{Queue: q}
+	att := attach(t, fn, "big", es)
+	eventually(t, func() bool { return es.Stats().Deleted == 6 }, "every message is delivered")
+	require.NoError(t, att.Detach(testkit.WaitCtx(t)))
+	s := es.Stats()
+	require.Equal(t, s.Batches, s.Succeeded, "no batch is refused as too large")
+	require.GreaterOrEqual(t, s.Batches, int64(2))
+	require.Positive(t, s.Returned, "messages cut off are handed back")
+	require.ElementsMatch(t, msgs, q.Deleted())
+	require.Zero(t, drain(t, q.Queue), "nothing is left on the queue")
+}
+
+// awsSQSEventKeys reads the JSON keys of a record of aws-lambda-go's own
+// SQS test event.
+func awsSQSEventKeys(t *testing.T) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-lambda-go").Output()
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "events", "testdata", "sqs-event.json"))
+	require.NoError(t, err)
+	var ev struct{ Records []map[string]json.RawMessage }
+	require.NoError(t, json.Unmarshal(b, &ev))
+	return sortedKeys(ev.Records[0])
+}
+
+func sortedKeys(m map[string]json.RawMessage) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func testEventShape(t *testing.T, newQueue suite.Factory) {
+	fn := worker(t)
+	q := NewRecQueue(newQueue(t, "shape", sqs.QueueConfig{VisibilityTimeout: time.Hour}))
+	blue := "blue"
+	_, failed, err := q.Send(testkit.WaitCtx(t), []sqs.SendEntry{{Body: "dump", MessageAttributes: map[string]events.SQSMessageAttribute{"colour": {DataType: "String", StringValue: &blue}}}})
+	require.NoError(t, err)
+	require.Empty(t, failed)
+	es := &sqs.EventSource{Queue: q}
+	att := attach(t, fn, "shape", es)
+	eventually(t, settled(es), "the batch is done")
+	require.NoError(t, att.Detach(testkit.WaitCtx(t)))
+
+	// The guest failed with the event as its message.
+	last := att.Stats().LastError
+	raw := last[strings.Index(last, "{"):]
+	var ev struct{ Records []map[string]json.RawMessage }
+	require.NoError(t, json.Unmarshal([]byte(raw), &ev), last)
+	require.Len(t, ev.Records, 1)
+	require.Equal(t, awsSQSEventKeys(t), sortedKeys(ev.Records[0]))
+
+	var typed events.SQSEvent
+	require.NoError(t, json.Unmarshal([]byte(raw), &typed))
+	r := typed.Records[0]
+	m := q.Received()[0]
+	require.Equal(t, m.MessageID, r.MessageId)
+	require.Equal(t, m.ReceiptHandle, r.ReceiptHandle)
+	require.Equal(t, "dump", r.Body)
+	require.Equal(t, m.MD5OfBody, r.Md5OfBody)
+	require.Equal(t, sqs.EventSourceSQS, r.EventSource)
+	require.Equal(t, q.ARN(), r.EventSourceARN)
+	require.Equal(t, "eu-west-1", r.AWSRegion)
+	require.Equal(t, m.Attributes, r.Attributes)
+	require.Equal(t, "blue", *r.MessageAttributes["colour"].StringValue)
+	require.Regexp(t, "^[0-9a-f]{32}$", r.Md5OfMessageAttributes)
+	var attrs map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(ev.Records[0]["messageAttributes"], &attrs))
+	require.JSONEq(t, `{"stringValue":"blue","stringListValues":[],"binaryListValues":[],"dataType":"String"}`, string(attrs["colour"]))
+}
+
+func testBatchingWindow(t *testing.T, newQueue suite.Factory) {
+	fn := deploy(t, lambda.FunctionConfig{MaxRequestBytes: 8192})
+	t.Run("invokes when the window ends", func(t *testing.T) {
+		q := NewRecQueue(newQueue(t, "window", sqs.QueueConfig{}))
+		es := &sqs.EventSource{Queue: q, BatchSize: 10, MaximumBatchingWindow: time.Second}
+		att := attach(t, fn, "window", es)
+		send(t, q, "a", "b", "c")
+		eventually(t, func() bool { return len(q.Deleted()) == 3 }, "every message is delivered")
+		require.NoError(t, att.Detach(testkit.WaitCtx(t)))
+		require.Equal(t, int64(1), es.Stats().Batches)
+		require.ElementsMatch(t, []string{"a", "b", "c"}, q.Deleted())
+	})
+	t.Run("a batch that fills the request limit does not wait", func(t *testing.T) {
+		q := newQueue(t, "full", sqs.QueueConfig{})
+		es := &sqs.EventSource{Queue: q, BatchSize: 100, MaximumBatchingWindow: sqs.MaxBatchingWindow}
+		att := attach(t, fn, "full", es)
+		send(t, q, strings.Repeat("x", 9000))
+		// The window is 5 minutes: this waits at most one.
+		eventually(t, func() bool { return es.Stats().Batches == 1 }, "invoked before the window ends")
+		require.NoError(t, att.Detach(testkit.WaitCtx(t)))
+	})
+}
+
+// shortPolls is a queue whose receives leave no request waiting on the
+// server: it makes a long poll a run of short ones, and reads each to its
+// end even when ctx ends, returning what it got. A server that keeps a long
+// poll whose client has gone hands it the next messages to become visible
+// (fauxqs does), and they stay in flight, seen by no one, for their
+// visibility timeout: a check of what Stop makes visible again must leave
+// no such poll behind when it stops the receives.
+type shortPolls struct{ sqs.Queue }
+
+// Receive receives with short polls until a message comes, a poll fails,
+// opts.WaitTime passes or ctx ends.
+func (q shortPolls) Receive(ctx context.Context, opts sqs.ReceiveOptions) ([]sqs.Message, error) {
+	end := time.Now().Add(opts.WaitTime)
+	opts.WaitTime = 0 // the queue's own: none
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bound)
+		ms, err := q.Queue.Receive(pctx, opts)
+		cancel()
+		if len(ms) > 0 || err != nil || !time.Now().Before(end) {
+			return ms, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func testStopHandsBackGatheredMessages(t *testing.T, newQueue suite.Factory) {
+	fn := worker(t)
+	raw := newQueue(t, "gathered", sqs.QueueConfig{VisibilityTimeout: time.Hour})
+	// A batch of 3 waits for its 5-minute window when Stop comes.
+	es := &sqs.EventSource{Queue: shortPolls{raw}, BatchSize: 10, MaximumBatchingWindow: sqs.MaxBatchingWindow}
+	att := attach(t, fn, "gathered", es)
+	send(t, raw, "a", "b", "c")
+	eventually(t, func() bool { return es.Stats().Received == 3 }, "the messages are received")
+	require.NoError(t, att.Detach(testkit.WaitCtx(t)))
+
+	s := es.Stats()
+	require.Zero(t, s.Batches)
+	require.Equal(t, int64(3), s.Returned)
+	require.Equal(t, 3, drain(t, raw), "visible again at once, not after the hour")
+}
+
+// faultQueue is a queue that fails the calls its fields say: the errors
+// no server makes on demand.
+type faultQueue struct {
+	sqs.Queue
+	receiveErr, visibilityErr error
+}
+
+// Receive fails with receiveErr if set.
+func (f *faultQueue) Receive(ctx context.Context, opts sqs.ReceiveOptions) ([]sqs.Message, error) {
+	if f.receiveErr != nil {
+		return nil, f.receiveErr
+	}
+	return f.Queue.Receive(ctx, opts)
+}
+
+// ChangeVisibility fails with visibilityErr if set.
+func (f *faultQueue) ChangeVisibility(ctx context.Context, entries []sqs.VisibilityEntry) ([]sqs.EntryError, error) {
+	if f.visibilityErr != nil {
+		return nil, f.visibilityErr
+	}
+	return f.Queue.ChangeVisibility(ctx, entries)
+}
+
+func testQueueErrors(t *testing.T, newQueue suite.Factory) {
+	fn := worker(t)
+	down := errors.New("endpoint down")
+	t.Run("receive", func(t *testing.T) {
+		q := &faultQueue{Queue: newQueue(t, "receive", sqs.QueueConfig{}), receiveErr: down}
+		att := attach(t, fn, "receive", &sqs.EventSource{Queue: q, MaximumConcurrency: 2})
+		// A third error: a poller polled again after its first.
+		eventually(t, func() bool { return att.Stats().Errors >= 3 }, "receive errors are reported, and polling goes on")
+		require.Contains(t, att.Stats().LastError, "endpoint down")
+		require.NoError(t, att.Detach(testkit.WaitCtx(t)), "Stop interrupts the backoff")
+	})
+	t.Run("hand back", func(t *testing.T) {
+		rec := NewRecQueue(newQueue(t, "handback", sqs.QueueConfig{}))
+		q := &faultQueue{Queue: rec, visibilityErr: down}
+		es := &sqs.EventSource{Queue: q, MaximumBatchingWindow: sqs.MaxBatchingWindow}
+		att := attach(t, fn, "handback", es)
+		send(t, q, "a")
+		eventually(t, func() bool { return es.Stats().Received == 1 }, "the message is received")
+		id := rec.Received()[0].MessageID
+		err := att.Detach(testkit.WaitCtx(t))
+		require.ErrorContains(t, err, "1 messages not handed back")
+		require.ErrorContains(t, err, id)
+		require.Zero(t, es.Stats().Returned)
+	})
 }
