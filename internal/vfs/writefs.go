@@ -679,14 +679,18 @@ func (f *writeFile) Sync() experimentalsys.Errno {
 func (f *writeFile) Datasync() experimentalsys.Errno { return f.Sync() }
 
 // Close implements experimentalsys.File: it commits the file, unless it was
-// committed or discarded already.
+// committed or discarded already. Closing it again is EBADF.
 func (f *writeFile) Close() experimentalsys.Errno {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	state := f.state
-	f.state = closed
-	if state == writing || state == failed {
-		return f.commit()
+	switch f.state {
+	case writing, failed:
+		errno := f.commit()
+		f.state = closed
+		return errno
+	case closed:
+		return experimentalsys.EBADF
 	}
+	f.state = closed
 	return 0
 }
