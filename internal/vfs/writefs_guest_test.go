@@ -82,8 +82,8 @@ func TestWriteFSGuest(t *testing.T) {
 		{"remove:/mnt/out/dir/f.txt", `"" ENOENT`},
 		{"stat:/mnt/out/dir", `"" ENOENT`},
 		{"read:/mnt/out/../in/src.txt", `"source" ok`}, // cleaned by the guest
-		{"read:/mnt/out/../../etc/passwd", `"" EBADF`},  // /etc/passwd: no mount
-		{"write:/mnt/out/../x=x", `"" EBADF`},           // /mnt/x: no mount
+		{"read:/mnt/out/../../etc/passwd", `"" EBADF`}, // /etc/passwd: no mount
+		{"write:/mnt/out/../x=x", `"" EBADF`},          // /mnt/x: no mount
 	} {
 		got := run(t, tc.op)
 		require.Equal(t, []string{tc.op + " => " + tc.want}, got)
