@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tetratelabs/wazero/experimental"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/sys"
@@ -103,6 +105,19 @@ func (f *WriteFS) Abort() {
 	for _, wf := range files {
 		wf.abort()
 	}
+}
+
+// AbortOnClose returns ctx for instantiating a module that mounts fss:
+// when the module is closed, before wazero closes the files its guest left
+// open, each of fss aborts the files being written (see Abort), so that
+// they are not committed. It must be the context given to
+// InstantiateModule, which reads it then.
+func AbortOnClose(ctx context.Context, fss ...*WriteFS) context.Context {
+	return experimental.WithCloseNotifier(ctx, experimental.CloseNotifyFunc(func(context.Context, uint32) {
+		for _, f := range fss {
+			f.Abort()
+		}
+	}))
 }
 
 // Writing is how many files are open for writing, not yet committed.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
@@ -44,8 +43,7 @@ func TestWriteFSGuest(t *testing.T) {
 			WithStdout(&out).WithStderr(&out).WithName("")
 		// As the root does: what the guest leaves open is discarded
 		// before wazero closes it.
-		mctx := experimental.WithCloseNotifier(ctx, experimental.CloseNotifyFunc(func(context.Context, uint32) { w.Abort() }))
-		mod, err := r.InstantiateModule(mctx, compiled, cfg)
+		mod, err := r.InstantiateModule(AbortOnClose(ctx, w), compiled, cfg)
 		require.NoError(t, err, out.String())
 		mod.Close(ctx)
 		require.Zero(t, w.Writing())
