@@ -50,6 +50,8 @@ var errAborted = errors.New("vfs: the file was not closed: discarded")
 //     and a truncate to another size, fail with EINVAL.
 //   - A file opened O_RDWR (as Go's os.Create does) reads nothing back: a
 //     read at its end returns 0 bytes, one before it fails with EINVAL.
+//     O_CREAT or O_TRUNC without write access commits an empty file (when
+//     it makes or truncates one), then opens it for reading.
 //   - What is written is committed (Create's writer is closed) at the
 //     file's Close, or at its first Sync or Datasync, after which writes fail
 //     with EBADF. A commit that fails is EIO, and so is a write that fails,
