@@ -240,6 +240,7 @@ func TestWriteFSOpen(t *testing.T) {
 		{"create escaping", "../new.txt", create, experimentalsys.EACCES, ""},
 		{"O_CREAT on an existing file, to read", "a.txt", rdonly | creat, 0, "A"},
 		{"O_CREAT on a missing file, to read", "new.txt", rdonly | creat, 0, ""},
+		{"O_TRUNC to read", "a.txt", rdonly | trunc, 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newMemFS(start)
