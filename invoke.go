@@ -140,7 +140,7 @@ func (f *Function) runCommand(ctx context.Context, sb *sandbox, req *abi.Request
 	ic := wasm.InstanceConfig{Env: env, Stdin: bytes.NewReader(req.Payload), Stdout: stdout, Mounts: sb.mounts}
 	ic.Stderr = sb.capture.stream(streamStderr)
 	f.pool.countColdStart()
-	code, mem, err := f.module.RunCommand(ctx, ic)
+	code, mem, err := f.module.RunCommand(sb.withWriteAbort(ctx), ic)
 	if err != nil {
 		return nil, mem, true, err
 	}

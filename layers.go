@@ -225,8 +225,9 @@ type Mount struct {
 	// set and FS is a WriteFS.
 	FS fs.FS
 	// ReadWrite lets the guest change HostDir, or write to FS through its
-	// WriteFS methods. By default a mount is read-only: a write fails with
-	// EROFS, "read-only file system".
+	// WriteFS methods (an FS that is not a WriteFS is refused at deploy). By
+	// default a mount is read-only: a write fails with EROFS, "read-only
+	// file system".
 	ReadWrite bool
 }
 
@@ -234,6 +235,17 @@ type Mount struct {
 // ReadWrite set: an object store's bucket, for one. A file the guest creates
 // is written through Create, and is committed, becoming visible through
 // Open, when the guest closes it.
+//
+// The guest sees it as an object store: directories are implicit, a file is
+// written whole and in order, and cannot be changed in place or renamed
+// (docs/ABI.md has the details and the errors). A file the guest leaves
+// open when its sandbox ends (it crashed, timed out or was closed, or a
+// command exited) is not committed: its writer is never closed, but if it
+// has a method CloseWithError(error) error, as io.PipeWriter does, that is
+// called with a non-nil error so that it can release what it holds.
+//
+// It must be safe for concurrent use: every sandbox of the function
+// shares it, and each may read and write at once.
 type WriteFS interface {
 	fs.FS
 	// Create creates the file name, or truncates it, for writing. What is
@@ -250,9 +262,11 @@ type files struct {
 	layers *vfs.Tree // /opt
 	// static are the mounts every sandbox shares.
 	static []wasm.Mount
-	// hostMounts are made per sandbox.
-	hostMounts []Mount
-	scratchMax int64
+	// hostMounts and writeMounts (FS mounts with ReadWrite) are made per
+	// sandbox.
+	hostMounts  []Mount
+	writeMounts []Mount
+	scratchMax  int64
 }
 
 // packageFiles splits code into the module and the package's files. Code
@@ -344,7 +358,11 @@ func (r *Runtime) buildFiles(cfg *FunctionConfig, pkg *vfs.Tree, codeSize int) (
 		case (m.HostDir == "") == (m.FS == nil):
 			return nil, invalidConfig("function %s: Mounts[%d] (%s): set exactly one of HostDir and FS", cfg.Name, i, p)
 		case m.FS != nil && m.ReadWrite:
-			return nil, invalidConfig("function %s: Mounts[%d] (%s): an fs.FS mount is read-only", cfg.Name, i, p)
+			if _, ok := m.FS.(WriteFS); !ok {
+				return nil, invalidConfig("function %s: Mounts[%d] (%s): ReadWrite needs an FS that is a WriteFS, with Create and Remove; a %T is read-only", cfg.Name, i, p, m.FS)
+			}
+			fl.writeMounts = append(fl.writeMounts, m)
+			continue
 		case m.FS != nil:
 			fl.static = append(fl.static, wasm.Mount{GuestPath: p, FS: vfs.ReadOnly(m.FS)})
 			continue

@@ -18,7 +18,8 @@ import (
 type sandbox struct {
 	inst     *wasm.Instance
 	mounts   []wasm.Mount
-	tmpDir   string // the host directory of its /tmp
+	writeFS  []*vfs.WriteFS // its views of the function's WriteFS mounts
+	tmpDir   string         // the host directory of its /tmp
 	capture  *capture
 	initDur  time.Duration
 	uses     int
@@ -77,6 +78,11 @@ func (f *Function) newSandbox(ctx context.Context, provisioned bool) (*sandbox, 
 		return nil, &FunctionError{Type: ErrorTypeInit, Message: "Init failed: " + err.Error()}
 	}
 	sb.mounts, sb.tmpDir = mounts, tmpDir
+	for _, m := range mounts {
+		if w, ok := m.FS.(*vfs.WriteFS); ok {
+			sb.writeFS = append(sb.writeFS, w)
+		}
+	}
 	if f.module.Mode() == wasm.ModeCommand {
 		return sb, nil
 	}
@@ -88,7 +94,7 @@ func (f *Function) newSandbox(ctx context.Context, provisioned bool) (*sandbox, 
 		[2]string{"AWS_LAMBDA_INITIALIZATION_TYPE", initType},
 		[2]string{"AWS_LAMBDA_LOG_STREAM_NAME", sb.logStream}), Mounts: sb.mounts}
 	ic.Stdout, ic.Stderr = sb.capture.stream(streamStdout), sb.capture.stream(streamStderr)
-	ictx, cancel := context.WithTimeout(ctx, InitTimeout)
+	ictx, cancel := context.WithTimeout(sb.withWriteAbort(ctx), InitTimeout)
 	defer cancel()
 	inst, err := f.module.Instantiate(ictx, ic)
 	if f.logger != nil {
@@ -119,12 +125,22 @@ func (f *Function) newLogStream() string {
 	return fmt.Sprintf("%s/[%s]%016x%016x", time.Now().UTC().Format("2006/01/02"), f.cfg.Version, rand.Uint64(), rand.Uint64())
 }
 
+// withWriteAbort returns ctx for instantiating the sandbox's module: when
+// the module is closed, the files the guest left open on its WriteFS mounts
+// are discarded, not committed (see vfs.AbortOnClose).
+func (s *sandbox) withWriteAbort(ctx context.Context) context.Context {
+	if len(s.writeFS) == 0 {
+		return ctx
+	}
+	return vfs.AbortOnClose(ctx, s.writeFS...)
+}
+
 // sandboxMounts makes the mounts of one sandbox: the shared ones, the host
-// directories, and a fresh /tmp, whose directory it returns for removal
-// when the sandbox goes.
+// directories, its views of the WriteFS mounts, and a fresh /tmp, whose
+// directory it returns for removal when the sandbox goes.
 func (f *Function) sandboxMounts() ([]wasm.Mount, string, error) {
 	fl := f.files
-	mounts := make([]wasm.Mount, 0, len(fl.static)+len(fl.hostMounts)+1)
+	mounts := make([]wasm.Mount, 0, len(fl.static)+len(fl.hostMounts)+len(fl.writeMounts)+1)
 	mounts = append(mounts, fl.static...)
 	for _, m := range fl.hostMounts {
 		hd, err := vfs.NewHostDir(m.HostDir, !m.ReadWrite, 0)
@@ -132,6 +148,9 @@ func (f *Function) sandboxMounts() ([]wasm.Mount, string, error) {
 			return nil, "", fmt.Errorf("mount %s: %w", m.Path, err)
 		}
 		mounts = append(mounts, wasm.Mount{GuestPath: m.Path, FS: hd})
+	}
+	for _, m := range fl.writeMounts {
+		mounts = append(mounts, wasm.Mount{GuestPath: m.Path, FS: vfs.NewWriteFS(m.FS.(WriteFS))})
 	}
 	dir, err := os.MkdirTemp(f.rt.scratchDir, "wasmlambda-"+f.name+"-")
 	if err != nil {
