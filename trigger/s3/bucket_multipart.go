@@ -165,11 +165,15 @@ func checkParts(u *upload, parts []CompletedPart) error {
 		if i > 0 && p.PartNumber <= parts[i-1].PartNumber {
 			return fmt.Errorf("%w: part %d after part %d", ErrInvalidPartOrder, p.PartNumber, parts[i-1].PartNumber)
 		}
+	}
+	for _, p := range parts {
 		st := u.parts[p.PartNumber]
 		if st == nil || strings.Trim(p.ETag, `"`) != hex.EncodeToString(st.sum) {
 			return fmt.Errorf("%w: part %d", ErrInvalidPart, p.PartNumber)
 		}
-		if i < len(parts)-1 && st.size < MinPartSize {
+	}
+	for _, p := range parts[:len(parts)-1] {
+		if st := u.parts[p.PartNumber]; st.size < MinPartSize {
 			return fmt.Errorf("%w: part %d has %d bytes, under %d", ErrEntityTooSmall, p.PartNumber, st.size, MinPartSize)
 		}
 	}
