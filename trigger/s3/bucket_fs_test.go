@@ -17,8 +17,8 @@ func TestBucketFS(t *testing.T) {
 		whole, in := b.FS(""), b.FS("in")
 		for k, v := range map[string]string{
 			"in/a.jpg": "A", "in/sub/b.jpg": "BB", "in/sub/deeper/c": "CCC",
-			"in/folder/": "",                         // a console's folder
-			"in/x": "file", "in/x/y": "dir wins", "in/x!": "sorts between",
+			"in/folder/": "", // a console's folder
+			"in/x":       "file", "in/x/y": "dir wins", "in/x!": "sorts between",
 			"in//odd": "not a path", "in/./dot": "not a path", "in/../up": "not a path",
 			"out/z": "Z", "inside": "not under in/",
 		} {

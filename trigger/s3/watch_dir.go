@@ -105,10 +105,16 @@ func (dw *dirWatcher) loop() {
 				dw.due[dw.b.dir.root] = time.Now().Add(dw.quiet)
 			}
 		case now := <-tick.C:
+			// The paths due, in the order of their events, so that the
+			// changes keep it.
+			var due []string
 			for p, t := range dw.due {
-				if t.After(now) {
-					continue
+				if !t.After(now) {
+					due = append(due, p)
 				}
+			}
+			slices.SortFunc(due, func(a, b string) int { return dw.due[a].Compare(dw.due[b]) })
+			for _, p := range due {
 				delete(dw.due, p)
 				for _, a := range dw.b.rescan(p) {
 					dw.due[a] = time.Now().Add(dw.quiet)
