@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -85,7 +86,15 @@ func bktWatch(t *testing.T, b *Bucket, deliver func(context.Context, Change) err
 	var once sync.Once
 	var err error
 	stop = func() error {
-		once.Do(func() { cancel(); err = <-done })
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				err = errors.New("Watch did not return when its context ended")
+				t.Error(err)
+			}
+		})
 		return err
 	}
 	t.Cleanup(func() { _ = stop() })

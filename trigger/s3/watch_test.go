@@ -89,7 +89,7 @@ func TestWatchEveryWatcherGetsEveryChange(t *testing.T) {
 
 func TestWatchEnds(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	b, err := NewBucket("b", BucketOptions{RetryDelay: time.Hour})
+	b, err := NewBucket("b", BucketOptions{RetryDelay: time.Hour, MaxRetryDelay: time.Hour})
 	require.NoError(t, err)
 
 	// A watch waiting to retry ends with its context.
