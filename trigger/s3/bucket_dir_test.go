@@ -157,3 +157,31 @@ func TestBucketDirRelocateCrash(t *testing.T) {
 	require.Equal(t, "the object a", bktRead(t, b, "a"))
 	require.Equal(t, []string{"a", "a/b"}, bktKeys(t, b, ""))
 }
+
+// TestBucketMultipartCompleteFails checks that an upload whose completion
+// fails past its checks, here in storing the object, stays to be completed
+// again.
+func TestBucketMultipartCompleteFails(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	b, err := NewBucket("b", BucketOptions{Dir: dir})
+	require.NoError(t, err)
+	defer b.Close()
+	// A symbolic link where the key needs a directory: the bucket does not
+	// follow it.
+	require.NoError(t, os.Symlink(t.TempDir(), filepath.Join(dir, "blocked")))
+	id, err := b.CreateMultipartUpload(ctx, "blocked/obj")
+	require.NoError(t, err)
+	e1, err := b.UploadPart(ctx, "blocked/obj", id, 1, strings.NewReader("only part"))
+	require.NoError(t, err)
+	_, err = b.CompleteMultipartUpload(ctx, "blocked/obj", id, []CompletedPart{{1, e1}})
+	require.ErrorContains(t, err, "neither a file nor a directory")
+	require.Equal(t, []string{id}, b.Uploads("blocked/obj"))
+
+	require.NoError(t, os.Remove(filepath.Join(dir, "blocked")))
+	o, err := b.CompleteMultipartUpload(ctx, "blocked/obj", id, []CompletedPart{{1, e1}})
+	require.NoError(t, err)
+	require.Equal(t, md5hex(md5sum([]byte("only part")))+"-1", o.ETag)
+	require.Equal(t, "only part", bktRead(t, b, "blocked/obj"))
+}
