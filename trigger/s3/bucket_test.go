@@ -31,7 +31,7 @@ func bktBackends(t *testing.T, opts BucketOptions, f func(t *testing.T, b *Bucke
 			defer goleak.VerifyNone(t)
 			o := opts
 			if dir {
-				o.Dir = t.TempDir()
+				o.Dir = filepath.Join(t.TempDir(), "bucket")
 			}
 			b, err := NewBucket("photos", o)
 			require.NoError(t, err)
@@ -276,7 +276,7 @@ func TestBucketKeyValidation(t *testing.T) {
 var bktOddKeys = []string{
 	"a", "a/b", "a/b/c", "a/", "a//b", "/lead", "trail/", "a/../b", "./x", "..", ".",
 	"%", "%%", "%s3", "%s3/x", "%2e2e", "a/%%", "nul\x00byte", "sp ace+plus=eq&amp(paren)",
-	"héllo/wörld", "日本/語", "a\\b", "x/./y",
+	"héllo/wörld", "日本/語", "a\\b", "x/./y", "../escape", "a/../../escape", "../../../../../../../tmp/x",
 }
 
 func TestBucketOddKeys(t *testing.T) {
@@ -290,6 +290,9 @@ func TestBucketOddKeys(t *testing.T) {
 		require.Len(t, bktKeys(t, b, ""), len(bktOddKeys))
 		if b.dir != nil {
 			bktCheckInside(t, b.dir.root)
+			around, err := os.ReadDir(filepath.Dir(b.dir.root))
+			require.NoError(t, err)
+			require.Len(t, around, 1, "nothing is written beside the bucket's directory")
 		}
 		for _, k := range bktOddKeys {
 			_, err := b.Delete(context.Background(), k)
