@@ -276,7 +276,7 @@ func TestBucketKeyValidation(t *testing.T) {
 var bktOddKeys = []string{
 	"a", "a/b", "a/b/c", "a/", "a//b", "/lead", "trail/", "a/../b", "./x", "..", ".",
 	"%", "%%", "%s3", "%s3/x", "%2e2e", "a/%%", "nul\x00byte", "sp ace+plus=eq&amp(paren)",
-	"héllo/wörld", "日本/語", "a\\b", "x/./y", "../escape", "a/../../escape", "../../../../../../../tmp/x",
+	"héllo/wörld", "日本/語", "a\\b", "x/./y", "../escape", "a/../../escape",
 }
 
 func TestBucketOddKeys(t *testing.T) {
