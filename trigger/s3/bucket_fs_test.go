@@ -33,6 +33,18 @@ func TestBucketFS(t *testing.T) {
 		fi, err := fs.Stat(in, "x")
 		require.NoError(t, err)
 		require.True(t, fi.IsDir(), "a key that is also a directory is the directory")
+		// A directory lists its entries in the order of their names,
+		// though the directory "x" sorts after the key "x!".
+		d, err := in.Open(".")
+		require.NoError(t, err)
+		des, err := d.(fs.ReadDirFile).ReadDir(-1)
+		require.NoError(t, err)
+		require.NoError(t, d.Close())
+		var names []string
+		for _, de := range des {
+			names = append(names, de.Name())
+		}
+		require.Equal(t, []string{"a.jpg", "folder", "sub", "x", "x!"}, names)
 		entries, err := fs.ReadDir(in, "folder")
 		require.NoError(t, err)
 		require.Empty(t, entries)
