@@ -154,6 +154,9 @@ func TestWatchDirVersioned(t *testing.T) {
 		return err == nil && h.VersionID == v1.VersionID
 	}, 30*time.Second, time.Millisecond)
 	require.Equal(t, "one", bktRead(t, b, "doc"))
+	data, err := os.ReadFile(filepath.Join(b.dir.root, "doc"))
+	require.NoError(t, err)
+	require.Equal(t, "one", string(data), "the current version is in its place")
 	// A file dropped in is a new version.
 	require.NoError(t, os.WriteFile(filepath.Join(b.dir.root, "doc"), []byte("three"), 0o644))
 	got = rec.waitFor(t, 4)
