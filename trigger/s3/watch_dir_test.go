@@ -104,11 +104,22 @@ func TestWatchDirOtherPrograms(t *testing.T) {
 	}, bktEvents(got[9:]))
 	require.Equal(t, []string{"mine", "sentinel"}, bktKeys(t, b, ""))
 
+	// Changes keep the order of the events.
+	write("zz", "1")
+	write("yy", "2")
+	write("xx", "3")
+	got = rec.waitFor(t, 16)
+	require.Equal(t, []bktEv{
+		{ObjectCreatedPut, "zz", md5hex([]byte("1"))},
+		{ObjectCreatedPut, "yy", md5hex([]byte("2"))},
+		{ObjectCreatedPut, "xx", md5hex([]byte("3"))},
+	}, bktEvents(got[13:]))
+
 	// A file that is no key raises nothing.
 	write("%junk", "?")
 	write("sentinel2", "s")
-	got = rec.waitFor(t, 14)
-	require.Equal(t, bktEv{ObjectCreatedPut, "sentinel2", md5hex([]byte("s"))}, bktEvents(got)[13])
+	got = rec.waitFor(t, 17)
+	require.Equal(t, bktEv{ObjectCreatedPut, "sentinel2", md5hex([]byte("s"))}, bktEvents(got)[16])
 }
 
 func TestWatchDirSlowWriter(t *testing.T) {
