@@ -639,9 +639,9 @@ func (b *Bucket) get(ctx context.Context, key, versionID string) (*ObjectReader,
 
 // List calls fn with the latest version of each object whose key begins
 // with prefix, in the order of their keys' bytes, as S3's ListObjectsV2;
-// keys whose latest version is a delete marker are left out. It stops at
-// fn's first error, and returns it. fn must not call the bucket's methods
-// that change it.
+// keys whose latest version is a delete marker are left out. The listing
+// is taken when List is called, and fn may call the bucket's methods. It
+// stops at fn's first error, or when ctx ends, and returns the error.
 func (b *Bucket) List(ctx context.Context, prefix string, fn func(Object) error) error {
 	b.mu.Lock()
 	if b.closed {

@@ -73,16 +73,10 @@ func (r *bktRecorder) waitFor(t *testing.T, n int) []Change {
 func bktWatch(t *testing.T, b *Bucket, deliver func(context.Context, Change) error) (stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	b.mu.Lock()
-	before := len(b.watchers)
-	b.mu.Unlock()
+	before := b.Watchers()
 	done := make(chan error, 1)
 	go func() { done <- b.Watch(ctx, deliver) }()
-	require.Eventually(t, func() bool {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return len(b.watchers) > before
-	}, 30*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return b.Watchers() > before }, 30*time.Second, time.Millisecond)
 	var once sync.Once
 	var err error
 	stop = func() error {

@@ -98,6 +98,15 @@ func (b *Bucket) Watch(ctx context.Context, deliver func(ctx context.Context, c 
 	}
 }
 
+// Watchers returns the number of Watch calls running: a change made once
+// it has grown reaches the watch that grew it. A caller that starts Watch
+// in a goroutine waits for it before changing the bucket.
+func (b *Bucket) Watchers() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.watchers)
+}
+
 // nextPending returns the first change of w that is due, or else how long
 // until one is (zero when none is pending).
 func (b *Bucket) nextPending(w *bucketWatcher) (*pendingChange, time.Duration, error) {
