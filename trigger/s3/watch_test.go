@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
@@ -130,4 +132,45 @@ func TestWatchEnds(t *testing.T) {
 	}, 30*time.Second, time.Millisecond)
 	require.NoError(t, b.Close())
 	require.ErrorIs(t, <-done, ErrBucketClosed)
+}
+
+// TestWatchHammer changes one bucket from many goroutines at once, reading
+// it meanwhile, and checks that the watch gets every change, in increasing
+// sequencer order for each key.
+func TestWatchHammer(t *testing.T) {
+	bktBackends(t, BucketOptions{Versioning: true}, func(t *testing.T, b *Bucket) {
+		ctx := context.Background()
+		rec := &bktRecorder{}
+		bktWatch(t, b, rec.deliver)
+		const workers, ops = 8, 25
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range ops {
+					key := fmt.Sprintf("k%d/%d", w%3, i%5)
+					var err error
+					if i%4 == 3 {
+						_, err = b.Delete(ctx, key)
+					} else {
+						_, err = b.Put(ctx, key, strings.NewReader(fmt.Sprint(w, i)))
+					}
+					assert.NoError(t, err)
+					if r, err := b.Get(ctx, key); err == nil {
+						_ = r.Close()
+					}
+					assert.NoError(t, b.List(ctx, "k", func(Object) error { return nil }))
+				}
+			}()
+		}
+		wg.Wait()
+		got := rec.waitFor(t, workers*ops)
+		require.Len(t, got, workers*ops)
+		last := map[string]string{}
+		for _, c := range got {
+			require.Greater(t, c.Sequencer, last[c.Key], c.Key)
+			last[c.Key] = c.Sequencer
+		}
+	})
 }
