@@ -266,6 +266,19 @@ func (w *bucketWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// CloseWithError drops the file without committing it, freeing what was
+// written: the runtime calls it for a file the guest never closed, because
+// it crashed or timed out.
+func (w *bucketWriter) CloseWithError(error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.s != nil {
+		w.s.abort()
+		w.s = nil
+	}
+	return nil
+}
+
 // Close commits the file as an object.
 func (w *bucketWriter) Close() error {
 	w.mu.Lock()

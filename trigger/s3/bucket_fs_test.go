@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 	"testing/fstest"
 
@@ -104,6 +106,17 @@ func TestBucketWriteFS(t *testing.T) {
 		require.NoError(t, err)
 		_, err = b.Head(ctx, "out/never")
 		require.ErrorIs(t, err, ErrNoSuchKey)
+		// The runtime drops a file the guest never closed with
+		// CloseWithError: nothing is committed, and nothing staged stays.
+		require.NoError(t, g.(interface{ CloseWithError(error) error }).CloseWithError(errors.New("guest crashed")))
+		require.ErrorIs(t, g.Close(), fs.ErrClosed)
+		_, err = b.Head(ctx, "out/never")
+		require.ErrorIs(t, err, ErrNoSuchKey)
+		if b.dir != nil {
+			staged, err := os.ReadDir(filepath.Join(b.dir.meta, "tmp"))
+			require.NoError(t, err)
+			require.Empty(t, staged, "a dropped file leaves nothing staged")
+		}
 
 		for _, name := range []string{"../escape", "/abs", ".", "a/../b", ""} {
 			_, err := w.Create(name)
