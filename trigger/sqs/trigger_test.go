@@ -179,6 +179,7 @@ func TestEventSourceEventShape(t *testing.T) {
 	require.Equal(t, "blue", *r.MessageAttributes["colour"].StringValue)
 	require.Regexp(t, "^[0-9a-f]{32}$", r.Md5OfMessageAttributes)
 	require.JSONEq(t, `{"stringValue":"blue","stringListValues":[],"binaryListValues":[],"dataType":"String"}`, string(esField(t, ev.Records[0]["messageAttributes"], "colour")))
+	require.Equal(t, raw, string(sqs.EventJSON([]sqs.Message{m}, q.ARN(), "eu-west-1")), "EventJSON renders the event the EventSource sends")
 }
 
 func esField(t *testing.T, raw json.RawMessage, key string) json.RawMessage {
