@@ -184,7 +184,9 @@ type HTTPEventOptions struct {
 	IsBase64Encoded bool
 	// SourceIP is the client's address. Default "192.0.2.1".
 	SourceIP string
-	// UserAgent is the client's user agent. Default "curl/7.58.0".
+	// UserAgent is the client's user agent, in the user-agent header and
+	// the request context. Default a user-agent header of Headers, or else
+	// "curl/7.58.0".
 	UserAgent string
 	// Time is the request's time. Default 2020-03-12T19:03:58Z.
 	Time time.Time
@@ -330,6 +332,9 @@ func newHTTPEvent(o HTTPEventOptions, domain, prefix, requestID string) httpEven
 	}
 	for k, v := range o.Headers {
 		headers[strings.ToLower(k)] = v
+	}
+	if o.UserAgent == "" {
+		userAgent = headers["user-agent"] // a user-agent header of the caller's
 	}
 	cookies := slices.Clone(o.Cookies)
 	if c, ok := headers["cookie"]; ok {

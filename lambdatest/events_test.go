@@ -234,6 +234,7 @@ func TestFunctionURLEvent(t *testing.T) {
 		Query:      "parameter1=value1&parameter1=value2&parameter2=value",
 		Cookies:    []string{"cookie1", "cookie2"},
 		Body:       "Hello from client!",
+		Headers:    map[string]string{"User-Agent": "agent"},
 		Authorizer: json.RawMessage(`{"iam":{"accessKey":"AKIA...","accountId":"111122223333","callerId":"AIDA...","userArn":"arn:aws:iam::111122223333:user/example-user","userId":"AIDA..."}}`),
 		// Ignored: a function URL has no routes, stages or path parameters.
 		RouteKey:       "GET /x",
@@ -268,5 +269,7 @@ func TestFunctionURLEvent(t *testing.T) {
 	require.Equal(t, "6ca8f4a4-4bdf-4bd9-bbf7-9d58d6b5bc3b", req.RequestContext.RequestID)
 	require.Equal(t, "111122223333", req.RequestContext.Authorizer.IAM.AccountID)
 	require.Equal(t, "18", req.Headers["content-length"])
+	require.Equal(t, "agent", req.Headers["user-agent"])
+	require.Equal(t, "agent", req.RequestContext.HTTP.UserAgent, "the header's user agent, without a UserAgent")
 	strict(t, got, new(events.APIGatewayV2HTTPRequest))
 }

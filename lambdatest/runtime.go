@@ -58,7 +58,7 @@ func NewRuntime(t testing.TB, opts ...lambda.Options) *lambda.Runtime {
 		// Registered first, so it runs last: the runtime has closed, and
 		// nothing logs after the test.
 		t.Cleanup(w.stop)
-		o.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		o.Logger = slog.New(slog.NewTextHandler(w, nil))
 	}
 	rt, err := lambda.New(o)
 	if err != nil {

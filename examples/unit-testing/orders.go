@@ -35,6 +35,7 @@ type ValidationError struct {
 	Reason    string
 }
 
+// Error names the message and what is wrong with it.
 func (e *ValidationError) Error() string {
 	return fmt.Sprintf("message %s: %s", e.MessageID, e.Reason)
 }
