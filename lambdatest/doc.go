@@ -48,6 +48,8 @@
 // entries; deleting the directories is always safe.
 //
 // Under the race detector wazero compiles a Go guest about 12 times slower
-// (some 12 s on a small machine); the compilation cache makes that a cost
-// of the first run only.
+// (some 12 s on a small machine, a minute for a large guest). So, in a test
+// binary built with -race, Deploy first compiles the guest into the
+// runtime's compilation cache with a program built without -race (built
+// once, with Build's cache), and the runtime finds it there.
 package lambdatest

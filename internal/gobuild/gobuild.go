@@ -8,7 +8,9 @@
 //
 //	GOOS=wasip1 GOARCH=wasm go build -trimpath -buildvcs=false -buildmode=c-shared
 //
-// and a WASI command (Options.Command) without -buildmode=c-shared.
+// and a WASI command (Options.Command) without -buildmode=c-shared. A
+// program for the machine that runs the build (Options.Host), such as a
+// tool the build of a guest needs, is built and cached the same way.
 //
 // # The cache key
 //
@@ -50,6 +52,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -71,6 +74,16 @@ type Options struct {
 	// (-buildmode=c-shared).
 	Command bool
 
+	// Host builds a program for the machine that runs the build (this
+	// process's GOOS and GOARCH) rather than a guest: a tool, such as one
+	// that fills a compilation cache. Command is then ignored.
+	Host bool
+
+	// Package is the main package to build, as the go command names it
+	// from dir: an import path, or a directory relative to dir. Default
+	// ".", the package in dir.
+	Package string
+
 	// Flags are more go build flags, such as "-tags=integration" or
 	// "-ldflags=-X main.version=1". They are passed to go list too, so that
 	// build tags select the same files, and they are part of the key. A
@@ -79,7 +92,8 @@ type Options struct {
 
 	// Env holds more environment variables for the go command, as
 	// "KEY=value"; they override the process's environment and are part
-	// of the key. GOOS and GOARCH are always wasip1 and wasm.
+	// of the key. GOOS and GOARCH are always wasip1 and wasm, or the
+	// host's with Host.
 	Env []string
 
 	// GoCommand is the go command to run. Default "go", found in PATH.
@@ -178,7 +192,7 @@ func Build(ctx context.Context, dir string, opts Options) (Result, error) {
 	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
 		return Result{}, fmt.Errorf("build %s: cache: %w", dir, err)
 	}
-	res := Result{Path: filepath.Join(opts.CacheDir, key+".wasm"), Key: key}
+	res := Result{Path: filepath.Join(opts.CacheDir, key+outputSuffix(opts)), Key: key}
 	if _, err := os.Stat(res.Path); err == nil {
 		res.CacheHit = true
 		return res, nil
@@ -205,7 +219,7 @@ func Build(ctx context.Context, dir string, opts Options) (Result, error) {
 // buildArgs are the go build arguments, less -o and the package.
 func buildArgs(opts Options) []string {
 	args := []string{"build", "-trimpath", "-buildvcs=false"}
-	if !opts.Command {
+	if !opts.Command && !opts.Host {
 		args = append(args, "-buildmode=c-shared")
 	}
 	return append(args, opts.Flags...)
@@ -214,12 +228,33 @@ func buildArgs(opts Options) []string {
 // goEnv is the go command's environment for a build.
 func goEnv(opts Options) []string {
 	env := append(os.Environ(), opts.Env...)
-	return append(env, "GOOS=wasip1", "GOARCH=wasm")
+	goos, goarch := target(opts)
+	return append(env, "GOOS="+goos, "GOARCH="+goarch)
+}
+
+// target is the GOOS and GOARCH of a build.
+func target(opts Options) (goos, goarch string) {
+	if opts.Host {
+		return runtime.GOOS, runtime.GOARCH
+	}
+	return "wasip1", "wasm"
+}
+
+// outputSuffix ends the name of a build's file in the cache.
+func outputSuffix(opts Options) string {
+	switch {
+	case !opts.Host:
+		return ".wasm"
+	case runtime.GOOS == "windows":
+		return ".exe"
+	default:
+		return ""
+	}
 }
 
 // compile builds into a temporary file beside out and renames it to out.
 func compile(ctx context.Context, dir string, opts Options, out string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(out), ".build-*.wasm")
+	tmp, err := os.CreateTemp(filepath.Dir(out), ".build-*"+outputSuffix(opts))
 	if err != nil {
 		return fmt.Errorf("build %s: cache: %w", dir, err)
 	}
@@ -227,7 +262,7 @@ func compile(ctx context.Context, dir string, opts Options, out string) error {
 	_ = tmp.Close()
 	defer os.Remove(tmpName) // gone after the rename; removes a failed build's file
 
-	args := append(buildArgs(opts), "-o", tmpName, ".")
+	args := append(buildArgs(opts), "-o", tmpName, pkgArg(opts))
 	cmd := exec.CommandContext(ctx, opts.GoCommand, args...)
 	cmd.Dir = dir
 	cmd.Env = goEnv(opts)
@@ -290,7 +325,7 @@ func cacheKey(ctx context.Context, dir string, opts Options) (string, error) {
 		return "", fmt.Errorf("build %s: go env: %w", dir, err)
 	}
 	listArgs := append([]string{"list", "-deps", "-json=" + listFields}, opts.Flags...)
-	listOut, err := runGo(ctx, dir, opts, append(listArgs, "."))
+	listOut, err := runGo(ctx, dir, opts, append(listArgs, pkgArg(opts)))
 	if err != nil {
 		return "", err
 	}
@@ -310,11 +345,12 @@ func cacheKey(ctx context.Context, dir string, opts Options) (string, error) {
 	}
 	root := pkgs[len(pkgs)-1] // -deps lists the named package last
 	if root.Name != "main" {
-		return "", fmt.Errorf("build %s: package %s is package %s, not a main package: a guest is a program", dir, root.ImportPath, root.Name)
+		return "", fmt.Errorf("build %s: package %s is package %s, not a main package", dir, root.ImportPath, root.Name)
 	}
 
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\nroot %s\nGOOS=wasip1 GOARCH=wasm command=%t\n", keyVersion, root.ImportPath, opts.Command)
+	goos, goarch := target(opts)
+	fmt.Fprintf(h, "%s\nroot %s\nGOOS=%s GOARCH=%s command=%t host=%t\n", keyVersion, root.ImportPath, goos, goarch, opts.Command, opts.Host)
 	fmt.Fprintf(h, "args %q\nenv %q\n", buildArgs(opts), opts.Env)
 	for _, k := range goEnvVars {
 		if k != "GOWORK" {
@@ -387,6 +423,14 @@ func cacheKey(ctx context.Context, dir string, opts Options) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// pkgArg is the package argument of the go commands.
+func pkgArg(opts Options) string {
+	if opts.Package == "" {
+		return "."
+	}
+	return opts.Package
 }
 
 // within reports whether path is dir or inside it.

@@ -68,6 +68,7 @@ func main() {}
 		"app/unused/unused.go":   "package unused\n",
 		"app/notmain/notmain.go": "package notmain\n",
 		"app/broken/main.go":     "package main\n\nfunc main() { undefined() }\n",
+		"app/tool/main.go":       "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"tool\") }\n",
 		"lib/go.mod":             "module example.com/lib\n\ngo 1.25\n",
 		"lib/lib.go":             "package lib\n\n// N is a number.\nconst N = 2\n",
 	})
@@ -155,6 +156,29 @@ func TestBuildCommand(t *testing.T) {
 	require.False(t, reactor.CacheHit, "the build mode is part of the key")
 }
 
+func TestBuildHostTool(t *testing.T) {
+	t.Parallel()
+	dir := fixture(t, t.TempDir())
+	cache := t.TempDir()
+	ctx := context.Background()
+	opts := Options{CacheDir: cache, Host: true, Package: "./tool"}
+	res, err := Build(ctx, dir, opts)
+	require.NoError(t, err)
+	require.False(t, res.CacheHit)
+	out, err := exec.Command(res.Path).Output()
+	require.NoError(t, err, "a program for this machine")
+	require.Equal(t, "tool\n", string(out))
+
+	again, err := Build(ctx, dir, opts)
+	require.NoError(t, err)
+	require.True(t, again.CacheHit)
+
+	guest, err := Build(ctx, dir, Options{CacheDir: cache, Command: true, Package: "./tool"})
+	require.NoError(t, err)
+	require.False(t, guest.CacheHit, "the target is part of the key")
+	isWasm(t, guest.Path)
+}
+
 // TestCacheKey checks what the key covers: each change either must give a
 // new key (the build would differ) or must not (the build reads nothing it
 // touched).
@@ -189,6 +213,7 @@ func TestCacheKey(t *testing.T) {
 		{"a flag", func(t *testing.T, _ string, opts *Options) { opts.Flags = []string{"-tags=extra"} }, false},
 		{"the environment", func(t *testing.T, _ string, opts *Options) { opts.Env = []string{"GOWASM=satconv"} }, false},
 		{"the build mode", func(t *testing.T, _ string, opts *Options) { opts.Command = true }, false},
+		{"the target", func(t *testing.T, _ string, opts *Options) { opts.Host = true }, false},
 		{"a build tag that brings in a file", func(t *testing.T, root string, _ *Options) {
 			files(t, root, map[string]string{"app/native.go": "//go:build wasip1\n\npackage main\n\nconst native = 1\n"})
 		}, false},
