@@ -161,8 +161,9 @@ var (
 	testHookLockBusy func()
 )
 
-// Build compiles the main package in dir to wasm, or finds it in the cache.
-// The returned Result.Path is the cached module.
+// Build compiles the main package in dir (or opts.Package, named from dir)
+// to wasm, or for the host with opts.Host, or finds it in the cache. The
+// returned Result.Path is the cached file.
 //
 // # Errors
 //

@@ -86,9 +86,8 @@ func marshalRecord(r record) []byte {
 
 // EventJSON is the SQS event Lambda sends a function in a region for
 // msgs, received from the queue queueARN: {"Records":[...]}, each record in
-// the JSON the EventSource sends. Sample events (package lambdatest, the
-// CLI's generate-event) come from here, so that they match the EventSource's
-// byte for byte.
+// the JSON the EventSource sends. Sample events (lambdatest.SQSEvent) come
+// from here, so that they match the EventSource's byte for byte.
 func EventJSON(msgs []Message, queueARN, region string) []byte {
 	b := append(make([]byte, 0, 512*len(msgs)+len(eventPrefix)+len(eventSuffix)), eventPrefix...)
 	for i, m := range msgs {
