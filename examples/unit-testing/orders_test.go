@@ -1,3 +1,8 @@
+//go:build !wasip1
+
+// The tests run on the host, where lambdatest builds the package for
+// wasip1 and runs it; they are not part of the wasip1 build.
+
 package main
 
 import (
