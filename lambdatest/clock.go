@@ -1,6 +1,3 @@
-// Package lambdatest provides utilities for testing code that runs on
-// wasmlambda, in the manner of net/http/httptest: a ManualClock that moves
-// only when a test tells it to, for triggers that run on a lambda.Clock.
 package lambdatest
 
 import (
@@ -57,6 +54,10 @@ func (c *ManualClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 func (c *ManualClock) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.setLocked(t)
+}
+
+func (c *ManualClock) setLocked(t time.Time) {
 	c.now = t
 	kept := c.timers[:0]
 	for _, tm := range c.timers {
@@ -100,6 +101,30 @@ func (c *ManualClock) WaitTimers(ctx context.Context, n int) error {
 		return fmt.Errorf("wait for %d timers, have %d: %w", n, len(c.timers), err)
 	}
 	return nil
+}
+
+// AdvanceToNextTimer waits until a timer waits to fire, or ctx ends, then
+// moves the clock to the earliest timer, which fires it, and returns the
+// time it moved to: a test's way to fire a trigger's next timer, such as a
+// schedule's next firing, once the trigger has armed it. A clock already at
+// or past that time does not move back.
+func (c *ManualClock) AdvanceToNextTimer(ctx context.Context) (time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.changed.WaitUntil(ctx, &c.mu, func() bool { return len(c.timers) > 0 }); err != nil {
+		return time.Time{}, fmt.Errorf("wait for a timer: %w", err)
+	}
+	next := c.timers[0].at
+	for _, t := range c.timers[1:] {
+		if t.at.Before(next) {
+			next = t.at
+		}
+	}
+	if next.Before(c.now) {
+		next = c.now
+	}
+	c.setLocked(next)
+	return next, nil
 }
 
 func (c *ManualClock) notifyLocked() { c.changed.Broadcast() }

@@ -84,6 +84,21 @@ func marshalRecord(r record) []byte {
 	return b
 }
 
+// EventJSON is the SQS event Lambda sends a function in a region for
+// msgs, received from the queue queueARN: {"Records":[...]}, each record in
+// the JSON the EventSource sends. Sample events (lambdatest.SQSEvent) come
+// from here, so that they match the EventSource's byte for byte.
+func EventJSON(msgs []Message, queueARN, region string) []byte {
+	b := append(make([]byte, 0, 512*len(msgs)+len(eventPrefix)+len(eventSuffix)), eventPrefix...)
+	for i, m := range msgs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, marshalRecord(newRecord(m, queueARN, region))...)
+	}
+	return append(b, eventSuffix...)
+}
+
 // eventPrefix and eventSuffix wrap the records of an SQS event.
 const (
 	eventPrefix = `{"Records":[`

@@ -517,6 +517,7 @@ func testEventShape(t *testing.T, newQueue suite.Factory) {
 	var attrs map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal(ev.Records[0]["messageAttributes"], &attrs))
 	require.JSONEq(t, `{"stringValue":"blue","stringListValues":[],"binaryListValues":[],"dataType":"String"}`, string(attrs["colour"]))
+	require.Equal(t, raw, string(sqs.EventJSON([]sqs.Message{m}, q.ARN(), "eu-west-1")), "EventJSON renders the event the EventSource sends")
 }
 
 func testBatchingWindow(t *testing.T, newQueue suite.Factory) {

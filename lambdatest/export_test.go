@@ -1,0 +1,8 @@
+package lambdatest
+
+// Precompile and RaceEnabled expose the race detector's head start to the
+// tests.
+var (
+	Precompile  = precompile
+	RaceEnabled = raceEnabled
+)

@@ -1,0 +1,5 @@
+//go:build !race
+
+package lambdatest
+
+const raceEnabled = false
