@@ -11,9 +11,10 @@
 //     a function on it.
 //   - Invoke, InvokeJSON, InvokeAsync and RequireFunctionError invoke and
 //     assert on the result or on the function error.
-//   - SQSEvent, ScheduledEvent, APIGatewayV2Event and FunctionURLEvent are
-//     sample events in AWS's JSON, with overrides: the kinds
-//     sam local generate-event offers for wasmlambda's triggers.
+//   - S3PutEvent, S3DeleteEvent, SQSEvent, ScheduledEvent,
+//     APIGatewayV2Event and FunctionURLEvent are sample events in AWS's
+//     JSON, with overrides: the kinds sam local generate-event offers for
+//     wasmlambda's triggers.
 //   - RecordSink, a destination that keeps the invocation records it gets,
 //     WaitRecords, WaitRecord and WaitDeadLetters wait for the results of
 //     asynchronous invocations and for dead letters; FastAsync cuts the
