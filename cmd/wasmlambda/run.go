@@ -1,0 +1,667 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	lambda "github.com/wasmlambda/lambda"
+	"github.com/wasmlambda/lambda/lambdatest"
+	"github.com/wasmlambda/lambda/trigger/s3"
+	"github.com/wasmlambda/lambda/trigger/schedule"
+	"github.com/wasmlambda/lambda/trigger/sqs"
+)
+
+// defaultShutdownTimeout bounds a graceful shutdown when the config does
+// not say.
+const defaultShutdownTimeout = 30 * time.Second
+
+type runOptions struct {
+	config string
+}
+
+func newRunCommand() *cobra.Command {
+	var o runOptions
+	cmd := &cobra.Command{
+		Use:   "run --config FILE",
+		Short: "Run functions, layers and triggers from a YAML config until stopped",
+		Long: `Run deploys the functions, layers, queues, buckets and triggers of a YAML
+config file (see the README), and runs them until SIGINT (Ctrl-C) or SIGTERM.
+Then it shuts down gracefully: triggers stop and hand back what they hold,
+asynchronous events accepted are run to the end (retries included) or kept
+in the state directory, and dead letters are delivered. A second signal
+stops at once.
+
+Compiling a module takes about a second the first time; run shows each
+while it compiles. Later runs find the modules in the compilation cache.
+
+Config errors name the file, the line, the field and the problem.`,
+		Example: `  wasmlambda run --config wasmlambda.yaml`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd)
+		},
+	}
+	cmd.Flags().StringVarP(&o.config, "config", "c", "wasmlambda.yaml", "the YAML config file")
+	return cmd
+}
+
+func (o *runOptions) run(cmd *cobra.Command) error {
+	// Signals first, so that one during the deploys stops them.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	cfg, err := loadConfig(o.config)
+	if err != nil {
+		return err
+	}
+	p := newProgress(cmd.ErrOrStderr())
+	defer p.Close()
+
+	ctx, stop := context.WithCancel(cmd.Context())
+	defer stop()
+	closeCtx, abort := context.WithCancel(context.Background())
+	defer abort()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case s := <-sigs:
+			p.Printf("%v: shutting down gracefully (again to stop at once)", s)
+			stop()
+		case <-done:
+			return
+		}
+		select {
+		case s := <-sigs:
+			p.Printf("%v: stopping at once", s)
+			abort()
+		case <-done:
+		}
+	}()
+
+	a := &app{cfg: cfg, file: o.config, p: p}
+	startErr := a.start(ctx)
+	if startErr == nil {
+		p.Printf("running %s; stop with Ctrl-C or SIGTERM", a.summary())
+		<-ctx.Done()
+	}
+	timeout := cfg.ShutdownTimeout
+	if timeout == 0 {
+		timeout = defaultShutdownTimeout
+	}
+	closeCtx, cancel := context.WithTimeout(closeCtx, timeout)
+	defer cancel()
+	closeErr := a.close(closeCtx)
+	if startErr != nil {
+		if ctx.Err() != nil && errors.Is(startErr, context.Canceled) {
+			return errors.New("stopped before every function was deployed")
+		}
+		return startErr
+	}
+	if closeErr != nil {
+		return fmt.Errorf("shutdown: %w", closeErr)
+	}
+	p.Printf("stopped")
+	return nil
+}
+
+// app is what a config deployed.
+type app struct {
+	cfg  *config
+	file string
+	p    *progress
+
+	rt        *lambda.Runtime
+	layers    map[string]*lambda.LayerVersion
+	embedded  *sqs.Embedded
+	queues    map[string]queue
+	buckets   map[string]*s3.Bucket
+	mu        sync.Mutex // guards closers, added to by concurrent deploys
+	closers   []func() error
+	functions []*lambda.Function
+	// attached holds each function's attachments, by the function's index.
+	attached [][]*lambda.Attachment
+	triggers int
+}
+
+// queue is an embedded or an Amazon queue.
+type queue interface {
+	sqs.Queue
+	lambda.QueueSender
+}
+
+// errAt is err at an element of the config.
+func (a *app) errAt(pos at, err error) error {
+	return &configError{File: a.file, Line: pos.Line, Col: pos.Column, Path: pos.Path, Msg: err.Error()}
+}
+
+// summary says what runs.
+func (a *app) summary() string {
+	plural := func(n int, what string) string {
+		if n == 1 {
+			return "1 " + what
+		}
+		return fmt.Sprintf("%d %ss", n, what)
+	}
+	return plural(len(a.functions), "function") + " and " + plural(a.triggers, "trigger")
+}
+
+// start deploys everything in the config: layers, queues, buckets,
+// functions, then the triggers, so that no trigger fires before every
+// function is there.
+func (a *app) start(ctx context.Context) error {
+	cfg := a.cfg
+	opts := lambda.Options{
+		CacheDir:        cfg.CacheDir,
+		Logger:          newLogger(a.p, true, slog.LevelInfo),
+		Region:          cfg.Region,
+		AccountID:       cfg.AccountID,
+		UndeliveredFile: cfg.UndeliveredFile,
+	}
+	if opts.CacheDir == "" {
+		opts.CacheDir = lambdatest.DefaultCompileCacheDir()
+	}
+	if cfg.StateDir != "" {
+		opts.StateDir = filepath.Join(cfg.StateDir, "async")
+	}
+	rt, err := lambda.New(opts)
+	if err != nil {
+		return err
+	}
+	a.rt = rt
+	region, account := or(cfg.Region, "us-east-1"), or(cfg.AccountID, "000000000000")
+
+	a.layers = map[string]*lambda.LayerVersion{}
+	for _, l := range cfg.Layers {
+		content, err := layerContent(l.Path)
+		if err == nil {
+			a.layers[l.Name], err = rt.PublishLayerVersion(ctx, l.Name, content)
+		}
+		if err != nil {
+			return a.errAt(l.At, err)
+		}
+	}
+
+	if err := a.openQueues(ctx, region, account); err != nil {
+		return err
+	}
+
+	a.buckets = map[string]*s3.Bucket{}
+	for _, b := range cfg.Buckets {
+		e := b.Embedded
+		bucket, err := s3.NewBucket(b.Name, s3.BucketOptions{
+			Dir:        e.Dir,
+			Versioning: e.Versioning,
+			WatchDir:   e.Watch,
+			Quiet:      e.Quiet,
+			Logger:     opts.Logger.With(slog.String("bucket", b.Name)),
+		})
+		if err != nil {
+			return a.errAt(b.At, err)
+		}
+		a.buckets[b.Name] = bucket
+		a.addCloser(bucket.Close)
+		where := "in memory"
+		if e.Dir != "" {
+			where = "in " + e.Dir
+			if e.Watch {
+				where += ", watched"
+			}
+		}
+		a.p.Printf("bucket %s: %s", b.Name, where)
+	}
+
+	// Build every Go package first: go build uses every core itself.
+	codes := make([]code, len(cfg.Functions))
+	for i, f := range cfg.Functions {
+		c, err := loadCode(ctx, a.p, f.Name, f.Code, buildOptions{Command: f.Command, Tags: f.Tags, Flags: f.BuildFlags})
+		if err != nil {
+			return a.errAt(f.At, err)
+		}
+		codes[i] = c
+	}
+	if err := a.deployFunctions(ctx, codes); err != nil {
+		return err
+	}
+
+	a.attached = make([][]*lambda.Attachment, len(cfg.Functions))
+	for i, f := range cfg.Functions {
+		fn := a.functions[i]
+		for _, t := range f.Triggers {
+			trig, what := a.trigger(t)
+			att, err := fn.Attach(ctx, t.Name, trig)
+			if err != nil {
+				return a.errAt(t.At, err)
+			}
+			a.attached[i] = append(a.attached[i], att)
+			a.triggers++
+			a.p.Printf("%s: trigger %s, %s", f.Name, t.Name, what)
+		}
+	}
+	return nil
+}
+
+// openQueues opens the embedded queues, each after its dead-letter queue,
+// and the Amazon ones.
+func (a *app) openQueues(ctx context.Context, region, account string) error {
+	a.queues = map[string]queue{}
+	var pending []*queueConfig
+	for i := range a.cfg.Queues {
+		q := &a.cfg.Queues[i]
+		if q.Amazon != nil {
+			aq, err := openAmazonQueue(ctx, q.Amazon, region)
+			if err != nil {
+				return a.errAt(q.At, err)
+			}
+			a.queues[q.Name] = aq
+			a.p.Printf("queue %s: Amazon SQS, %s", q.Name, aq.URL())
+			continue
+		}
+		pending = append(pending, q)
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	eopts := sqs.EmbeddedOptions{Region: region, Account: account}
+	if a.cfg.StateDir != "" {
+		dir := filepath.Join(a.cfg.StateDir, "queues")
+		e, err := sqs.OpenEmbedded(dir, eopts)
+		if err != nil {
+			return a.errAt(a.cfg.At, fmt.Errorf("stateDir: queues: %w", err))
+		}
+		a.embedded = e
+	} else {
+		a.embedded = sqs.NewEmbedded(eopts)
+	}
+	for len(pending) > 0 {
+		var later []*queueConfig
+		for _, q := range pending {
+			if rp := q.Embedded.RedrivePolicy; rp != nil && a.queues[rp.DeadLetterQueue.Name] == nil {
+				later = append(later, q)
+				continue
+			}
+			if err := a.createQueue(ctx, q); err != nil {
+				return err
+			}
+		}
+		if len(later) == len(pending) {
+			return a.errAt(later[0].Embedded.RedrivePolicy.At, errors.New("the dead-letter queues form a cycle"))
+		}
+		pending = later
+	}
+	return nil
+}
+
+// createQueue creates an embedded queue and sends its messages, or finds it
+// in the state directory as an earlier run left it.
+func (a *app) createQueue(ctx context.Context, q *queueConfig) error {
+	e := q.Embedded
+	if eq := a.embedded.Queue(q.Name); eq != nil {
+		a.queues[q.Name] = eq
+		a.p.Printf("queue %s: reopened from %s with %d messages; its messages are not sent again", q.Name, a.cfg.StateDir, eq.Len())
+		return nil
+	}
+	qc := sqs.QueueConfig{
+		FIFO:                      e.FIFO,
+		ContentBasedDeduplication: e.ContentBasedDeduplication,
+		VisibilityTimeout:         e.VisibilityTimeout,
+		Delay:                     e.Delay,
+		ReceiveWaitTime:           e.ReceiveWaitTime,
+		RetentionPeriod:           e.RetentionPeriod,
+		MaximumMessageSize:        e.MaximumMessageSize,
+	}
+	if rp := e.RedrivePolicy; rp != nil {
+		qc.RedrivePolicy = &sqs.RedrivePolicy{DeadLetterQueue: rp.DeadLetterQueue.Name, MaxReceiveCount: rp.MaxReceiveCount}
+	}
+	eq, err := a.embedded.CreateQueue(q.Name, qc)
+	if err != nil {
+		return a.errAt(e.At, err)
+	}
+	a.queues[q.Name] = eq
+	if len(e.Messages) > 0 {
+		entries := make([]sqs.SendEntry, len(e.Messages))
+		for i, m := range e.Messages {
+			entries[i] = sqs.SendEntry{
+				Body:                   string(m.Body),
+				Delay:                  m.Delay,
+				MessageGroupID:         m.MessageGroupID,
+				MessageDeduplicationID: m.MessageDeduplicationID,
+			}
+			if len(m.Attributes) > 0 {
+				entries[i].MessageAttributes = map[string]events.SQSMessageAttribute{}
+				for k, v := range m.Attributes {
+					entries[i].MessageAttributes[k] = events.SQSMessageAttribute{DataType: "String", StringValue: &v}
+				}
+			}
+		}
+		_, failed, err := eq.Send(ctx, entries)
+		if err != nil {
+			return a.errAt(e.At, err)
+		}
+		if len(failed) > 0 {
+			// An entry without an ID is named by its index.
+			if idx, err := strconv.Atoi(failed[0].ID); err == nil && idx >= 0 && idx < len(e.Messages) {
+				return a.errAt(e.Messages[idx].At, failed[0])
+			}
+			return a.errAt(e.At, failed[0])
+		}
+	}
+	a.p.Printf("queue %s: embedded, %d messages sent", q.Name, len(e.Messages))
+	return nil
+}
+
+// deployFunctions deploys the functions, at most GOMAXPROCS at a time, each
+// after the functions its sinks and destinations name.
+func (a *app) deployFunctions(ctx context.Context, codes []code) error {
+	cfg := a.cfg
+	a.functions = make([]*lambda.Function, len(cfg.Functions))
+	byName := map[string]*lambda.Function{}
+	var mu sync.Mutex
+	deployed := func(name string) *lambda.Function {
+		mu.Lock()
+		defer mu.Unlock()
+		return byName[name]
+	}
+	remaining := make([]int, len(cfg.Functions))
+	for i := range remaining {
+		remaining[i] = i
+	}
+	for len(remaining) > 0 {
+		var wave, later []int
+		for _, i := range remaining {
+			ready := true
+			for _, dep := range cfg.Functions[i].dependencies() {
+				if deployed(dep) == nil {
+					ready = false
+				}
+			}
+			if ready {
+				wave = append(wave, i)
+			} else {
+				later = append(later, i)
+			}
+		}
+		if len(wave) == 0 {
+			f := cfg.Functions[later[0]]
+			return a.errAt(f.At, errors.New("the functions' sinks and destinations form a cycle"))
+		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(runtime.GOMAXPROCS(0))
+		for _, i := range wave {
+			f := cfg.Functions[i]
+			g.Go(func() error {
+				fc, err := a.functionConfig(f, deployed)
+				if err != nil {
+					return a.errAt(f.At, err)
+				}
+				fn, err := deploy(gctx, a.p, a.rt, fc, codes[i], true)
+				if err != nil {
+					return a.errAt(f.At, err)
+				}
+				mu.Lock()
+				byName[f.Name] = fn
+				a.functions[i] = fn
+				mu.Unlock()
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		remaining = later
+	}
+	return nil
+}
+
+// dependencies are the functions f's sinks and destinations name.
+func (f functionConfig) dependencies() []string {
+	var out []string
+	if a := f.Async; a != nil {
+		for _, s := range []*sinkConfig{a.DeadLetter, a.OnSuccess, a.OnFailure} {
+			if s != nil && s.Function.Name != "" {
+				out = append(out, s.Function.Name)
+			}
+		}
+	}
+	return out
+}
+
+// functionConfig is the lambda.FunctionConfig of f.
+func (a *app) functionConfig(f functionConfig, deployed func(string) *lambda.Function) (lambda.FunctionConfig, error) {
+	fc := lambda.FunctionConfig{
+		Name:               f.Name,
+		Handler:            f.Handler,
+		Timeout:            f.Timeout,
+		MemorySize:         f.Memory,
+		Environment:        f.Environment,
+		EphemeralStorageMB: f.EphemeralStorage,
+		MaxConcurrency:     f.MaxConcurrency,
+		MinWarm:            f.MinWarm,
+		IdleTimeout:        f.IdleTimeout,
+	}
+	for _, l := range f.Layers {
+		fc.Layers = append(fc.Layers, a.layers[l.Name])
+	}
+	for _, m := range f.Mounts {
+		mount := lambda.Mount{Path: m.Path, HostDir: m.HostDir, ReadWrite: m.ReadWrite}
+		if b := a.buckets[m.Bucket.Name]; b != nil {
+			if m.ReadWrite {
+				mount.FS = b.WriteFS(m.Prefix)
+			} else {
+				mount.FS = b.FS(m.Prefix)
+			}
+		}
+		fc.Mounts = append(fc.Mounts, mount)
+	}
+	if ac := f.Async; ac != nil {
+		fc.Async = lambda.AsyncConfig{
+			RetryBackoff: ac.RetryBackoff,
+			MaxEventAge:  ac.MaxEventAge,
+			Concurrency:  ac.Concurrency,
+			QueueSize:    ac.QueueSize,
+		}
+		if ac.Retries != nil {
+			fc.Async.MaxRetryAttempts = lambda.Retries(*ac.Retries)
+		}
+		if s := ac.DeadLetter; s != nil {
+			sink, err := a.deadLetterSink(s, deployed)
+			if err != nil {
+				return fc, err
+			}
+			fc.Async.DeadLetter = sink
+		}
+		for _, d := range []struct {
+			s   *sinkConfig
+			dst *lambda.Destination
+		}{{ac.OnSuccess, &fc.Async.OnSuccess}, {ac.OnFailure, &fc.Async.OnFailure}} {
+			if d.s == nil {
+				continue
+			}
+			dst, err := a.destination(d.s, deployed)
+			if err != nil {
+				return fc, err
+			}
+			*d.dst = dst
+		}
+	}
+	return fc, nil
+}
+
+// deadLetterSink is the sink s names.
+func (a *app) deadLetterSink(s *sinkConfig, deployed func(string) *lambda.Function) (lambda.DeadLetterSink, error) {
+	switch {
+	case s.File != "":
+		if err := os.MkdirAll(filepath.Dir(s.File), 0o755); err != nil {
+			return nil, err
+		}
+		fs, err := lambda.OpenFileSink(s.File)
+		if err != nil {
+			return nil, err
+		}
+		a.addCloser(fs.Close)
+		return fs, nil
+	case s.Queue.Name != "":
+		return &lambda.QueueSink{Queue: a.queues[s.Queue.Name]}, nil
+	default:
+		return &lambda.FunctionSink{Function: deployed(s.Function.Name)}, nil
+	}
+}
+
+// destination is the destination s names.
+func (a *app) destination(s *sinkConfig, deployed func(string) *lambda.Function) (lambda.Destination, error) {
+	switch {
+	case s.File != "":
+		if err := os.MkdirAll(filepath.Dir(s.File), 0o755); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(s.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		a.addCloser(f.Close)
+		return &fileDestination{f: f}, nil
+	case s.Queue.Name != "":
+		return &lambda.QueueDestination{Queue: a.queues[s.Queue.Name]}, nil
+	default:
+		return &lambda.FunctionDestination{Function: deployed(s.Function.Name)}, nil
+	}
+}
+
+func (a *app) addCloser(c func() error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closers = append(a.closers, c)
+}
+
+// fileDestination appends invocation records to a JSON Lines file, synced
+// before Deliver returns.
+type fileDestination struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+// Deliver appends rec as one line.
+func (d *fileDestination) Deliver(_ context.Context, rec *lambda.InvocationRecord) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.f.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	return d.f.Sync()
+}
+
+// trigger is t's trigger, and what it is for a person.
+func (a *app) trigger(t triggerConfig) (lambda.Trigger, string) {
+	switch {
+	case t.Schedule != nil:
+		s := t.Schedule
+		what := "schedule " + s.Expression
+		if s.Timezone != "" {
+			what += " in " + s.Timezone
+		}
+		return &schedule.Schedule{Expression: s.Expression, Timezone: s.Timezone, Input: s.Input, FlexibleWindow: s.FlexibleWindow}, what
+	case t.SQS != nil:
+		return t.SQS.eventSource(a.queues[t.SQS.Queue.Name]), "queue " + t.SQS.Queue.Name
+	default:
+		s := t.S3
+		rules := s.rules()
+		var parts []string
+		for _, r := range rules {
+			parts = append(parts, strings.Join(r.Events, ",")+filterText(r))
+		}
+		return &s3.Notifications{Source: a.buckets[s.Bucket.Name], Rules: rules}, "bucket " + s.Bucket.Name + " " + strings.Join(parts, "; ")
+	}
+}
+
+// filterText is a rule's key filter, for a person.
+func filterText(r s3.Rule) string {
+	switch {
+	case r.Prefix != "" && r.Suffix != "":
+		return fmt.Sprintf(" on %s*%s", r.Prefix, r.Suffix)
+	case r.Prefix != "":
+		return fmt.Sprintf(" on %s*", r.Prefix)
+	case r.Suffix != "":
+		return fmt.Sprintf(" on *%s", r.Suffix)
+	}
+	return ""
+}
+
+// close shuts down what start opened, in the order that loses nothing:
+// the runtime (which stops the triggers, drains the asynchronous events and
+// delivers the dead letters), then the queues and buckets, then the files.
+func (a *app) close(ctx context.Context) error {
+	var err error
+	if a.rt != nil {
+		err = a.rt.Close(ctx)
+		var ue *lambda.UndeliveredError
+		if errors.As(err, &ue) {
+			a.p.Printf("%v", err) // kept in the undelivered file: not lost
+			err = nil
+		}
+		for i, fn := range a.functions {
+			if fn == nil {
+				continue
+			}
+			ps, as := fn.Stats(), fn.AsyncStats()
+			line := fmt.Sprintf("%s: %d invocations, %d cold starts", fn.Name(), ps.Invocations, ps.ColdStarts)
+			if as.Accepted+as.Recovered > 0 {
+				line += fmt.Sprintf("; %d asynchronous events: %d succeeded, %d dead-lettered", as.Accepted+as.Recovered, as.Succeeded, as.DeadLettered)
+			}
+			if i < len(a.attached) {
+				for _, att := range a.attached[i] {
+					line += triggerStats(att)
+				}
+			}
+			a.p.Printf("%s", line)
+		}
+	}
+	if a.embedded != nil {
+		for _, q := range a.cfg.Queues {
+			eq := a.embedded.Queue(q.Name)
+			if eq == nil || eq.Len() == 0 {
+				continue
+			}
+			if a.cfg.StateDir != "" {
+				a.p.Printf("queue %s: %d messages kept in %s for the next run", q.Name, eq.Len(), a.cfg.StateDir)
+			} else {
+				a.p.Printf("queue %s: %d messages were not received and end with the process: set stateDir to keep them", q.Name, eq.Len())
+			}
+		}
+		err = errors.Join(err, a.embedded.Close())
+	}
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		err = errors.Join(err, a.closers[i]())
+	}
+	return err
+}
+
+// triggerStats says what a trigger did.
+func triggerStats(att *lambda.Attachment) string {
+	st := att.Stats()
+	s := fmt.Sprintf("; %s: %d events", st.Name, st.Events)
+	if st.Errors > 0 {
+		s += fmt.Sprintf(", %d errors (last: %s)", st.Errors, st.LastError)
+	}
+	return s
+}
