@@ -54,7 +54,12 @@ in the compilation cache and take milliseconds.`,
 		Example: `  wasmlambda invoke ./orders -e event.json
   wasmlambda generate-event sqs receive-message --body '{"id":"o-1"}' | wasmlambda invoke orders.wasm -e -
   wasmlambda invoke function.zip --timeout 10s --memory 256 --env TABLE=orders --layer ./layer`,
-		Args: cobra.ExactArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("invoke takes one CODE, a .wasm file, a zip or a Go package directory; got %d arguments", len(args))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd, args[0])
 		},

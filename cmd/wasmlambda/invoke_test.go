@@ -53,7 +53,7 @@ func TestInvoke(t *testing.T) {
 		args       []string
 		stdin      string
 		wantCode   int
-		wantStdout string   // exactly, when set
+		wantStdout string // exactly, when set
 		wantJSON   func(t *testing.T, v map[string]any)
 		wantStderr []string // each contained
 		wantReport bool
@@ -75,8 +75,8 @@ func TestInvoke(t *testing.T) {
 		wantStdout: "{}\n",
 		wantReport: true,
 	}, {
-		name: "memory, timeout and environment",
-		args: []string{"invoke", behave, "--memory", "256", "--timeout", "10", "--env", "GREETING=hi", "--env", "MODE=test", "--name", "ctx-fn", "-e", "-"},
+		name:  "memory, timeout and environment",
+		args:  []string{"invoke", behave, "--memory", "256", "--timeout", "10", "--env", "GREETING=hi", "--env", "MODE=test", "--name", "ctx-fn", "-e", "-"},
 		stdin: `{"op": "context"}`,
 		wantJSON: func(t *testing.T, v map[string]any) {
 			require.EqualValues(t, 256, v["memory_limit_mb"])
@@ -222,7 +222,7 @@ func TestInvokeBadInput(t *testing.T) {
 		{"a bad timeout", []string{"invoke", behave, "--timeout", "soon"}, []string{`"soon" is not a duration`}, ""},
 		{"a bad environment variable", []string{"invoke", behave, "--env", "NOVALUE"}, []string{`--env "NOVALUE": want KEY=VALUE`}, ""},
 		{"a missing layer", []string{"invoke", behave, "--layer", filepath.Join(dir, "nolayer")}, []string{"layer " + filepath.Join(dir, "nolayer") + ": no such file or directory"}, ""},
-		{"no code", []string{"invoke"}, []string{"accepts 1 arg(s), received 0"}, ""},
+		{"no code", []string{"invoke"}, []string{"invoke takes one CODE, a .wasm file, a zip or a Go package directory; got 0 arguments"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
