@@ -400,7 +400,14 @@ func (c *config) check(d *decoder) {
 		triggers := map[string]bool{}
 		for j := range f.Triggers {
 			t := &f.Triggers[j]
-			checkTrigger(d, t, j, queues, buckets)
+			defaulted := t.Name == ""
+			checkTrigger(d, t, queues, buckets)
+			if defaulted && t.Name != "" {
+				base := t.Name
+				for n := 2; triggers[t.Name]; n++ {
+					t.Name = fmt.Sprintf("%s-%d", base, n)
+				}
+			}
 			if t.Name != "" && !validName.MatchString(t.Name) {
 				d.failField(t.At, "name", "want 1 to 64 letters, digits, hyphens and underscores, got %q", t.Name)
 			}
@@ -467,8 +474,8 @@ func checkSink(d *decoder, parent at, field string, s *sinkConfig, queues map[st
 }
 
 // checkTrigger checks a trigger and names it when it has no name: after
-// its kind and source, such as sqs-orders.
-func checkTrigger(d *decoder, t *triggerConfig, index int, queues map[string]*queueConfig, buckets map[string]*bucketConfig) {
+// its kind and source, such as sqs-orders, s3-uploads or schedule.
+func checkTrigger(d *decoder, t *triggerConfig, queues map[string]*queueConfig, buckets map[string]*bucketConfig) {
 	kinds := 0
 	for _, set := range []bool{t.Schedule != nil, t.SQS != nil, t.S3 != nil} {
 		if set {
@@ -483,7 +490,7 @@ func checkTrigger(d *decoder, t *triggerConfig, index int, queues map[string]*qu
 	case t.Schedule != nil:
 		s := t.Schedule
 		if t.Name == "" {
-			t.Name = fmt.Sprintf("schedule-%d", index+1)
+			t.Name = "schedule"
 		}
 		if s.Expression == "" {
 			d.failField(s.At, "expression", "required: rate(...), cron(...) or at(...)")

@@ -25,14 +25,28 @@ an SQS event what trigger/sqs sends, byte for byte.`,
 		Example: `  wasmlambda generate-event s3 put --bucket photos --key "cats/tom.jpg" > put.json
   wasmlambda generate-event sqs receive-message --body '{"id":"o-1"}' --body '{"id":"o-2"}'
   wasmlambda generate-event http --method POST --path /orders --body '{"id":"o-1"}' | wasmlambda invoke ./api -e -`,
-		Args: cobra.NoArgs,
 	}
-	s3Cmd := &cobra.Command{Use: "s3", Short: "S3 event notifications: put, delete", Args: cobra.NoArgs}
+	groupCommand(cmd, "s3 put|delete, sqs receive-message, schedule or http")
+	s3Cmd := &cobra.Command{Use: "s3", Short: "S3 event notifications: put, delete"}
+	groupCommand(s3Cmd, "put or delete")
 	s3Cmd.AddCommand(newS3EventCommand("put", "ObjectCreated:Put"), newS3EventCommand("delete", "ObjectRemoved:Delete"))
-	sqsCmd := &cobra.Command{Use: "sqs", Short: "SQS events: receive-message", Args: cobra.NoArgs}
+	sqsCmd := &cobra.Command{Use: "sqs", Short: "SQS events: receive-message"}
+	groupCommand(sqsCmd, "receive-message")
 	sqsCmd.AddCommand(newSQSEventCommand())
 	cmd.AddCommand(s3Cmd, sqsCmd, newScheduleEventCommand(), newHTTPEventCommand())
 	return cmd
+}
+
+// groupCommand makes cmd, a command of subcommands, fail when it is given
+// none, or one it does not have, rather than print its help and succeed.
+func groupCommand(cmd *cobra.Command, kinds string) {
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return fmt.Errorf("%s needs a kind: %s (see --help)", cmd.CommandPath(), kinds)
+		}
+		return fmt.Errorf("unknown command %q for %q: want %s", args[0], cmd.CommandPath(), kinds)
+	}
 }
 
 // eventOutput is the flag of every sample: compact or indented.

@@ -75,7 +75,7 @@ in the compilation cache and take milliseconds.`,
 	f.StringVar(&o.name, "name", "", "function name (default the code's file or directory name)")
 	f.StringVar(&o.handler, "handler", "", "_HANDLER, and the module's name in a zip (default bootstrap)")
 	f.StringVar(&o.region, "region", "", "AWS_REGION the function sees (default us-east-1)")
-	f.BoolVarP(&o.quiet, "quiet", "q", false, "print the result only, not the function's logs")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "print the result only: no logs, no progress")
 	f.BoolVar(&o.build.Command, "command", false, "build a Go package directory as a WASI command (one instance per event) rather than a reactor")
 	f.StringVar(&o.build.Tags, "tags", "", "build tags for a Go package directory")
 	f.StringVar(&o.cacheDir, "cache-dir", "", "compilation cache directory (default wasmlambda/compile in the user's cache directory)")
@@ -104,7 +104,11 @@ func (o *invokeOptions) run(cmd *cobra.Command, codePath string) error {
 		mounts = append(mounts, lambda.Mount{Path: guest, HostDir: host, ReadWrite: rw})
 	}
 
-	p := newProgress(stderr)
+	progressOut := stderr
+	if o.quiet {
+		progressOut = io.Discard
+	}
+	p := newProgress(progressOut)
 	defer p.Close()
 	name := o.name
 	if name == "" {

@@ -22,11 +22,17 @@ import (
 )
 
 // The tests run the command as a user does: a binary built once, in
-// TestMain, by go build (with -race when the tests have it), run as a
-// process for each case.
+// TestMain, by go build, run as a process for each case.
+//
+// Under -race, a second binary is built with -race for the tests of run,
+// whose deploys, triggers and shutdown run concurrently. The others use the
+// plain one: a race-built command spends seconds on each deploy (the
+// module's rewrite runs twelve times slower), and their code runs on one
+// goroutine.
 
-// binary is the built command.
-var binary string
+// binary is the built command, and raceBinary the same built with -race
+// when the tests are (else the same binary).
+var binary, raceBinary string
 
 func TestMain(m *testing.M) {
 	os.Exit(testMain(m))
@@ -40,15 +46,19 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binary = filepath.Join(dir, "wasmlambda")
-	args := []string{"build", "-o", binary}
+	raceBinary = binary
+	builds := [][]string{{"build", "-o", binary, "."}}
 	if raceEnabled {
-		args = append(args, "-race")
+		raceBinary = filepath.Join(dir, "wasmlambda-race")
+		builds = append(builds, []string{"build", "-race", "-o", raceBinary, "."})
 	}
-	build := exec.Command("go", append(args, ".")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build the command: %v\n", err)
-		return 1
+	for _, args := range builds {
+		build := exec.Command("go", args...)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "go %s: %v\n", strings.Join(args, " "), err)
+			return 1
+		}
 	}
 	return m.Run()
 }
@@ -71,10 +81,17 @@ func (r result) String() string {
 // directory), stdin as its standard input.
 func cli(t *testing.T, dir, stdin string, args ...string) result {
 	t.Helper()
+	return cliEnv(t, nil, dir, stdin, args...)
+}
+
+// cliEnv is cli with more environment variables, "KEY=value".
+func cliEnv(t *testing.T, env []string, dir, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), commandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -153,11 +170,11 @@ type started struct {
 	err            error
 }
 
-// start starts the command with args in dir, in the background; the test's
-// end kills it if it still runs.
+// start starts the command, built with -race under -race, with args in
+// dir, in the background; the test's end kills it if it still runs.
 func start(t *testing.T, dir string, args ...string) *started {
 	t.Helper()
-	s := &started{cmd: exec.Command(binary, args...), stdout: new(lockedBuffer), stderr: new(lockedBuffer), done: make(chan struct{})}
+	s := &started{cmd: exec.Command(raceBinary, args...), stdout: new(lockedBuffer), stderr: new(lockedBuffer), done: make(chan struct{})}
 	s.cmd.Dir = dir
 	s.cmd.Stdin = strings.NewReader("")
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, io.MultiWriter(s.stderr, testWriter{t})

@@ -154,12 +154,6 @@ func (a *app) errAt(pos at, err error) error {
 
 // summary says what runs.
 func (a *app) summary() string {
-	plural := func(n int, what string) string {
-		if n == 1 {
-			return "1 " + what
-		}
-		return fmt.Sprintf("%d %ss", n, what)
-	}
 	return plural(len(a.functions), "function") + " and " + plural(a.triggers, "trigger")
 }
 
@@ -315,7 +309,7 @@ func (a *app) createQueue(ctx context.Context, q *queueConfig) error {
 	e := q.Embedded
 	if eq := a.embedded.Queue(q.Name); eq != nil {
 		a.queues[q.Name] = eq
-		a.p.Printf("queue %s: reopened from %s with %d messages; its messages are not sent again", q.Name, a.cfg.StateDir, eq.Len())
+		a.p.Printf("queue %s: reopened from %s with %s; its messages are not sent again", q.Name, a.cfg.StateDir, plural(eq.Len(), "message"))
 		return nil
 	}
 	qc := sqs.QueueConfig{
@@ -363,7 +357,7 @@ func (a *app) createQueue(ctx context.Context, q *queueConfig) error {
 			return a.errAt(e.At, failed[0])
 		}
 	}
-	a.p.Printf("queue %s: embedded, %d messages sent", q.Name, len(e.Messages))
+	a.p.Printf("queue %s: embedded, %s sent", q.Name, plural(len(e.Messages), "message"))
 	return nil
 }
 
@@ -624,9 +618,9 @@ func (a *app) close(ctx context.Context) error {
 				continue
 			}
 			ps, as := fn.Stats(), fn.AsyncStats()
-			line := fmt.Sprintf("%s: %d invocations, %d cold starts", fn.Name(), ps.Invocations, ps.ColdStarts)
-			if as.Accepted+as.Recovered > 0 {
-				line += fmt.Sprintf("; %d asynchronous events: %d succeeded, %d dead-lettered", as.Accepted+as.Recovered, as.Succeeded, as.DeadLettered)
+			line := fmt.Sprintf("%s: %s, %s", fn.Name(), plural(int(ps.Invocations), "invocation"), plural(int(ps.ColdStarts), "cold start"))
+			if n := as.Accepted + as.Recovered; n > 0 {
+				line += fmt.Sprintf("; %s: %d succeeded, %d dead-lettered", plural(int(n), "asynchronous event"), as.Succeeded, as.DeadLettered)
 			}
 			if i < len(a.attached) {
 				for _, att := range a.attached[i] {
@@ -643,9 +637,9 @@ func (a *app) close(ctx context.Context) error {
 				continue
 			}
 			if a.cfg.StateDir != "" {
-				a.p.Printf("queue %s: %d messages kept in %s for the next run", q.Name, eq.Len(), a.cfg.StateDir)
+				a.p.Printf("queue %s: %s kept in %s for the next run", q.Name, plural(eq.Len(), "message"), a.cfg.StateDir)
 			} else {
-				a.p.Printf("queue %s: %d messages were not received and end with the process: set stateDir to keep them", q.Name, eq.Len())
+				a.p.Printf("queue %s: %s left in memory end with the process: set stateDir to keep them", q.Name, plural(eq.Len(), "message"))
 			}
 		}
 		err = errors.Join(err, a.embedded.Close())
@@ -659,9 +653,17 @@ func (a *app) close(ctx context.Context) error {
 // triggerStats says what a trigger did.
 func triggerStats(att *lambda.Attachment) string {
 	st := att.Stats()
-	s := fmt.Sprintf("; %s: %d events", st.Name, st.Events)
+	s := fmt.Sprintf("; %s: %s", st.Name, plural(int(st.Events), "event"))
 	if st.Errors > 0 {
-		s += fmt.Sprintf(", %d errors (last: %s)", st.Errors, st.LastError)
+		s += fmt.Sprintf(", %s (last: %s)", plural(int(st.Errors), "error"), st.LastError)
 	}
 	return s
+}
+
+// plural counts what: "1 event", "2 events".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

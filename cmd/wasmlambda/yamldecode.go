@@ -75,8 +75,11 @@ type configError struct {
 
 func (e *configError) Error() string {
 	loc := e.File
-	if e.Line > 0 {
+	switch {
+	case e.Line > 0 && e.Col > 0:
 		loc = fmt.Sprintf("%s:%d:%d", e.File, e.Line, e.Col)
+	case e.Line > 0:
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
 	}
 	if e.Path == "" {
 		return loc + ": " + e.Msg
@@ -158,17 +161,8 @@ func kindName(n *yaml.Node) string {
 func (d *decoder) decodeDocument(src []byte, v any) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		// yaml's errors read "yaml: line N: problem".
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		line := 0
-		if rest, ok := strings.CutPrefix(msg, "line "); ok {
-			if num, after, ok := strings.Cut(rest, ": "); ok {
-				if n, err := strconv.Atoi(num); err == nil {
-					line, msg = n, after
-				}
-			}
-		}
-		d.failf(line, 1, "", "not valid YAML: %s", msg)
+		line, msg := syntaxError(src, err)
+		d.failf(line, 0, "", "not valid YAML: %s", msg)
 		return
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -176,6 +170,32 @@ func (d *decoder) decodeDocument(src []byte, v any) {
 		return
 	}
 	d.decode(doc.Content[0], reflect.ValueOf(v).Elem(), "")
+}
+
+// syntaxError finds the line of a YAML syntax error. yaml's errors read
+// "yaml: line N: problem", where N is often the line where the block that
+// holds the problem begins rather than the problem's own: the problem's
+// line is the first whose addition to the lines before it makes the same
+// error.
+func syntaxError(src []byte, err error) (int, string) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, after, ok := strings.Cut(rest, ": "); ok {
+			if n, err := strconv.Atoi(num); err == nil {
+				line, msg = n, after
+			}
+		}
+	}
+	lines := strings.SplitAfter(string(src), "\n")
+	for k := 1; k <= len(lines); k++ {
+		var n yaml.Node
+		perr := yaml.Unmarshal([]byte(strings.Join(lines[:k], "")), &n)
+		if perr != nil && strings.HasSuffix(perr.Error(), ": "+msg) {
+			return k, msg
+		}
+	}
+	return line, msg
 }
 
 // decode decodes n into v.
@@ -378,7 +398,8 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 func suggest(name string, known []string) string {
 	best, bestDist := "", 4
 	for _, k := range known {
-		if strings.EqualFold(k, name) {
+		ln, lk := strings.ToLower(name), strings.ToLower(k)
+		if ln == lk || len(lk) >= 4 && (strings.HasPrefix(ln, lk) || strings.HasPrefix(lk, ln)) {
 			return fmt.Sprintf("; did you mean %q?", k)
 		}
 		if dist := editDistance(strings.ToLower(name), strings.ToLower(k)); dist < bestDist {

@@ -1,0 +1,397 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	lambda "github.com/wasmlambda/lambda"
+	"github.com/wasmlambda/lambda/internal/testguest"
+)
+
+func TestRunConfigErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		config string
+		want   []string // each a line of standard error
+	}{{
+		name: "an unknown field",
+		config: `functions:
+  - name: orders
+    code: orders.wasm
+    memorySize: 256
+`,
+		want: []string{`cfg.yaml:4:5: functions[0].memorySize: unknown field; did you mean "memory"?`},
+	}, {
+		name: "an unknown field far from any",
+		config: `functions:
+  - name: orders
+    code: orders.wasm
+    colour: blue
+`,
+		want: []string{`cfg.yaml:4:5: functions[0].colour: unknown field; the fields are async, buildFlags, code, command, environment, ephemeralStorage`},
+	}, {
+		name: "a number that is not",
+		config: `functions:
+  - name: orders
+    code: orders.wasm
+    memory: lots
+`,
+		want: []string{`cfg.yaml:4:13: functions[0].memory: want a whole number, got "lots"`},
+	}, {
+		name: "a duration without a unit it knows",
+		config: `functions:
+  - name: orders
+    code: orders.wasm
+    timeout: 3 parsecs
+`,
+		want: []string{`cfg.yaml:4:14: functions[0].timeout: "3 parsecs" is not a duration: want a number of seconds or a duration such as 1m30s`},
+	}, {
+		name: "memory out of AWS's bounds",
+		config: `functions:
+  - name: orders
+    code: orders.wasm
+    memory: 64
+`,
+		want: []string{`cfg.yaml:4:13: functions[0].memory: want 128 to 10240 MB, got 64`},
+	}, {
+		name: "a missing code, and a name twice",
+		config: `functions:
+  - name: orders
+  - name: orders
+    code: b.wasm
+`,
+		want: []string{
+			`cfg.yaml:2:5: functions[0].code: required: a .wasm file, a zip or a Go package directory`,
+			`cfg.yaml:3:11: functions[1].name: another function is named "orders"`,
+		},
+	}, {
+		name: "a queue that is not there",
+		config: `queues:
+  - name: orders
+functions:
+  - name: worker
+    code: w.wasm
+    triggers:
+      - sqs:
+          queue: ordres
+`,
+		want: []string{`cfg.yaml:8:18: functions[0].triggers[0].sqs.queue: no queue named "ordres"`},
+	}, {
+		name: "an event source AWS would refuse",
+		config: `queues:
+  - name: orders
+functions:
+  - name: worker
+    code: w.wasm
+    triggers:
+      - sqs: {queue: orders, batchSize: 100}
+`,
+		want: []string{`cfg.yaml:7:14: functions[0].triggers[0].sqs: InvalidParameterValueException: sqs event source: BatchSize 100 over 10 needs a MaximumBatchingWindow of at least 1s, not 0s`},
+	}, {
+		name: "a bad schedule expression",
+		config: `functions:
+  - name: nightly
+    code: n.wasm
+    triggers:
+      - schedule:
+          expression: rate(0 minutes)
+`,
+		want: []string{`cfg.yaml:6:23: functions[0].triggers[0].schedule.expression: InvalidParameterValueException`},
+	}, {
+		name: "an unknown time zone",
+		config: `functions:
+  - name: nightly
+    code: n.wasm
+    triggers:
+      - schedule: {expression: "cron(0 6 * * ? *)", timezone: Mars/Olympus}
+`,
+		want: []string{`cfg.yaml:5:63: functions[0].triggers[0].schedule.timezone: InvalidParameterValueException: schedule time zone "Mars/Olympus"`},
+	}, {
+		name: "a trigger of two kinds",
+		config: `queues: [{name: q}]
+functions:
+  - name: f
+    code: f.wasm
+    triggers:
+      - schedule: {expression: rate(1 minute)}
+        sqs: {queue: q}
+`,
+		want: []string{`cfg.yaml:6:9: functions[0].triggers[0]: want one of schedule, sqs and s3`},
+	}, {
+		name: "overlapping S3 rules",
+		config: `buckets: [{name: uploads}]
+functions:
+  - name: f
+    code: f.wasm
+    triggers:
+      - s3:
+          bucket: uploads
+          rules:
+            - {events: ["s3:ObjectCreated:*"], prefix: images/}
+            - {events: ["s3:ObjectCreated:Put"], prefix: images/cats/}
+`,
+		want: []string{`cfg.yaml:7:11: functions[0].triggers[0].s3: InvalidParameterValueException`, "overlap"},
+	}, {
+		name: "an amazon bucket, not supported yet",
+		config: `buckets:
+  - name: photos
+    amazon: {queueUrl: "https://sqs.us-east-1.amazonaws.com/123456789012/photos"}
+functions: [{name: f, code: f.wasm}]
+`,
+		want: []string{`cfg.yaml:3:13: buckets[0].amazon: amazon buckets are not supported yet`},
+	}, {
+		name: "a watch without a directory",
+		config: `buckets:
+  - name: uploads
+    embedded:
+      watch: true
+functions: [{name: f, code: f.wasm}]
+`,
+		want: []string{`cfg.yaml:4:14: buckets[0].embedded.watch: needs dir: the directory to watch`},
+	}, {
+		name: "a layer that is not there, a mount of a relative path",
+		config: `layers: [{name: common, path: ./layer}]
+functions:
+  - name: f
+    code: f.wasm
+    layers: [common, shared]
+    mounts:
+      - {path: mnt/data, hostDir: ./data}
+`,
+		want: []string{
+			`cfg.yaml:5:22: functions[0].layers[1]: no layer named "shared"`,
+			`cfg.yaml:7:16: functions[0].mounts[0].path: want an absolute guest path, such as /mnt/data, got "mnt/data"`,
+		},
+	}, {
+		name: "a FIFO queue's message without a group",
+		config: `queues:
+  - name: jobs.fifo
+    embedded:
+      fifo: true
+      contentBasedDeduplication: true
+      messages:
+        - body: one
+functions: [{name: f, code: f.wasm}]
+`,
+		want: []string{`cfg.yaml:7:11: queues[0].embedded.messages[0].messageGroupId: required on a FIFO queue`},
+	}, {
+		name: "retries out of bounds, a dead-letter sink of two kinds",
+		config: `queues: [{name: dlq}]
+functions:
+  - name: f
+    code: f.wasm
+    async:
+      retries: 3
+      deadLetter: {file: dead.jsonl, queue: dlq}
+`,
+		want: []string{
+			`cfg.yaml:6:16: functions[0].async.retries: want 0 to 2, got 3`,
+			`cfg.yaml:7:19: functions[0].async.deadLetter: want one of file, queue and function`,
+		},
+	}, {
+		name: "a list where a mapping belongs",
+		config: `functions:
+  - name: f
+    code: f.wasm
+    environment: [A, B]
+`,
+		want: []string{`cfg.yaml:4:18: functions[0].environment: want a mapping, got a list`},
+	}, {
+		name:   "YAML that does not parse",
+		config: "functions:\n  - name: f\n    code: x.wasm\n   memory: 128\n",
+		want:   []string{`cfg.yaml:4: not valid YAML: did not find expected '-' indicator`},
+	}, {
+		name:   "a tab in the indentation",
+		config: "functions:\n  - name: f\n\tcode: x.wasm\n",
+		want:   []string{`cfg.yaml:3: not valid YAML: found a tab character that violates indentation`},
+	}, {
+		name:   "an empty file",
+		config: "",
+		want:   []string{`cfg.yaml: the file is empty`},
+	}, {
+		name:   "no function",
+		config: "region: eu-west-1\n",
+		want:   []string{`cfg.yaml:1:1: functions: at least one function is required`},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			writeFile(t, dir, "cfg.yaml", tt.config)
+			r := cli(t, dir, "", "run", "--config", "cfg.yaml")
+			require.Equal(t, exitError, r.code, "%s", r)
+			require.Empty(t, r.stdout)
+			for _, w := range tt.want {
+				require.Contains(t, r.stderr, w, "%s", r)
+			}
+			require.True(t, strings.HasPrefix(r.stderr, "wasmlambda: cfg.yaml"), "%s", r)
+		})
+	}
+
+	t.Run("a missing config file", func(t *testing.T) {
+		t.Parallel()
+		r := cli(t, t.TempDir(), "", "run", "--config", "missing.yaml")
+		require.Equal(t, exitError, r.code, "%s", r)
+		require.Equal(t, "wasmlambda: config missing.yaml: no such file or directory\n", r.stderr)
+	})
+}
+
+// TestRunDeployErrors checks that what fails when the config is deployed,
+// rather than read, is named by where it is in the file.
+func TestRunDeployErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, dir, "notwasm.wasm", "hello")
+	writeFile(t, dir, "cfg.yaml", `functions:
+  - name: ok
+    code: missing.wasm
+`)
+	r := cli(t, dir, "", "run", "--config", "cfg.yaml")
+	require.Equal(t, exitError, r.code, "%s", r)
+	require.Contains(t, r.stderr, "cfg.yaml:2:5: functions[0]: code missing.wasm: no such file or directory")
+
+	writeFile(t, dir, "cfg.yaml", `functions:
+  - name: ok
+    code: notwasm.wasm
+`)
+	r = cli(t, dir, "", "run", "--config", "cfg.yaml")
+	require.Equal(t, exitError, r.code, "%s", r)
+	require.Contains(t, r.stderr, `cfg.yaml:2:5: functions[0]: code notwasm.wasm: not a wasm module or a zip (it begins "hello")`)
+}
+
+// record is what the tests read of an invocation record.
+type record struct {
+	RequestContext struct {
+		Condition string `json:"condition"`
+	} `json:"requestContext"`
+	RequestPayload  json.RawMessage `json:"requestPayload"`
+	ResponsePayload json.RawMessage `json:"responsePayload"`
+}
+
+// readRecords reads a JSON Lines file of invocation records.
+func readRecords(t *testing.T, path string) []record {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	require.NoError(t, err)
+	var out []record
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		var r record
+		require.NoError(t, json.Unmarshal([]byte(line), &r), line)
+		out = append(out, r)
+	}
+	return out
+}
+
+// TestRun runs a config of an embedded queue with messages, a watched
+// bucket and a schedule until SIGTERM, and checks that every event was
+// processed, and the command stopped cleanly.
+func TestRun(t *testing.T) {
+	orders := filepath.Join(testguest.Root(), "examples", "unit-testing")
+	warmGoDir(t, orders)
+	dir := t.TempDir()
+	s3event := filepath.Join(dir, "s3event.wasm")
+	require.NoError(t, os.WriteFile(s3event, testguest.Go(t, "s3event"), 0o644))
+	echo := filepath.Join(dir, "echo.wasm")
+	require.NoError(t, os.WriteFile(echo, testguest.Go(t, "echo"), 0o644))
+	uploads := filepath.Join(dir, "uploads")
+	require.NoError(t, os.MkdirAll(uploads, 0o755))
+
+	writeFile(t, dir, "wasmlambda.yaml", `# The config of TestRun.
+cacheDir: `+cacheDir()+`
+queues:
+  - name: orders
+    embedded:
+      messages:
+        - body: {id: o-1, cents: 250}
+        - body: '{"id":"o-2","cents":199}'
+buckets:
+  - name: uploads
+    embedded: {dir: ./uploads, watch: true, quiet: 100ms}
+functions:
+  - name: orders
+    code: `+orders+`
+    timeout: 10s
+    triggers:
+      - sqs: {queue: orders, reportBatchItemFailures: true}
+  - name: thumbnails
+    code: s3event.wasm
+    async:
+      onSuccess: {file: out/thumbnails.jsonl}
+    triggers:
+      - s3: {bucket: uploads, events: ["s3:ObjectCreated:*"], suffix: .jpg}
+  - name: nightly
+    code: echo.wasm
+    environment: {MODE: test}
+    async:
+      retries: 0
+      onSuccess: {file: out/nightly.jsonl}
+    triggers:
+      - name: every-minute
+        schedule: {expression: rate(1 minute), input: {report: daily}}
+`)
+	s := start(t, dir, "run")
+	s.waitOutput(t, commandTimeout,
+		"wasmlambda: queue orders: embedded, 2 messages sent\n",
+		"wasmlambda: bucket uploads: in uploads, watched\n",
+		"wasmlambda: orders ready in ",
+		"wasmlambda: orders: trigger sqs-orders, queue orders\n",
+		"wasmlambda: thumbnails: trigger s3-uploads, bucket uploads s3:ObjectCreated:* on *.jpg\n",
+		"wasmlambda: nightly: trigger every-minute, schedule rate(1 minute)\n",
+		"wasmlambda: running 3 functions and 3 triggers; stop with Ctrl-C or SIGTERM\n",
+	)
+	// The queue's messages, in the function's own log lines.
+	s.waitOutput(t, time.Minute, "[orders] order o-1 accepted: 250 cents\n", "[orders] order o-2 accepted: 199 cents\n", "[orders] REPORT RequestId: ")
+	// A rate schedule fires first when it is attached, as on AWS.
+	require.Eventually(t, func() bool { return len(readRecords(t, filepath.Join(dir, "out", "nightly.jsonl"))) == 1 }, time.Minute, 20*time.Millisecond)
+	nightly := readRecords(t, filepath.Join(dir, "out", "nightly.jsonl"))[0]
+	require.Equal(t, lambda.ConditionSuccess, nightly.RequestContext.Condition)
+	require.JSONEq(t, `{"report":"daily"}`, string(nightly.ResponsePayload))
+
+	// A file dropped into the watched directory is a put.
+	writeFile(t, uploads, "cats/tom.jpg", "meow")
+	writeFile(t, uploads, "notes.txt", "not a picture")
+	require.Eventually(t, func() bool { return len(readRecords(t, filepath.Join(dir, "out", "thumbnails.jsonl"))) == 1 }, time.Minute, 20*time.Millisecond)
+	thumb := readRecords(t, filepath.Join(dir, "out", "thumbnails.jsonl"))[0]
+	var got struct{ Bucket, Key, Event string }
+	require.NoError(t, json.Unmarshal(thumb.ResponsePayload, &got))
+	require.Equal(t, "uploads", got.Bucket)
+	require.Equal(t, "cats/tom.jpg", got.Key)
+	require.Equal(t, "ObjectCreated:Put", got.Event)
+
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+	require.Equal(t, 0, s.wait(t, time.Minute), "a graceful shutdown exits 0")
+	out := s.stderr.String()
+	for _, w := range []string{
+		"wasmlambda: terminated: shutting down gracefully (again to stop at once)\n",
+		"wasmlambda: thumbnails: 1 invocation, 1 cold start; 1 asynchronous event: 1 succeeded, 0 dead-lettered; s3-uploads: 1 event\n",
+		"wasmlambda: stopped\n",
+	} {
+		require.Contains(t, out, w)
+	}
+	// The queue's two messages came in one batch or two; the schedule
+	// fires each minute, for as long as the test ran.
+	m := regexp.MustCompile(`wasmlambda: orders: ([12]) invocations?, [12] cold starts?; sqs-orders: ([12]) events?\n`).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	require.Equal(t, m[1], m[2], "an event per invocation")
+	m = regexp.MustCompile(`wasmlambda: nightly: ([0-9]+) invocations?, 1 cold start; ([0-9]+) asynchronous events?: ([0-9]+) succeeded, 0 dead-lettered; every-minute: ([0-9]+) events?\n`).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	require.Equal(t, []string{m[1], m[1], m[1]}, m[2:], "every firing succeeded")
+	require.Len(t, readRecords(t, filepath.Join(dir, "out", "thumbnails.jsonl")), 1, "the .txt file matched no rule")
+	require.NotContains(t, out, "messages left in memory", "the queue is empty")
+	require.Empty(t, s.stdout.String())
+}
