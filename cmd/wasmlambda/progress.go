@@ -111,7 +111,9 @@ func (p *progress) Start(label string, delay time.Duration) *step {
 	s := &step{p: p, label: label, start: time.Now(), delay: delay}
 	p.steps = append(p.steps, s)
 	if delay <= 0 {
+		p.clear()
 		p.show(s)
+		p.draw()
 	}
 	return s
 }

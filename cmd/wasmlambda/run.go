@@ -115,7 +115,12 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 		}
 		return startErr
 	}
-	if closeErr != nil {
+	switch {
+	case errors.Is(closeCtx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("shutdown not done after shutdownTimeout %v: the events in flight were stopped and %s", timeout, a.keptWhere())
+	case closeCtx.Err() != nil:
+		return fmt.Errorf("shutdown cut short: the events in flight were stopped and %s", a.keptWhere())
+	case closeErr != nil:
 		return fmt.Errorf("shutdown: %w", closeErr)
 	}
 	p.Printf("stopped")
@@ -599,6 +604,18 @@ func filterText(r s3.Rule) string {
 		return fmt.Sprintf(" on *%s", r.Suffix)
 	}
 	return ""
+}
+
+// keptWhere says where a shutdown cut short left the events in flight.
+func (a *app) keptWhere() string {
+	if a.cfg.StateDir != "" {
+		return "kept in " + filepath.Join(a.cfg.StateDir, "async") + " for the next run"
+	}
+	file := a.cfg.UndeliveredFile
+	if file == "" {
+		file = filepath.Join(os.TempDir(), "wasmlambda-undelivered.jsonl")
+	}
+	return "went to their dead-letter sinks, or to " + file
 }
 
 // close shuts down what start opened, in the order that loses nothing:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -394,4 +395,58 @@ functions:
 	require.Len(t, readRecords(t, filepath.Join(dir, "out", "thumbnails.jsonl")), 1, "the .txt file matched no rule")
 	require.NotContains(t, out, "messages left in memory", "the queue is empty")
 	require.Empty(t, s.stdout.String())
+}
+
+// TestRunShutdown checks that SIGINT lets an invocation in flight finish
+// before the command exits, and that a second SIGINT stops at once with the
+// event in the undelivered file: no event is lost either way.
+func TestRunShutdown(t *testing.T) {
+	dir := t.TempDir()
+	behave := filepath.Join(dir, "behave.wasm")
+	require.NoError(t, os.WriteFile(behave, testguest.Go(t, "behave"), 0o644))
+	config := func(ms int) string {
+		return fmt.Sprintf(`cacheDir: %s
+undeliveredFile: out/undelivered.jsonl
+shutdownTimeout: 5m
+functions:
+  - name: sleeper
+    code: behave.wasm
+    timeout: 5m
+    async:
+      retries: 0
+      onSuccess: {file: out/done.jsonl}
+    triggers:
+      - schedule: {expression: rate(1 hour), input: {op: sleep, ms: %d}}
+`, cacheDir(), ms)
+	}
+
+	t.Run("SIGINT waits for the invocation in flight", func(t *testing.T) {
+		writeFile(t, dir, "graceful.yaml", config(1500))
+		s := start(t, dir, "run", "-c", "graceful.yaml")
+		s.waitOutput(t, commandTimeout, "[sleeper] START RequestId: ")
+		require.NoError(t, s.cmd.Process.Signal(os.Interrupt))
+		require.Equal(t, 0, s.wait(t, time.Minute), "a graceful shutdown exits 0")
+		require.Contains(t, s.stderr.String(), "wasmlambda: interrupt: shutting down gracefully (again to stop at once)\n")
+		require.Contains(t, s.stderr.String(), "1 asynchronous event: 1 succeeded, 0 dead-lettered")
+		done := readRecords(t, filepath.Join(dir, "out", "done.jsonl"))
+		require.Len(t, done, 1, "the event finished before the command exited")
+		require.JSONEq(t, `{"slept_ms":1500}`, string(done[0].ResponsePayload))
+	})
+
+	t.Run("a second SIGINT stops at once", func(t *testing.T) {
+		writeFile(t, dir, "abort.yaml", config(600000))
+		s := start(t, dir, "run", "-c", "abort.yaml")
+		s.waitOutput(t, commandTimeout, "[sleeper] START RequestId: ")
+		require.NoError(t, s.cmd.Process.Signal(os.Interrupt))
+		s.waitOutput(t, time.Minute, "shutting down gracefully")
+		require.NoError(t, s.cmd.Process.Signal(os.Interrupt))
+		require.Equal(t, exitError, s.wait(t, time.Minute), "an aborted shutdown is an error")
+		require.Contains(t, s.stderr.String(), "wasmlambda: interrupt: stopping at once\n")
+		require.Contains(t, s.stderr.String(), "wasmlambda: shutdown cut short: the events in flight were stopped and went to their dead-letter sinks, or to out/undelivered.jsonl\n")
+		letters, err := lambda.ReadDeadLetters(filepath.Join(dir, "out", "undelivered.jsonl"))
+		require.NoError(t, err)
+		require.Len(t, letters, 1, "the event cut short is kept, not lost")
+		require.Equal(t, "sleeper", letters[0].FunctionName)
+		require.JSONEq(t, `{"op":"sleep","ms":600000}`, string(letters[0].Payload))
+	})
 }
