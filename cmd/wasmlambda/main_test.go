@@ -174,8 +174,15 @@ type started struct {
 // dir, in the background; the test's end kills it if it still runs.
 func start(t *testing.T, dir string, args ...string) *started {
 	t.Helper()
+	return startEnv(t, nil, dir, args...)
+}
+
+// startEnv is start with more environment variables, "KEY=value".
+func startEnv(t *testing.T, env []string, dir string, args ...string) *started {
+	t.Helper()
 	s := &started{cmd: exec.Command(raceBinary, args...), stdout: new(lockedBuffer), stderr: new(lockedBuffer), done: make(chan struct{})}
 	s.cmd.Dir = dir
+	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stdin = strings.NewReader("")
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, io.MultiWriter(s.stderr, testWriter{t})
 	require.NoError(t, s.cmd.Start())
