@@ -87,4 +87,3 @@ type ReadySource interface {
 // context ends while changes it took are still undelivered: they are
 // named in the error, and Notifications.Stop reports them.
 var ErrUndelivered = errors.New("s3: changes not delivered")
-
