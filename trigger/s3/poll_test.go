@@ -506,7 +506,10 @@ func TestPollerRefusesAForeignCursor(t *testing.T) {
 		{"no lister", &s3.Poller{BucketName: "in"}, "Lister is required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := tc.p.Watch(context.Background(), (&recorder{}).deliver)
+			// A Watch that does not fail at once ends with the context.
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			err := tc.p.Watch(ctx, (&recorder{}).deliver)
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
@@ -514,7 +517,9 @@ func TestPollerRefusesAForeignCursor(t *testing.T) {
 	bad := filepath.Join(dir, "bad")
 	require.NoError(t, os.WriteFile(bad, []byte(`{"format":1,"bucket":"in","prefix":"","objects":{}}`), 0o600))
 	require.NoError(t, os.WriteFile(bad+".log", []byte("not json\n{}\n"), 0o600))
-	err := (&s3.Poller{BucketName: "in", Lister: l, Cursor: bad}).Watch(context.Background(), (&recorder{}).deliver)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := (&s3.Poller{BucketName: "in", Lister: l, Cursor: bad}).Watch(ctx, (&recorder{}).deliver)
 	require.ErrorContains(t, err, "line 1")
 }
 
@@ -524,7 +529,9 @@ func TestPollerOneWatchAtATime(t *testing.T) {
 	p := &s3.Poller{BucketName: "in", Lister: l, Interval: time.Millisecond}
 	stop := watch(t, p, (&recorder{}).deliver)
 	l.waitEntered(t)
-	err := p.Watch(context.Background(), (&recorder{}).deliver)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := p.Watch(ctx, (&recorder{}).deliver)
 	require.ErrorContains(t, err, "Watch is running already")
 	require.ErrorIs(t, stop(), context.Canceled)
 }
