@@ -54,26 +54,28 @@ func WithEndpoint(url string) func(*awss3.Options) {
 type statusError interface{ HTTPStatusCode() int }
 
 // fsError maps an S3 error to the fs package's: a missing key or bucket to
-// fs.ErrNotExist, a denied request to fs.ErrPermission; the S3 error stays
-// in the chain.
+// fs.ErrNotExist, a denied request to fs.ErrPermission, themselves and not
+// wrapping the S3 error, so that wazero, which compares a *fs.PathError's
+// Err with them, gives the guest ENOENT and EPERM. Other errors are
+// returned as they are (the guest sees EIO).
 func fsError(err error) error {
 	var nsk *types.NoSuchKey
 	var nf *types.NotFound
 	var nb *types.NoSuchBucket
 	if errors.As(err, &nsk) || errors.As(err, &nf) || errors.As(err, &nb) {
-		return errors.Join(fs.ErrNotExist, err)
+		return fs.ErrNotExist
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) && (ae.ErrorCode() == "NotFound" || ae.ErrorCode() == "NoSuchKey") {
-		return errors.Join(fs.ErrNotExist, err)
+		return fs.ErrNotExist
 	}
 	var se statusError
 	if errors.As(err, &se) {
 		switch se.HTTPStatusCode() {
 		case http.StatusNotFound:
-			return errors.Join(fs.ErrNotExist, err)
+			return fs.ErrNotExist
 		case http.StatusForbidden:
-			return errors.Join(fs.ErrPermission, err)
+			return fs.ErrPermission
 		}
 	}
 	return err
