@@ -535,3 +535,24 @@ func TestPollerOneWatchAtATime(t *testing.T) {
 	require.ErrorContains(t, err, "Watch is running already")
 	require.ErrorIs(t, stop(), context.Canceled)
 }
+
+// TestPollerMemoryCursorSurvivesWatch checks that, without a cursor file,
+// a second Watch of the same Poller goes on from the first's cursor: a
+// change made between them is delivered.
+func TestPollerMemoryCursorSurvivesWatch(t *testing.T) {
+	t.Parallel()
+	l := newStepLister()
+	l.put("a", "e1", 1)
+	rec := &recorder{}
+	p := &s3.Poller{BucketName: "in", Lister: l, Interval: time.Millisecond}
+	stop := watch(t, p, rec.deliver)
+	l.waitEntered(t)
+	l.step(t)
+	require.ErrorIs(t, stop(), context.Canceled)
+	l.put("b", "e2", 1)
+	stop = watch(t, p, rec.deliver)
+	l.waitEntered(t)
+	l.step(t)
+	require.Equal(t, []string{"ObjectCreated:Put b"}, rec.take())
+	require.ErrorIs(t, stop(), context.Canceled)
+}
