@@ -91,7 +91,8 @@ type Poller struct {
 	// doubling up to Interval.
 	Interval time.Duration
 	// Cursor is the path of the cursor file. Empty means a cursor in
-	// memory only: a new Poller starts afresh.
+	// memory only: the next Watch of this Poller goes on from it, but a
+	// new Poller starts afresh.
 	Cursor string
 	// Logger receives the errors the Poller recovers from: failed
 	// listings and refused changes. Nil means none.
@@ -99,6 +100,7 @@ type Poller struct {
 
 	mu       sync.Mutex
 	watching bool
+	mem      *pollCursor // the cursor in memory, when Cursor is empty
 
 	stats struct {
 		listings, listErrors, created, removed, delivered, refused atomic.Int64
@@ -161,9 +163,16 @@ func (p *Poller) Watch(ctx context.Context, deliver func(ctx context.Context, c 
 		p.mu.Unlock()
 	}()
 
-	cur, err := openCursor(p.Cursor, p.BucketName, p.Prefix)
-	if err != nil {
-		return err
+	cur := p.mem
+	if cur == nil || p.Cursor != "" {
+		c, err := openCursor(p.Cursor, p.BucketName, p.Prefix)
+		if err != nil {
+			return err
+		}
+		cur = c
+	}
+	if p.Cursor == "" {
+		p.mem = cur // the next Watch goes on from here
 	}
 	defer cur.close()
 	interval := p.Interval
