@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"log"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -39,7 +40,11 @@ func TestMain(m *testing.M) {
 // and returns a client of it.
 func fakeS3(t *testing.T, buckets ...string) *sdk.Client {
 	t.Helper()
-	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	srv := httptest.NewUnstartedServer(gofakes3.New(s3mem.New()).Server())
+	// gofakes3 writes some error responses' header twice: the server
+	// would log it.
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	c := sdk.New(sdk.Options{
 		Region:      "us-east-1",
