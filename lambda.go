@@ -104,6 +104,11 @@ type Options struct {
 	// "wasmlambda-undelivered.jsonl" in os.TempDir(). It is created only
 	// when needed.
 	UndeliveredFile string
+
+	// HostModules are registered as Runtime.RegisterHostModule registers
+	// them, for the functions whose FunctionConfig.Capabilities grant them.
+	// Default none.
+	HostModules []*HostModule
 }
 
 // Runtime runs functions. It owns one compilation cache shared by all its
@@ -132,6 +137,10 @@ type Runtime struct {
 	closeDone chan struct{}  // closed when the first Close returns
 	deploys   sync.WaitGroup // Deploys under way, which Close waits for
 
+	// hostModules are the registered host modules' functions, by module,
+	// under mu.
+	hostModules map[string]map[string]HostFunc
+
 	// testHookDeploy, when set, is called by Deploy at each stage: once
 	// the name is taken ("registered") and just before the function is
 	// published ("ready"). Nil outside tests.
@@ -142,7 +151,9 @@ type Runtime struct {
 //
 // # Errors
 //
-// New fails when CacheDir cannot be created or used.
+// New fails with ErrInvalidConfig when CacheDir cannot be created or used,
+// or when Options.HostModules holds a module that RegisterHostModule would
+// refuse (two of one name fail with ErrConflict).
 func New(opts Options) (*Runtime, error) {
 	if opts.MaxLayers < 0 {
 		return nil, invalidConfig("MaxLayers %d: want 0 (AWS's 5) or more", opts.MaxLayers)
@@ -154,6 +165,7 @@ func New(opts Options) (*Runtime, error) {
 	if err != nil {
 		return nil, invalidConfig("CacheDir: %v", err)
 	}
+	closeCache := func() { _ = cache.Close(context.Background()) }
 	r := &Runtime{
 		cache:     cache,
 		logger:    opts.Logger,
@@ -163,6 +175,8 @@ func New(opts Options) (*Runtime, error) {
 		deploying: map[string]*Function{},
 		layers:    map[string][]*LayerVersion{},
 		layerSeq:  map[string]int{},
+
+		hostModules: map[string]map[string]HostFunc{},
 
 		maxLayers:   opts.MaxLayers,
 		maxUnzipped: opts.MaxUnzippedSize,
@@ -183,10 +197,16 @@ func New(opts Options) (*Runtime, error) {
 	if r.accountID == "" {
 		r.accountID = "000000000000"
 	}
+	for _, m := range opts.HostModules {
+		if err := r.RegisterHostModule(m); err != nil {
+			closeCache()
+			return nil, err
+		}
+	}
 	r.undeliveredPath = opts.UndeliveredFile
 	if opts.StateDir != "" {
 		if r.store, err = journal.Open(opts.StateDir); err != nil {
-			_ = cache.Close(context.Background())
+			closeCache()
 			return nil, invalidConfig("StateDir: %v", err)
 		}
 		if r.undeliveredPath == "" {
