@@ -195,4 +195,3 @@ func noHost(_ *byte, _ uint32, out *byte, outCap uint32, outLen *uint32) uint32 
 	}
 	return abi.HostError
 }
-
