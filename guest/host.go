@@ -184,14 +184,3 @@ func appendAttr(attrs [][2]string, prefix string, a slog.Attr) [][2]string {
 	}
 	return append(attrs, [2]string{prefix + a.Key, a.Value.String()})
 }
-
-// noHost is the host function a program that is not a wasmlambda guest
-// calls: it fails.
-func noHost(_ *byte, _ uint32, out *byte, outCap uint32, outLen *uint32) uint32 {
-	const msg = "wasmlambda/guest: no host function: the program is not running in wasmlambda"
-	*outLen = uint32(len(msg))
-	if outCap >= uint32(len(msg)) {
-		copy(unsafe.Slice(out, outCap), msg)
-	}
-	return abi.HostError
-}
