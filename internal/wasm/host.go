@@ -47,6 +47,7 @@ type UngrantedError struct {
 	Module, Name string
 }
 
+// Error says which import is not granted.
 func (e *UngrantedError) Error() string {
 	return fmt.Sprintf("unsupported import %s.%s: host module %s is not granted", e.Module, e.Name, e.Module)
 }
