@@ -211,9 +211,11 @@ func InvocationFromContext(ctx context.Context) (Invocation, bool) {
 // hostConfig resolves cfg.Capabilities into the host modules the function
 // may import, and names the others, which it may not.
 func (r *Runtime) hostConfig(f *Function) (granted []wasm.HostModule, ungranted []string, err error) {
-	builtins := map[string]map[string]wasm.HostFunc{
-		CapabilitySettings: {"get": f.settingsGet},
-		CapabilityLog:      {"log": f.logRecord},
+	builtins := map[string]wasm.HostModule{
+		// A settings read never blocks: it runs on the guest's goroutine.
+		CapabilitySettings: {Funcs: map[string]wasm.HostFunc{"get": f.settingsGet}, Inline: true},
+		// A log record may: the logger's handler may write to a network.
+		CapabilityLog: {Funcs: map[string]wasm.HostFunc{"log": f.logRecord}},
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -223,18 +225,19 @@ func (r *Runtime) hostConfig(f *Function) (granted []wasm.HostModule, ungranted 
 			continue
 		}
 		grants[c] = true
-		funcs, ok := builtins[c]
+		hm, ok := builtins[c]
 		if !ok {
 			user, ok := r.hostModules[c]
 			if !ok {
 				return nil, nil, invalidConfig("function %s: Capabilities: no host module %s is registered", f.name, c)
 			}
-			funcs = make(map[string]wasm.HostFunc, len(user))
+			hm.Funcs = make(map[string]wasm.HostFunc, len(user))
 			for name, fn := range user {
-				funcs[name] = wasm.HostFunc(fn)
+				hm.Funcs[name] = wasm.HostFunc(fn)
 			}
 		}
-		granted = append(granted, wasm.HostModule{Name: c, Funcs: funcs})
+		hm.Name = c
+		granted = append(granted, hm)
 	}
 	for name := range builtins {
 		if !grants[name] {

@@ -39,6 +39,10 @@ type HostModule struct {
 	Name string
 	// Funcs are its functions, by name.
 	Funcs map[string]HostFunc
+	// Inline runs its functions on the guest's goroutine: only for the
+	// runtime's own functions that never block, which then cost no
+	// goroutine hand-off (see run).
+	Inline bool
 }
 
 // UngrantedError reports an import of a host module that exists (it is in
@@ -92,6 +96,7 @@ func (st *hostState) reset() {
 type hostFunc struct {
 	module, name string
 	fn           HostFunc
+	inline       bool
 	panicked     func(ctx context.Context, module, name string, value any, stack []byte)
 }
 
@@ -101,7 +106,7 @@ func (m *Module) instantiateHost(ctx context.Context, cfg *Config) error {
 	for _, hm := range cfg.Host {
 		b := m.rt.NewHostModuleBuilder(hm.Name)
 		for name, fn := range hm.Funcs {
-			h := &hostFunc{module: hm.Name, name: name, fn: fn, panicked: cfg.HostPanic}
+			h := &hostFunc{module: hm.Name, name: name, fn: fn, inline: hm.Inline, panicked: cfg.HostPanic}
 			b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(h.call), hostParams, hostResults).Export(name)
 		}
 		if _, err := b.Instantiate(ctx); err != nil {
@@ -194,13 +199,16 @@ type hostOutcome struct {
 }
 
 // run runs the host function on its own goroutine and waits for it, or for
-// ctx to end, which stops the guest.
+// ctx to end, which stops the guest. The hand-off costs a goroutine, and
+// when the process has an idle thread, waking it (a futex call): the price
+// of stopping a guest whose host function ignores its context. An inline
+// function runs on the caller's goroutine.
 func (h *hostFunc) run(ctx context.Context, in []byte) (uint32, []byte) {
 	if Ended(ctx) {
 		panic(interrupted(ctx))
 	}
 	done := ctx.Done()
-	if done == nil {
+	if done == nil || h.inline {
 		return h.invoke(ctx, in)
 	}
 	ch := make(chan hostOutcome, 1)

@@ -112,18 +112,6 @@ func TestHostCall(t *testing.T) {
 		in[0] = 'X' // the input is the host function's own copy
 		return in, nil
 	}
-	m := hostModule(t, testguest.WAT(t, "hostimport"), Config{
-		Host: acme(lookup),
-		HostPanic: func(_ context.Context, module, name string, v any, stack []byte) {
-			mu.Lock()
-			defer mu.Unlock()
-			panics = append(panics, panicked{module, name, v, string(stack)})
-		},
-	})
-	in, err := m.Instantiate(context.Background(), InstanceConfig{})
-	require.NoError(t, err)
-	defer in.Close(context.Background())
-
 	tests := []struct {
 		payload string
 		status  abi.Status
@@ -137,24 +125,42 @@ func TestHostCall(t *testing.T) {
 		{"panic", abi.StatusError, []byte("host function acme.lookup panicked")},
 		{"hello again", abi.StatusOK, []byte("Xello again")}, // still warm after the panic
 	}
-	for _, tt := range tests {
-		t.Run(tt.payload, func(t *testing.T) {
-			ctx := context.WithValue(context.Background(), ctxKey{}, "tenant-7")
-			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
-			status, out, _, err := in.Invoke(ctx, &abi.Request{RequestID: "r1", Payload: []byte(tt.payload)}, 1<<20)
+	for _, inline := range []bool{false, true} {
+		t.Run(map[bool]string{false: "goroutine", true: "inline"}[inline], func(t *testing.T) {
+			panics = nil
+			host := acme(lookup)
+			host[0].Inline = inline
+			m := hostModule(t, testguest.WAT(t, "hostimport"), Config{
+				Host: host,
+				HostPanic: func(_ context.Context, module, name string, v any, stack []byte) {
+					mu.Lock()
+					defer mu.Unlock()
+					panics = append(panics, panicked{module, name, v, string(stack)})
+				},
+			})
+			in, err := m.Instantiate(context.Background(), InstanceConfig{})
 			require.NoError(t, err)
-			require.Equal(t, tt.status, status)
-			require.Equal(t, tt.out, out)
+			defer in.Close(context.Background())
+			for _, tt := range tests {
+				t.Run(tt.payload, func(t *testing.T) {
+					ctx := context.WithValue(context.Background(), ctxKey{}, "tenant-7")
+					ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+					defer cancel()
+					status, out, _, err := in.Invoke(ctx, &abi.Request{RequestID: "r1", Payload: []byte(tt.payload)}, 1<<20)
+					require.NoError(t, err)
+					require.Equal(t, tt.status, status)
+					require.Equal(t, tt.out, out)
+				})
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			require.Len(t, panics, 1)
+			require.Equal(t, "acme", panics[0].module)
+			require.Equal(t, "lookup", panics[0].name)
+			require.Equal(t, "host bug", panics[0].value)
+			require.Contains(t, panics[0].stack, "host_test.go")
 		})
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	require.Len(t, panics, 1)
-	require.Equal(t, "acme", panics[0].module)
-	require.Equal(t, "lookup", panics[0].name)
-	require.Equal(t, "host bug", panics[0].value)
-	require.Contains(t, panics[0].stack, "host_test.go")
 }
 
 // TestHostCallInterrupted: a host function that ignores its context does
