@@ -133,6 +133,15 @@ func TestHostFunctionSeesInvocation(t *testing.T) {
 
 	_, ok := lambda.InvocationFromContext(ctx)
 	require.False(t, ok)
+
+	// During initialisation, there is no invocation.
+	resp = callHost(t, ctx, fn, map[string]any{"op": "initwhoami"})
+	require.Empty(t, resp.Error)
+	who.OK, who.RequestID = true, "x"
+	require.NoError(t, json.Unmarshal([]byte(resp.Out), &who))
+	require.False(t, who.OK, "InvocationFromContext during init")
+	require.Empty(t, who.RequestID)
+	require.NotZero(t, who.CtxDeadline, "the initialisation's deadline")
 }
 
 func TestDeployRefusesUngrantedImport(t *testing.T) {
@@ -369,6 +378,7 @@ func TestHostCallLog(t *testing.T) {
 		level slog.Level
 		attrs map[string]any
 	}{
+		{"initialising", slog.LevelInfo, map[string]any{"phase": "init", "request_id": nil}},
 		{"debugging", slog.LevelDebug, map[string]any{"step": "1"}},
 		{"hello from the guest", slog.LevelInfo, map[string]any{"user": "ada", "req.path": "/x"}},
 		{"careful", slog.LevelWarn, nil},
@@ -382,6 +392,9 @@ func TestHostCallLog(t *testing.T) {
 			want := map[string]any{"function": "hostfn", "version": "$LATEST", "request_id": "req-log"}
 			for k, v := range tt.attrs {
 				want[k] = v
+				if v == nil {
+					delete(want, k)
+				}
 			}
 			require.Equal(t, want, recs[0].Attrs)
 		})
@@ -394,6 +407,7 @@ func TestHostCallLog(t *testing.T) {
 			resp := callHost(t, context.Background(), fn, map[string]any{"op": "log"})
 			require.True(t, resp.OK)
 		}
+		require.Len(t, logs.find("initialising"), 1)
 		require.Len(t, logs.find("debugging"), 2)
 		require.Len(t, logs.find("broken"), 0)
 		dropped := logs.find("log records dropped")
@@ -445,4 +459,38 @@ func TestHostCallCGuest(t *testing.T) {
 	require.Equal(t, "req-echo in the guest's buffer", recs[0].Attrs["request_id"])
 	require.Equal(t, "cguest", recs[0].Attrs["function"])
 	require.Zero(t, fn.Stats().Discarded)
+}
+
+func TestCapabilitiesConfig(t *testing.T) {
+	rt := newRuntime(t, lambda.Options{})
+	code := testguest.WAT(t, "counter")
+	tests := []struct {
+		name string
+		cfg  lambda.FunctionConfig
+		want string
+	}{
+		{"empty capability", lambda.FunctionConfig{Capabilities: []string{lambda.CapabilityLog, ""}}, "Capabilities: a capability name is empty"},
+		{"empty setting key", lambda.FunctionConfig{Settings: map[string]string{"": "v"}}, "Settings: a key is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.Name, tt.cfg.Code = "f", code
+			_, err := rt.Deploy(context.Background(), tt.cfg)
+			require.ErrorIs(t, err, lambda.ErrInvalidConfig)
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+
+	t.Run("Config returns copies", func(t *testing.T) {
+		caps := []string{lambda.CapabilitySettings, lambda.CapabilitySettings}
+		settings := map[string]string{"k": "v"}
+		fn := deploy(t, rt, lambda.FunctionConfig{Name: "copies", Code: code, Capabilities: caps, Settings: settings})
+		caps[0], settings["k"] = "changed", "changed"
+		cfg := fn.Config()
+		require.Equal(t, []string{lambda.CapabilitySettings, lambda.CapabilitySettings}, cfg.Capabilities)
+		require.Equal(t, map[string]string{"k": "v"}, cfg.Settings)
+		cfg.Capabilities[0], cfg.Settings["k"] = "changed", "changed"
+		require.Equal(t, lambda.CapabilitySettings, fn.Config().Capabilities[0])
+		require.Equal(t, "v", fn.Config().Settings["k"])
+	})
 }

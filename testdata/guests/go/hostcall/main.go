@@ -1,6 +1,7 @@
 // Command hostcall is the Go test guest of host functions: it calls those
 // of the test host module "test" (echo, whoami, fail, panic, block, add)
-// and the built-in capabilities, as its event's op says.
+// and the built-in capabilities, as its event's op says. Its init calls
+// test.whoami, whose answer op initwhoami returns, and logs "initialising".
 //
 // Build from the repository root:
 //
@@ -59,6 +60,9 @@ type response struct {
 
 var calls int // warm state: host calls this instance made
 
+// initWhoami is what test.whoami answered during initialisation.
+var initWhoami response
+
 func call(fn guest.HostFunc, in []byte) response {
 	calls++
 	out, err := guest.CallHost(fn, in)
@@ -80,6 +84,8 @@ func handler(ctx context.Context, req request) (response, error) {
 		return r, nil
 	case "whoami":
 		return call(hostWhoami, nil), nil
+	case "initwhoami":
+		return initWhoami, nil
 	case "fail":
 		return call(hostFail, []byte(req.Data)), nil
 	case "panic":
@@ -118,7 +124,13 @@ func handler(ctx context.Context, req request) (response, error) {
 	return response{}, fmt.Errorf("unknown op %q", req.Op)
 }
 
-// A reactor never runs main: register the handler in init.
-func init() { guest.Start(handler) }
+// A reactor never runs main: register the handler in init, after calling
+// host functions there too.
+func init() {
+	initWhoami = call(hostWhoami, nil)
+	calls = 0
+	slog.New(guest.NewLogHandler(nil)).Info("initialising")
+	guest.Start(handler)
+}
 
 func main() {}
