@@ -3,7 +3,6 @@ package lambda
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -105,9 +104,9 @@ var hostNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,63}$`)
 
 // NewHostModule returns an empty host module named name: 1 to 64 letters,
 // digits, underscores, dots and hyphens, not starting with a digit, a dot
-// or a hyphen. The names of WASI (wasi_ and the like) and those starting
-// with "wasmlambda" are reserved. A bad name is reported when the module is
-// registered.
+// or a hyphen. Names starting with "wasi" (WASI's) or "wasmlambda" (the
+// runtime's), in any case, are reserved. A bad name is reported when the
+// module is registered.
 func NewHostModule(name string) *HostModule {
 	m := &HostModule{name: name, funcs: map[string]HostFunc{}}
 	switch {
@@ -296,15 +295,13 @@ func (f *Function) settingsGet(_ context.Context, key []byte) ([]byte, error) {
 	return []byte(v), nil
 }
 
-// errLogRecord is the error of a log record that does not decode.
-var errLogRecord = errors.New("malformed log record")
-
 // logRecord is wasmlambda_log.log: it logs the guest's record with the
 // request ID, within the invocation's share of MaxLogBytes.
 func (f *Function) logRecord(ctx context.Context, rec []byte) ([]byte, error) {
 	level, msg, kvs, err := abi.DecodeLog(rec)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errLogRecord, err)
+		detail := strings.TrimPrefix(err.Error(), abi.ErrMalformed.Error()+": ")
+		return nil, fmt.Errorf("%s.log: malformed log record: %s", CapabilityLog, detail)
 	}
 	if f.logger == nil || !f.logger.Enabled(ctx, slog.Level(level)) {
 		return nil, nil

@@ -165,7 +165,6 @@ func New(opts Options) (*Runtime, error) {
 	if err != nil {
 		return nil, invalidConfig("CacheDir: %v", err)
 	}
-	closeCache := func() { _ = cache.Close(context.Background()) }
 	r := &Runtime{
 		cache:     cache,
 		logger:    opts.Logger,
@@ -199,14 +198,14 @@ func New(opts Options) (*Runtime, error) {
 	}
 	for _, m := range opts.HostModules {
 		if err := r.RegisterHostModule(m); err != nil {
-			closeCache()
+			_ = cache.Close(context.Background())
 			return nil, err
 		}
 	}
 	r.undeliveredPath = opts.UndeliveredFile
 	if opts.StateDir != "" {
 		if r.store, err = journal.Open(opts.StateDir); err != nil {
-			closeCache()
+			_ = cache.Close(context.Background())
 			return nil, invalidConfig("StateDir: %v", err)
 		}
 		if r.undeliveredPath == "" {
