@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -316,6 +317,7 @@ type blockingQueue struct {
 	sqs.Queue
 	got  chan struct{}
 	once sync.Once
+	ids  map[string]bool // of the first batch, set before got closes
 }
 
 func (b *blockingQueue) Receive(ctx context.Context, opts sqs.ReceiveOptions) ([]sqs.Message, error) {
@@ -324,6 +326,10 @@ func (b *blockingQueue) Receive(ctx context.Context, opts sqs.ReceiveOptions) ([
 		first := false
 		b.once.Do(func() { first = true })
 		if first {
+			b.ids = map[string]bool{}
+			for _, m := range ms {
+				b.ids[m.MessageID] = true
+			}
 			close(b.got)
 			<-ctx.Done()
 		}
@@ -347,11 +353,31 @@ func testStop(t *testing.T, newQueues Factory) {
 	require.NoError(t, att.Detach(testkit.WaitCtx(t)))
 	st := qn.Stats()
 	require.Equal(t, st.Received, st.Returned, "every message received was handed back")
+	require.Equal(t, int64(len(bq.ids)), st.Received)
 	require.Zero(t, st.Records)
-	// Visible again at once, not after the 60 s visibility timeout.
-	got := receiveAll(t, q, int(st.Received))
-	for _, m := range got {
-		require.Equal(t, "2", m.Attributes[sqs.AttrApproximateReceiveCount])
+	// Visible again at once, not after the 60 s visibility timeout. A
+	// receive may return fewer messages than there are (SQS samples its
+	// servers), so the trigger's batch may not hold all three: those it
+	// received come back a second time, the others a first.
+	// The test's own receives hide what they take for 5 s only, and a
+	// message is counted once however often it comes: a receive the
+	// client gave up on may still have taken one (see docs/AWS.md). Within
+	// 45 s, well before the trigger's 60 s visibility timeout ends, every
+	// message must have come back.
+	seen := map[string]bool{}
+	deadline := time.Now().Add(45 * time.Second)
+	for len(seen) < 3 && time.Now().Before(deadline) {
+		ms, err := q.Receive(testkit.WaitCtx(t), sqs.ReceiveOptions{MaxMessages: 10, WaitTime: time.Second, VisibilityTimeout: 5 * time.Second})
+		require.NoError(t, err)
+		for _, m := range ms {
+			n, err := strconv.Atoi(m.Attributes[sqs.AttrApproximateReceiveCount])
+			require.NoError(t, err)
+			if bq.ids[m.MessageID] {
+				require.GreaterOrEqual(t, n, 2, "the trigger received it once before: %s", m.Body)
+			}
+			seen[m.MessageID] = true
+		}
 	}
+	require.Len(t, seen, 3, "every message is visible again before the trigger's visibility timeout ends")
 	require.Empty(t, fx.ok.Records())
 }
