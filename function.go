@@ -147,6 +147,21 @@ type FunctionConfig struct {
 	// Nothing else of the host is visible. Default none.
 	Mounts []Mount
 
+	// Capabilities grant the guest host modules, by name: the built-in
+	// CapabilitySettings and CapabilityLog, and the modules registered on
+	// the runtime (Options.HostModules, Runtime.RegisterHostModule). A
+	// guest may import the functions of these modules, and no others:
+	// Deploy refuses a module that imports a host module it is not granted
+	// with an error that names the import and the capability, and one that
+	// imports anything the runtime does not know. Default none.
+	Capabilities []string
+
+	// Settings are key-value pairs a guest granted CapabilitySettings
+	// reads one at a time, as Extism's plugin config: configuration for a
+	// guest that is not in its environment, nor bound by its 4 KB. Keys are
+	// not empty. Default none.
+	Settings map[string]string
+
 	// Async configures asynchronous invocation (InvokeAsync): retries,
 	// maximum event age, the dead-letter sink and destinations.
 	Async AsyncConfig
@@ -208,6 +223,12 @@ func (c FunctionConfig) withDefaults() (FunctionConfig, error) {
 	}
 	if err := validateEnv(c.Name, c.Environment); err != nil {
 		return c, err
+	}
+	if slices.Contains(c.Capabilities, "") {
+		return c, invalidConfig("function %s: Capabilities: a capability name is empty", c.Name)
+	}
+	if _, ok := c.Settings[""]; ok {
+		return c, invalidConfig("function %s: Settings: a key is empty", c.Name)
 	}
 	switch {
 	case c.MaxConcurrency == 0:
@@ -288,7 +309,10 @@ type Function struct {
 //
 // # Errors
 //
-//   - ErrInvalidConfig: a field out of AWS's bounds, or a bad environment.
+//   - ErrInvalidConfig: a field out of AWS's bounds, a bad environment, a
+//     capability that is not registered, or an import of a host module the
+//     function is not granted (the message names the import and the
+//     capability).
 //   - ErrInvalidCode: malformed wasm, a missing handler export, or an
 //     import the runtime does not provide; the message names it.
 //   - ErrConflict: a function of that name is deployed, or being
@@ -335,13 +359,25 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 		r.unregister(f)
 		return nil, err
 	}
+	granted, ungranted, err := r.hostConfig(f)
+	if err != nil {
+		r.unregister(f)
+		return nil, err
+	}
 	f.module, err = wasm.Compile(ctx, wasm.Config{
 		Code:             module,
 		MemoryLimitPages: uint32(cfg.MemorySize << 20 / wasm.PageSize), // in int: 4096 MB overflows a uint32
 		Cache:            r.cache,
+		Host:             granted,
+		Ungranted:        ungranted,
+		HostPanic:        f.hostPanic,
 	})
 	if err != nil {
 		r.unregister(f)
+		var ue *wasm.UngrantedError
+		if errors.As(err, &ue) {
+			return nil, ungrantedError(cfg.Name, ue)
+		}
 		return nil, serviceError(ErrInvalidCode, "function %s: %v", cfg.Name, err)
 	}
 	f.env = f.environment()
@@ -442,13 +478,15 @@ func (f *Function) ARN() string { return f.arn }
 func (f *Function) Config() FunctionConfig { return f.cfg.clone() }
 
 // clone returns c without Code, and with copies of everything a caller
-// could change in place: Environment, Layers, Mounts, Async.RetryBackoff
-// and Async.MaxRetryAttempts.
+// could change in place: Environment, Layers, Mounts, Capabilities,
+// Settings, Async.RetryBackoff and Async.MaxRetryAttempts.
 func (c FunctionConfig) clone() FunctionConfig {
 	c.Code = nil
 	c.Environment = maps.Clone(c.Environment)
 	c.Layers = slices.Clone(c.Layers)
 	c.Mounts = slices.Clone(c.Mounts)
+	c.Capabilities = slices.Clone(c.Capabilities)
+	c.Settings = maps.Clone(c.Settings)
 	c.Async.RetryBackoff = slices.Clone(c.Async.RetryBackoff)
 	if c.Async.MaxRetryAttempts != nil {
 		c.Async.MaxRetryAttempts = Retries(*c.Async.MaxRetryAttempts)

@@ -62,6 +62,7 @@ func (f *Function) run(ctx context.Context, sb *sandbox, payload []byte, o *invo
 		cancel()
 	}
 	deadline, _ := tctx.Deadline()
+	tctx = f.withInvocation(tctx, o.requestID, deadline, false)
 	req := abi.Request{
 		DeadlineMs:         deadline.UnixMilli(),
 		MemoryMB:           uint32(f.cfg.MemorySize),

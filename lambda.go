@@ -104,6 +104,11 @@ type Options struct {
 	// "wasmlambda-undelivered.jsonl" in os.TempDir(). It is created only
 	// when needed.
 	UndeliveredFile string
+
+	// HostModules are registered as Runtime.RegisterHostModule registers
+	// them, for the functions whose FunctionConfig.Capabilities grant them.
+	// Default none.
+	HostModules []*HostModule
 }
 
 // Runtime runs functions. It owns one compilation cache shared by all its
@@ -132,6 +137,10 @@ type Runtime struct {
 	closeDone chan struct{}  // closed when the first Close returns
 	deploys   sync.WaitGroup // Deploys under way, which Close waits for
 
+	// hostModules are the registered host modules' functions, by module,
+	// under mu.
+	hostModules map[string]map[string]HostFunc
+
 	// testHookDeploy, when set, is called by Deploy at each stage: once
 	// the name is taken ("registered") and just before the function is
 	// published ("ready"). Nil outside tests.
@@ -142,7 +151,9 @@ type Runtime struct {
 //
 // # Errors
 //
-// New fails when CacheDir cannot be created or used.
+// New fails with ErrInvalidConfig when CacheDir cannot be created or used,
+// or when Options.HostModules holds a module that RegisterHostModule would
+// refuse (two of one name fail with ErrConflict).
 func New(opts Options) (*Runtime, error) {
 	if opts.MaxLayers < 0 {
 		return nil, invalidConfig("MaxLayers %d: want 0 (AWS's 5) or more", opts.MaxLayers)
@@ -164,6 +175,8 @@ func New(opts Options) (*Runtime, error) {
 		layers:    map[string][]*LayerVersion{},
 		layerSeq:  map[string]int{},
 
+		hostModules: map[string]map[string]HostFunc{},
+
 		maxLayers:   opts.MaxLayers,
 		maxUnzipped: opts.MaxUnzippedSize,
 		scratchDir:  opts.ScratchDir,
@@ -182,6 +195,12 @@ func New(opts Options) (*Runtime, error) {
 	}
 	if r.accountID == "" {
 		r.accountID = "000000000000"
+	}
+	for _, m := range opts.HostModules {
+		if err := r.RegisterHostModule(m); err != nil {
+			_ = cache.Close(context.Background())
+			return nil, err
+		}
 	}
 	r.undeliveredPath = opts.UndeliveredFile
 	if opts.StateDir != "" {

@@ -34,6 +34,7 @@ type logRecorder struct {
 
 type logRecord struct {
 	Msg   string
+	Level slog.Level
 	Attrs map[string]any
 }
 
@@ -47,7 +48,7 @@ func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
 }
 
 func (h *logRecorder) handle(r slog.Record, base []slog.Attr) error {
-	rec := logRecord{Msg: r.Message, Attrs: map[string]any{}}
+	rec := logRecord{Msg: r.Message, Level: r.Level, Attrs: map[string]any{}}
 	for _, a := range base {
 		rec.Attrs[a.Key] = a.Value.Any()
 	}

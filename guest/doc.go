@@ -45,6 +45,12 @@
 // through runtime.gopanic and the handler's to the SDK's and reflect's that
 // called it.
 //
+// A guest calls the host application's functions, when its function is
+// granted them (lambda.FunctionConfig.Capabilities), through CallHost and
+// CallHostJSON, each host function declared with //go:wasmimport (see
+// HostFunc); Setting reads the function's settings and NewLogHandler logs to
+// the host's logger. docs/ABI.md has the contract.
+//
 // Built without -buildmode=c-shared, the same program is a WASI command (the
 // host's compatibility mode): Start then serves exactly one event read from
 // standard input, writes the response to standard output and exits.

@@ -221,3 +221,65 @@ func (f StackFrame) String() string {
 	}
 	return sb.String()
 }
+
+// Host functions. A guest calls a host function by importing it as
+// `MODULE.NAME` with the one signature every host function has,
+// `(in_ptr, in_len, out_ptr, out_cap, out_len_ptr i32) -> (status i32)`: the
+// host reads the input at [in_ptr, in_ptr+in_len), writes the output's length
+// at out_len_ptr and, when it fits in out_cap bytes, the output at out_ptr.
+// An output that does not fit is held for ImportHostResult.
+const (
+	// ImportModule is the module of the ABI's own imports.
+	ImportModule = "wasmlambda_v1"
+	// ImportHostResult is `wasmlambda_v1.host_result(out_ptr, out_cap i32)
+	// -> (n i32)`: it copies the output the last host call held back, for
+	// want of room, into [out_ptr, out_ptr+out_cap), and returns its length;
+	// or -1, copying nothing, when there is none or it does not fit.
+	ImportHostResult = "host_result"
+)
+
+// Statuses a host function call returns.
+const (
+	// HostOK: the output is the host function's result.
+	HostOK uint32 = 0
+	// HostError: the host function failed; the output is its error
+	// message, UTF-8 text.
+	HostError uint32 = 1
+)
+
+// EncodeLog encodes a record for the built-in log host function: level as
+// an i32 (log/slog's levels: -4 debug, 0 info, 4 warn, 8 error), the message
+// as a field, then each attribute as a key field and a value field.
+func EncodeLog(level int32, msg string, attrs [][2]string) []byte {
+	n := 4 + 4 + len(msg)
+	for _, a := range attrs {
+		n += 8 + len(a[0]) + len(a[1])
+	}
+	b := make([]byte, n)
+	binary.LittleEndian.PutUint32(b, uint32(level))
+	off := 4 + putString(b[4:], msg)
+	for _, a := range attrs {
+		off += putString(b[off:], a[0])
+		off += putString(b[off:], a[1])
+	}
+	return b
+}
+
+// DecodeLog decodes a record EncodeLog made.
+func DecodeLog(b []byte) (level int32, msg string, attrs [][2]string, err error) {
+	if len(b) < 4 {
+		return 0, "", nil, fmt.Errorf("%w: a log record of %d bytes is shorter than its level", ErrMalformed, len(b))
+	}
+	level = int32(binary.LittleEndian.Uint32(b))
+	d := decoder{b: b, off: 4}
+	msg = string(d.field())
+	for d.err == nil && d.off < len(b) {
+		k := string(d.field())
+		v := string(d.field())
+		attrs = append(attrs, [2]string{k, v})
+	}
+	if d.err != nil {
+		return 0, "", nil, d.err
+	}
+	return level, msg, attrs, nil
+}

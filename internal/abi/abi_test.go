@@ -363,3 +363,24 @@ func FuzzDecodeRequest(f *testing.F) {
 		requireSameRequest(t, r, r2)
 	})
 }
+
+func TestLogRecord(t *testing.T) {
+	attrs := [][2]string{{"user", "ada"}, {"", ""}, {"req.path", "/x"}}
+	b := EncodeLog(-4, "héllo", attrs)
+	level, msg, got, err := DecodeLog(b)
+	require.NoError(t, err)
+	require.Equal(t, int32(-4), level)
+	require.Equal(t, "héllo", msg)
+	require.Equal(t, attrs, got)
+
+	level, msg, got, err = DecodeLog(EncodeLog(8, "", nil))
+	require.NoError(t, err)
+	require.Equal(t, int32(8), level)
+	require.Empty(t, msg)
+	require.Nil(t, got)
+
+	for _, bad := range [][]byte{nil, {1, 0, 0}, {0, 0, 0, 0, 9, 0, 0, 0, 'x'}, append(EncodeLog(0, "m", nil), 1, 0, 0, 0, 'k')} {
+		_, _, _, err := DecodeLog(bad)
+		require.ErrorIs(t, err, ErrMalformed, "%q", bad)
+	}
+}

@@ -58,6 +58,7 @@ type Instance struct {
 	alloc  api.Function
 	invoke api.Function
 	lim    *limiter
+	host   *hostState // nil unless the guest imports host functions
 	stack  [2]uint64
 	bufPtr uint32
 	bufCap uint32
@@ -144,6 +145,11 @@ func (m *Module) Instantiate(ctx context.Context, ic InstanceConfig) (*Instance,
 	}
 	start := time.Now()
 	in := &Instance{m: m, lim: &limiter{limit: m.limitBytes()}}
+	if m.hasHost {
+		in.host = &hostState{}
+		ctx = withHost(ctx, in.host)
+		defer in.host.reset()
+	}
 	in.setDone(ctx)
 	defer in.done.Store(nil)
 	mod, err := m.rt.InstantiateModule(withMemory(ctx, in.lim), m.compiled, m.moduleConfig(ic, &in.done))
@@ -175,6 +181,10 @@ func (in *Instance) setDone(ctx context.Context) {
 // A result over maxResult bytes is not copied: Invoke returns its size with
 // a nil payload and StatusOK.
 func (in *Instance) Invoke(ctx context.Context, req *abi.Request, maxResult int) (abi.Status, []byte, int, error) {
+	if in.host != nil {
+		ctx = withHost(ctx, in.host)
+		defer in.host.reset()
+	}
 	in.setDone(ctx)
 	defer in.done.Store(nil)
 	in.lim.refused = false
@@ -261,11 +271,17 @@ func (m *Module) fault(ctx context.Context, lim *limiter, mem api.Memory, err er
 		return f
 	}
 	if Ended(ctx) {
-		// Stopped by the instrumented check, or returned after the deadline.
+		// Stopped by the instrumented check or a host function's import,
+		// or returned after the deadline.
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return &Fault{Kind: FaultCanceled, Detail: "canceled"}
 		}
 		return &Fault{Kind: FaultDeadline, Detail: "deadline exceeded"}
+	}
+	var hf *Fault
+	if errors.As(err, &hf) {
+		// A host function's import found the guest's memory wrong.
+		return hf
 	}
 	msg := err.Error()
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
@@ -302,6 +318,9 @@ func (m *Module) RunCommand(ctx context.Context, ic InstanceConfig) (uint32, uin
 	ch := ctx.Done()
 	done.Store(&ch)
 	lim := &limiter{limit: m.limitBytes()}
+	if m.hasHost {
+		ctx = withHost(ctx, &hostState{})
+	}
 	mod, err := m.rt.InstantiateModule(withMemory(ctx, lim), m.compiled, m.moduleConfig(ic, &done))
 	if err != nil {
 		return 0, 0, m.fault(ctx, lim, nil, err)

@@ -602,7 +602,7 @@ func checkImportKinds(code []byte) error {
 		for n := sr.count(); n > 0 && sr.err == nil; n-- {
 			mod, name := sr.name(), sr.name()
 			if kind := sr.skipImportDesc(); kind != externFunc && kind != 0x02 && sr.err == nil {
-				return fmt.Errorf("unsupported import %s.%s: only functions of wasi_snapshot_preview1 are provided, not a %s", mod, name, externName(kind))
+				return fmt.Errorf("unsupported import %s.%s: the host provides functions only, not a %s", mod, name, externName(kind))
 			}
 		}
 		return sr.err

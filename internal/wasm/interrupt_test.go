@@ -1059,7 +1059,7 @@ var guests = []guest{
 	{name: "wat/trap", code: watGuest("trap")},
 	{name: "wat/bigout", code: watGuest("bigout")},
 	{name: "wat/badrecord", code: watGuest("badrecord")},
-	{name: "wat/badimport", code: watGuest("badimport"), err: "unsupported import env.evil: only wasi_snapshot_preview1 is provided"},
+	{name: "wat/badimport", code: watGuest("badimport"), err: "unsupported import env.evil: no host module env is registered"},
 	{name: "wat/badwasi", code: watGuest("badwasi"), err: "unsupported import wasi_snapshot_preview1.no_such_function: no such WASI preview 1 function"},
 	{name: "wat/noexport", code: watGuest("noexport"), err: "missing handler export"},
 	{name: "c/echo", code: cGuest("echo", true)},

@@ -71,6 +71,14 @@ type Config struct {
 	MemoryLimitPages uint32
 	// Cache is shared by all modules of a runtime.
 	Cache *Cache
+	// Host are the host modules the guest may import.
+	Host []HostModule
+	// Ungranted names the host modules that exist but that the guest may
+	// not import: Compile refuses an import of one with an *UngrantedError.
+	Ungranted []string
+	// HostPanic, when set, is told of a host function's panic, which the
+	// guest receives as an error.
+	HostPanic func(ctx context.Context, module, name string, value any, stack []byte)
 }
 
 // Module is a compiled, validated guest module with its own wazero runtime.
@@ -84,6 +92,7 @@ type Module struct {
 	mode       Mode
 	hasInit    bool
 	hasStart   bool
+	hasHost    bool // it imports host functions
 	limitPages uint32
 }
 
@@ -118,16 +127,19 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	m := &Module{rt: rt, limitPages: cfg.MemoryLimitPages}
-	if err := m.compile(ctx, cfg.Code); err != nil {
+	if err := m.compile(ctx, &cfg); err != nil {
 		_ = rt.Close(ctx)
 		return nil, err
 	}
 	return m, nil
 }
 
-func (m *Module) compile(ctx context.Context, code []byte) error {
+func (m *Module) compile(ctx context.Context, cfg *Config) error {
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, m.rt); err != nil {
 		return fmt.Errorf("instantiate WASI: %w", err)
+	}
+	if err := m.instantiateHost(ctx, cfg); err != nil {
+		return err
 	}
 	_, err := m.rt.NewHostModuleBuilder(CheckModule).
 		NewFunctionBuilder().
@@ -137,7 +149,7 @@ func (m *Module) compile(ctx context.Context, code []byte) error {
 	if err != nil {
 		return fmt.Errorf("instantiate the check module: %w", err)
 	}
-	code, err = rewrites.instrument(code)
+	code, err := rewrites.instrument(cfg.Code)
 	if err != nil {
 		return fmt.Errorf("malformed wasm module: %w", err)
 	}
@@ -152,7 +164,7 @@ func (m *Module) compile(ctx context.Context, code []byte) error {
 		return fmt.Errorf("malformed wasm module: %w", err)
 	}
 	m.compiled = cm
-	if err := checkImports(cm); err != nil {
+	if m.hasHost, err = checkImports(cm, cfg); err != nil {
 		return err
 	}
 	mode, hasInit, err := checkExports(cm)
@@ -164,33 +176,40 @@ func (m *Module) compile(ctx context.Context, code []byte) error {
 	return nil
 }
 
-func checkImports(cm wazero.CompiledModule) error {
+// checkImports refuses an import the host does not provide or the guest
+// may not use, and reports whether the guest imports host functions.
+func checkImports(cm wazero.CompiledModule, cfg *Config) (bool, error) {
 	wasi, err := wasiOnce()
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, d := range cm.ImportedMemories() {
 		mod, name, _ := d.Import()
-		return fmt.Errorf("unsupported import %s.%s: a guest must define its own memory", mod, name)
+		return false, fmt.Errorf("unsupported import %s.%s: a guest must define its own memory", mod, name)
 	}
+	hasHost := false
 	for _, d := range cm.ImportedFunctions() {
 		mod, name, _ := d.Import()
 		if mod == CheckModule && name == CheckName {
 			continue // added by instrument
 		}
 		if mod != wasi_snapshot_preview1.ModuleName {
-			return fmt.Errorf("unsupported import %s.%s: only %s is provided", mod, name, wasi_snapshot_preview1.ModuleName)
+			if err := checkHostImport(cfg, mod, name, d); err != nil {
+				return false, err
+			}
+			hasHost = true
+			continue
 		}
 		host, ok := wasi[name]
 		if !ok {
-			return fmt.Errorf("unsupported import %s.%s: no such WASI preview 1 function", mod, name)
+			return false, fmt.Errorf("unsupported import %s.%s: no such WASI preview 1 function", mod, name)
 		}
 		if !sameSignature(host, d) {
-			return fmt.Errorf("unsupported import %s.%s: signature %s does not match WASI's %s",
+			return false, fmt.Errorf("unsupported import %s.%s: signature %s does not match WASI's %s",
 				mod, name, signature(d), signature(host))
 		}
 	}
-	return nil
+	return hasHost, nil
 }
 
 func checkExports(cm wazero.CompiledModule) (Mode, bool, error) {

@@ -6,6 +6,7 @@ package s3
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -71,3 +72,18 @@ type Source interface {
 	// offered again later: a source drops nothing.
 	Watch(ctx context.Context, deliver func(ctx context.Context, c Change) error) error
 }
+
+// ReadySource is a Source that says when its watch has begun. WatchReady
+// is Watch, and calls ready once, as soon as every change made from then on
+// will be delivered. Notifications.Start returns only after ready when its
+// source is a ReadySource (the embedded Bucket is one), so that no change
+// made after Attach returns is missed.
+type ReadySource interface {
+	Source
+	WatchReady(ctx context.Context, ready func(), deliver func(ctx context.Context, c Change) error) error
+}
+
+// ErrUndelivered is wrapped by the error a Source's Watch returns when its
+// context ends while changes it took are still undelivered: they are
+// named in the error, and Notifications.Stop reports them.
+var ErrUndelivered = errors.New("s3: changes not delivered")

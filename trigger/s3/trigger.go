@@ -66,6 +66,7 @@ type Notifications struct {
 	ctx     context.Context // ends at Stop
 	cancel  context.CancelFunc
 	done    chan struct{}
+	stopErr error // the source's report of what it dropped at Stop; set before done closes
 
 	// invoke hands one event to the function; InvokeAsync, but for the
 	// package's own tests.
@@ -140,8 +141,23 @@ func (n *Notifications) Start(ctx context.Context, tc *lambda.TriggerContext) er
 		return err
 	})
 	n.done = make(chan struct{})
-	go n.watch()
-	return nil
+	ready := make(chan struct{})
+	go n.watch(ready)
+	if _, ok := n.Source.(ReadySource); !ok {
+		return nil
+	}
+	// Return once the watch sees every later change, so that none made
+	// after Attach is missed. A watch that fails is started again, and is
+	// ready then.
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		n.cancel()
+		<-n.done
+		n.running = false
+		return fmt.Errorf("s3 notifications for bucket %s: the watch did not begin: %w", n.Source.Bucket(), ctx.Err())
+	}
 }
 
 // setup readies n to deliver; Start calls it, and the package's tests.
@@ -155,9 +171,11 @@ func (n *Notifications) setup(tc *lambda.TriggerContext, rules []Rule, region, a
 
 // Stop implements lambda.Trigger: it stops watching the source and waits,
 // within ctx, for Source.Watch to return. A change in hand when Stop comes
-// is handed back to the source, not dropped. Once Stop returns nil, no
-// event is sent; if ctx ends first, the error says the source has not
-// returned.
+// is handed back to the source. Changes the source still held undelivered
+// when its watch ended (the embedded Bucket drops them with the watch, as
+// S3 sends nothing for a configuration removed) are named in the error,
+// which wraps ErrUndelivered. Once Stop returns, no event is sent; if ctx
+// ends first, the error says the source has not returned.
 func (n *Notifications) Stop(ctx context.Context) error {
 	n.mu.Lock()
 	if !n.running {
@@ -176,17 +194,32 @@ func (n *Notifications) Stop(ctx context.Context) error {
 	}
 	n.mu.Lock()
 	n.running = false
+	err := n.stopErr
+	n.stopErr = nil
 	n.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("s3 notifications for bucket %s: %w", n.Source.Bucket(), err)
+	}
 	return nil
 }
 
 // watch runs Source.Watch until Stop, starting it again when it fails.
-func (n *Notifications) watch() {
+func (n *Notifications) watch(ready chan struct{}) {
 	defer close(n.done)
+	var once sync.Once
+	signal := func() { once.Do(func() { close(ready) }) }
 	backoff := 100 * time.Millisecond
 	for {
-		err := n.Source.Watch(n.ctx, n.deliver)
+		var err error
+		if rs, ok := n.Source.(ReadySource); ok {
+			err = rs.WatchReady(n.ctx, signal, n.deliver)
+		} else {
+			err = n.Source.Watch(n.ctx, n.deliver)
+		}
 		if n.ctx.Err() != nil {
+			if errors.Is(err, ErrUndelivered) {
+				n.stopErr = err
+			}
 			return
 		}
 		if err == nil {

@@ -2,6 +2,8 @@ package s3
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -40,8 +42,16 @@ func (w *bucketWatcher) signal() {
 //
 // # Errors
 //
-// ctx's error when ctx ends, ErrBucketClosed when the bucket is closed.
+// ctx's error when ctx ends, wrapped with ErrUndelivered when changes
+// were still undelivered (they are dropped with the watch, and named);
+// ErrBucketClosed when the bucket is closed.
 func (b *Bucket) Watch(ctx context.Context, deliver func(ctx context.Context, c Change) error) error {
+	return b.WatchReady(ctx, func() {}, deliver)
+}
+
+// WatchReady is Watch, calling ready once the watch sees every change made
+// from then on; see ReadySource.
+func (b *Bucket) WatchReady(ctx context.Context, ready func(), deliver func(ctx context.Context, c Change) error) error {
 	w := &bucketWatcher{wake: make(chan struct{}, 1)}
 	b.mu.Lock()
 	if b.closed {
@@ -50,6 +60,7 @@ func (b *Bucket) Watch(ctx context.Context, deliver func(ctx context.Context, c 
 	}
 	b.watchers[w] = struct{}{}
 	b.mu.Unlock()
+	ready()
 	defer func() {
 		b.mu.Lock()
 		delete(b.watchers, w)
@@ -60,7 +71,7 @@ func (b *Bucket) Watch(ctx context.Context, deliver func(ctx context.Context, c 
 	defer timer.Stop()
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return b.undelivered(w, err)
 		}
 		p, wait, err := b.nextPending(w)
 		if err != nil {
@@ -74,7 +85,7 @@ func (b *Bucket) Watch(ctx context.Context, deliver func(ctx context.Context, c 
 			}
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return b.undelivered(w, ctx.Err())
 			case <-w.wake:
 			case <-tc:
 			}
@@ -96,6 +107,26 @@ func (b *Bucket) Watch(ctx context.Context, deliver func(ctx context.Context, c 
 		}
 		b.mu.Unlock()
 	}
+}
+
+// undelivered returns err, the watch's end, naming the changes w still
+// holds, which are dropped with it.
+func (b *Bucket) undelivered(w *bucketWatcher, err error) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(w.pending) == 0 {
+		return err
+	}
+	const shown = 10
+	var keys []string
+	for _, p := range w.pending[:min(shown, len(w.pending))] {
+		keys = append(keys, p.c.Event+" "+p.c.Key)
+	}
+	more := ""
+	if len(w.pending) > shown {
+		more = fmt.Sprintf(" and %d more", len(w.pending)-shown)
+	}
+	return fmt.Errorf("%w: %d changes of bucket %s when the watch ended: %s%s: %w", ErrUndelivered, len(w.pending), b.name, strings.Join(keys, ", "), more, err)
 }
 
 // Watchers returns the number of Watch calls running: a change made once

@@ -12,6 +12,9 @@
 //	                  lives in the sandbox, so run it with MaxConcurrency 1
 //	contains "slow"   sleeps 300 ms before answering
 //
+// With S3EVENT_MOUNT set to a guest path where the bucket is mounted, it
+// also reads the object there, and says how many bytes in "read".
+//
 // An event with no record fails.
 //
 // Build from the repository root:
@@ -24,6 +27,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path"
 	"strings"
 	"time"
 
@@ -56,6 +61,7 @@ type answer struct {
 	ConfigurationID string `json:"configurationId"`
 	Sequencer       string `json:"sequencer"`
 	Records         int    `json:"records"`
+	Read            int    `json:"read,omitempty"`
 }
 
 // attempts counts the attempts of "flaky" keys by request ID.
@@ -82,10 +88,18 @@ func handler(ctx context.Context, ev event) (answer, error) {
 	case strings.Contains(key, "slow"):
 		time.Sleep(300 * time.Millisecond)
 	}
-	return answer{
+	a := answer{
 		Bucket: r.S3.Bucket.Name, Key: key, Event: r.EventName,
 		ConfigurationID: r.S3.ConfigurationID, Sequencer: r.S3.Object.Sequencer, Records: len(ev.Records),
-	}, nil
+	}
+	if mount := os.Getenv("S3EVENT_MOUNT"); mount != "" {
+		data, err := os.ReadFile(path.Join(mount, key))
+		if err != nil {
+			return answer{}, fmt.Errorf("s3event: %v", err)
+		}
+		a.Read = len(data)
+	}
+	return a, nil
 }
 
 // A reactor never runs main: register the handler in init.
