@@ -8,8 +8,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	sdks3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	sdksqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/wasmlambda/lambda/trigger/s3/awss3"
 	"github.com/wasmlambda/lambda/trigger/sqs/awssqs"
 )
 
@@ -53,11 +55,29 @@ func regionOfURL(raw, service string) string {
 	return ""
 }
 
-// checkAmazonBucket checks a bucket of the amazon form.
-//
-// The adapter for Amazon S3 (trigger/s3/awss3, with S3 notifications over
-// SQS and a poller) is not part of this build yet, so an amazon bucket is
-// refused with an error that says so.
-func checkAmazonBucket(d *decoder, b *bucketConfig) {
-	d.failField(b.At, "amazon", "amazon buckets are not supported yet by this build of wasmlambda; use an embedded bucket (embedded: {dir: ..., watch: true})")
+// checkAmazonBucket checks a bucket of the amazon form: notified through
+// a queue, or polled, or neither when it is only mounted.
+func checkAmazonBucket(d *decoder, b *bucketConfig, queues map[string]*queueConfig) {
+	a := b.Amazon
+	switch {
+	case a.Queue.Name != "" && a.Poll != 0:
+		d.failField(a.At, "poll", "a bucket is notified through a queue or polled, not both")
+	case a.Queue.Name != "" && queues[a.Queue.Name] == nil:
+		d.failf(a.Queue.At.Line, a.Queue.At.Column, a.Queue.At.Path, "no queue named %q", a.Queue.Name)
+	case a.Prefix != "" && a.Poll == 0:
+		d.failField(a.At, "prefix", "only for a polled bucket")
+	}
+}
+
+// amazonBucketClient is an S3 client for the bucket of a.
+func amazonBucketClient(ctx context.Context, a *amazonBucket, defaultRegion string) (*sdks3.Client, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(or(a.Region, defaultRegion)))
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	var opts []func(*sdks3.Options)
+	if a.Endpoint != "" {
+		opts = append(opts, awss3.WithEndpoint(a.Endpoint))
+	}
+	return sdks3.NewFromConfig(cfg, opts...), nil
 }

@@ -112,14 +112,18 @@ type amazonBucket struct {
 	At at
 	// Bucket is the bucket's name in S3. Default the config's name.
 	Bucket string `yaml:"bucket"`
-	// QueueURL is the SQS queue S3 sends the bucket's notifications to.
-	QueueURL string `yaml:"queueUrl"`
-	// Poll lists the bucket this often instead, for a store without
+	// Queue is the queue, one of the config's queues, that S3 sends the
+	// bucket's event notifications to (its QueueConfiguration).
+	Queue ref `yaml:"queue"`
+	// Poll lists the bucket this often instead, for a store that sends no
 	// notifications.
 	Poll time.Duration `yaml:"poll"`
+	// Prefix restricts the polling to the keys under it.
+	Prefix string `yaml:"prefix"`
 	// Region is the bucket's region. Default the config's.
 	Region string `yaml:"region"`
-	// Endpoint is an S3-compatible endpoint other than Amazon's.
+	// Endpoint is an S3-compatible endpoint other than Amazon's, reached
+	// with path-style addressing.
 	Endpoint string `yaml:"endpoint"`
 }
 
@@ -325,7 +329,7 @@ func (c *config) check(d *decoder) {
 		case b.Embedded != nil && b.Amazon != nil:
 			d.failField(b.At, "amazon", "a bucket is embedded or amazon, not both")
 		case b.Amazon != nil:
-			checkAmazonBucket(d, b)
+			checkAmazonBucket(d, b, queues)
 		default:
 			if b.Embedded == nil {
 				b.Embedded = &embeddedBucket{At: b.At}
@@ -373,8 +377,8 @@ func (c *config) check(d *decoder) {
 			case m.HostDir == "" && m.Bucket.Name == "":
 				d.failField(m.At, "hostDir", "required: a host directory, or a bucket")
 			case m.Bucket.Name != "":
-				if b, ok := buckets[m.Bucket.Name]; !ok || b.Embedded == nil {
-					d.failf(m.Bucket.At.Line, m.Bucket.At.Column, m.Bucket.At.Path, "no embedded bucket named %q", m.Bucket.Name)
+				if _, ok := buckets[m.Bucket.Name]; !ok {
+					d.failf(m.Bucket.At.Line, m.Bucket.At.Column, m.Bucket.At.Path, "no bucket named %q", m.Bucket.Name)
 				}
 			}
 			if m.Prefix != "" && m.Bucket.Name == "" {
@@ -530,12 +534,27 @@ func checkTrigger(d *decoder, t *triggerConfig, queues map[string]*queueConfig, 
 			d.failField(s.At, "bucket", "required: the name of a bucket")
 			return
 		}
-		if _, ok := buckets[s.Bucket.Name]; !ok {
+		b, ok := buckets[s.Bucket.Name]
+		if !ok {
 			d.failf(s.Bucket.At.Line, s.Bucket.At.Column, s.Bucket.At.Path, "no bucket named %q", s.Bucket.Name)
 			return
 		}
 		if t.Name == "" {
 			t.Name = "s3-" + strings.ReplaceAll(s.Bucket.Name, ".", "-")
+		}
+		if a := b.Amazon; a != nil {
+			switch {
+			case a.Queue.Name != "":
+				// S3 filters what it sends to the queue: the bucket's
+				// notification configuration is the rules.
+				if len(s.Rules) > 0 || len(s.Events) > 0 || s.Prefix != "" || s.Suffix != "" {
+					d.failf(s.At.Line, s.At.Column, s.At.Path, "bucket %q is notified through queue %q: S3 filters the notifications it sends there by the bucket's notification configuration; leave out events, prefix, suffix and rules", b.Name, a.Queue.Name)
+				}
+				return
+			case a.Poll == 0:
+				d.failf(s.Bucket.At.Line, s.Bucket.At.Column, s.Bucket.At.Path, "bucket %q has neither queue nor poll: nothing tells of its changes", b.Name)
+				return
+			}
 		}
 		if len(s.Rules) > 0 && (len(s.Events) > 0 || s.Prefix != "" || s.Suffix != "") {
 			d.failField(s.At, "rules", "give rules, or events with prefix and suffix, not both")

@@ -17,12 +17,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	sdks3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	lambda "github.com/wasmlambda/lambda"
 	"github.com/wasmlambda/lambda/lambdatest"
 	"github.com/wasmlambda/lambda/trigger/s3"
+	"github.com/wasmlambda/lambda/trigger/s3/awss3"
 	"github.com/wasmlambda/lambda/trigger/schedule"
 	"github.com/wasmlambda/lambda/trigger/sqs"
 )
@@ -134,16 +136,27 @@ type app struct {
 	p    *progress
 
 	rt        *lambda.Runtime
+	logger    *slog.Logger
 	layers    map[string]*lambda.LayerVersion
 	embedded  *sqs.Embedded
 	queues    map[string]queue
 	buckets   map[string]*s3.Bucket
+	amazon    map[string]*amazonHandle
 	mu        sync.Mutex // guards closers, added to by concurrent deploys
 	closers   []func() error
 	functions []*lambda.Function
 	// attached holds each function's attachments, by the function's index.
 	attached [][]*lambda.Attachment
 	triggers int
+}
+
+// amazonHandle is a bucket of Amazon S3, or of a store that speaks its
+// protocol.
+type amazonHandle struct {
+	client *sdks3.Client
+	// name is the bucket's name in S3.
+	name string
+	cfg  *amazonBucket
 }
 
 // queue is an embedded or an Amazon queue.
@@ -184,7 +197,12 @@ func (a *app) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.rt = rt
+	a.rt, a.logger = rt, opts.Logger
+	if cfg.StateDir != "" {
+		if err := os.MkdirAll(filepath.Join(cfg.StateDir, "buckets"), 0o755); err != nil {
+			return a.errAt(cfg.At, fmt.Errorf("stateDir: %w", err))
+		}
+	}
 	region, account := or(cfg.Region, "us-east-1"), or(cfg.AccountID, "000000000000")
 
 	a.layers = map[string]*lambda.LayerVersion{}
@@ -203,7 +221,25 @@ func (a *app) start(ctx context.Context) error {
 	}
 
 	a.buckets = map[string]*s3.Bucket{}
+	a.amazon = map[string]*amazonHandle{}
 	for _, b := range cfg.Buckets {
+		if am := b.Amazon; am != nil {
+			client, err := amazonBucketClient(ctx, am, region)
+			if err != nil {
+				return a.errAt(b.At, err)
+			}
+			h := &amazonHandle{client: client, name: or(am.Bucket, b.Name), cfg: am}
+			a.amazon[b.Name] = h
+			how := "mounted only"
+			switch {
+			case am.Queue.Name != "":
+				how = "notified through queue " + am.Queue.Name
+			case am.Poll > 0:
+				how = "polled every " + am.Poll.String()
+			}
+			a.p.Printf("bucket %s: Amazon S3 bucket %s, %s", b.Name, h.name, how)
+			continue
+		}
 		e := b.Embedded
 		bucket, err := s3.NewBucket(b.Name, s3.BucketOptions{
 			Dir:        e.Dir,
@@ -244,7 +280,7 @@ func (a *app) start(ctx context.Context) error {
 	for i, f := range cfg.Functions {
 		fn := a.functions[i]
 		for _, t := range f.Triggers {
-			trig, what := a.trigger(t)
+			trig, what := a.trigger(f.Name, t)
 			att, err := fn.Attach(ctx, t.Name, trig)
 			if err != nil {
 				return a.errAt(t.At, err)
@@ -467,6 +503,14 @@ func (a *app) functionConfig(f functionConfig, deployed func(string) *lambda.Fun
 				mount.FS = b.FS(m.Prefix)
 			}
 		}
+		if h := a.amazon[m.Bucket.Name]; h != nil {
+			fsys := awss3.NewFS(h.client, h.name, m.Prefix)
+			if m.ReadWrite {
+				mount.FS = &awss3.WriteFS{FS: fsys}
+			} else {
+				mount.FS = fsys
+			}
+		}
 		fc.Mounts = append(fc.Mounts, mount)
 	}
 	if ac := f.Async; ac != nil {
@@ -570,8 +614,8 @@ func (d *fileDestination) Deliver(_ context.Context, rec *lambda.InvocationRecor
 	return d.f.Sync()
 }
 
-// trigger is t's trigger, and what it is for a person.
-func (a *app) trigger(t triggerConfig) (lambda.Trigger, string) {
+// trigger is the trigger t of function fn, and what it is for a person.
+func (a *app) trigger(fn string, t triggerConfig) (lambda.Trigger, string) {
 	switch {
 	case t.Schedule != nil:
 		s := t.Schedule
@@ -582,15 +626,36 @@ func (a *app) trigger(t triggerConfig) (lambda.Trigger, string) {
 		return &schedule.Schedule{Expression: s.Expression, Timezone: s.Timezone, Input: s.Input, FlexibleWindow: s.FlexibleWindow}, what
 	case t.SQS != nil:
 		return t.SQS.eventSource(a.queues[t.SQS.Queue.Name]), "queue " + t.SQS.Queue.Name
-	default:
-		s := t.S3
-		rules := s.rules()
-		var parts []string
-		for _, r := range rules {
-			parts = append(parts, strings.Join(r.Events, ",")+filterText(r))
-		}
-		return &s3.Notifications{Source: a.buckets[s.Bucket.Name], Rules: rules}, "bucket " + s.Bucket.Name + " " + strings.Join(parts, "; ")
 	}
+	s := t.S3
+	if h := a.amazon[s.Bucket.Name]; h != nil && h.cfg.Queue.Name != "" {
+		return &s3.QueueNotifications{Queue: a.queues[h.cfg.Queue.Name]},
+			fmt.Sprintf("bucket %s, S3's notifications from queue %s", s.Bucket.Name, h.cfg.Queue.Name)
+	}
+	rules := s.rules()
+	var parts []string
+	for _, r := range rules {
+		parts = append(parts, strings.Join(r.Events, ",")+filterText(r))
+	}
+	what := "bucket " + s.Bucket.Name + " " + strings.Join(parts, "; ")
+	var source s3.Source = a.buckets[s.Bucket.Name]
+	if h := a.amazon[s.Bucket.Name]; h != nil {
+		// A poller per trigger: one Watch runs at a time on a Poller, and
+		// one Poller on a cursor file.
+		p := &s3.Poller{
+			BucketName: h.name,
+			Lister:     &awss3.Lister{API: h.client, Bucket: h.name},
+			Prefix:     h.cfg.Prefix,
+			Interval:   h.cfg.Poll,
+			Logger:     a.logger.With(slog.String("function", fn), slog.String("trigger", t.Name)),
+		}
+		if a.cfg.StateDir != "" {
+			p.Cursor = filepath.Join(a.cfg.StateDir, "buckets", fmt.Sprintf("%s.%s.%s.cursor", s.Bucket.Name, fn, t.Name))
+		}
+		source = p
+		what += ", polled every " + h.cfg.Poll.String()
+	}
+	return &s3.Notifications{Source: source, Rules: rules}, what
 }
 
 // filterText is a rule's key filter, for a person.

@@ -142,13 +142,33 @@ functions:
 `,
 		want: []string{`cfg.yaml:7:11: functions[0].triggers[0].s3: InvalidParameterValueException`, "overlap"},
 	}, {
-		name: "an amazon bucket, not supported yet",
-		config: `buckets:
+		name: "an amazon bucket both notified and polled",
+		config: `queues: [{name: photo-events, amazon: {url: "https://sqs.us-east-1.amazonaws.com/123456789012/photo-events"}}]
+buckets:
   - name: photos
-    amazon: {queueUrl: "https://sqs.us-east-1.amazonaws.com/123456789012/photos"}
+    amazon: {queue: photo-events, poll: 1m}
 functions: [{name: f, code: f.wasm}]
 `,
-		want: []string{`cfg.yaml:3:13: buckets[0].amazon: amazon buckets are not supported yet`},
+		want: []string{`cfg.yaml:4:41: buckets[0].amazon.poll: a bucket is notified through a queue or polled, not both`},
+	}, {
+		name: "rules for a bucket S3 notifies through a queue, a trigger on a bucket nothing notifies",
+		config: `queues: [{name: photo-events, amazon: {url: "https://sqs.us-east-1.amazonaws.com/123456789012/photo-events"}}]
+buckets:
+  - name: photos
+    amazon: {queue: photo-events}
+  - name: archive
+    amazon: {endpoint: "http://127.0.0.1:9000"}
+functions:
+  - name: f
+    code: f.wasm
+    triggers:
+      - s3: {bucket: photos, events: ["s3:ObjectCreated:*"]}
+      - s3: {bucket: archive, events: ["s3:ObjectCreated:*"]}
+`,
+		want: []string{
+			`cfg.yaml:11:13: functions[0].triggers[0].s3: bucket "photos" is notified through queue "photo-events": S3 filters the notifications it sends there`,
+			`cfg.yaml:12:22: functions[0].triggers[1].s3.bucket: bucket "archive" has neither queue nor poll: nothing tells of its changes`,
+		},
 	}, {
 		name: "a watch without a directory",
 		config: `buckets:
