@@ -29,9 +29,6 @@ type at struct {
 	fields map[string]*yaml.Node
 }
 
-// has reports whether the field was given.
-func (a at) has(field string) bool { return a.fields[field] != nil }
-
 // field is where the field's value is, or the element itself when the
 // field was not given.
 func (a at) field(field string) (line, col int, path string) {
