@@ -227,6 +227,15 @@ type s3Rule struct {
 	Suffix string   `yaml:"suffix"`
 }
 
+// triggerCount is the number of triggers of every function.
+func (c *config) triggerCount() int {
+	n := 0
+	for _, f := range c.Functions {
+		n += len(f.Triggers)
+	}
+	return n
+}
+
 // loadConfig reads and checks the config file at path. Its errors are
 // configErrors, each naming the file, the line, the field and the problem.
 func loadConfig(path string) (*config, error) {

@@ -35,6 +35,7 @@ const defaultShutdownTimeout = 30 * time.Second
 
 type runOptions struct {
 	config string
+	check  bool
 }
 
 func newRunCommand() *cobra.Command {
@@ -60,6 +61,7 @@ Config errors name the file, the line, the field and the problem.`,
 		},
 	}
 	cmd.Flags().StringVarP(&o.config, "config", "c", "wasmlambda.yaml", "the YAML config file")
+	cmd.Flags().BoolVar(&o.check, "check", false, "check the config file and exit, deploying nothing")
 	return cmd
 }
 
@@ -72,6 +74,11 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 	cfg, err := loadConfig(o.config)
 	if err != nil {
 		return err
+	}
+	if o.check {
+		fmt.Fprintf(cmd.ErrOrStderr(), "wasmlambda: %s: %s and %s, no error found\n", o.config,
+			plural(len(cfg.Functions), "function"), plural(cfg.triggerCount(), "trigger"))
+		return nil
 	}
 	p := newProgress(cmd.ErrOrStderr())
 	defer p.Close()

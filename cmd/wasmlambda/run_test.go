@@ -470,3 +470,29 @@ functions:
 		require.JSONEq(t, `{"op":"sleep","ms":600000}`, string(letters[0].Payload))
 	})
 }
+
+// TestReadmeConfig checks the README's example of a config file: it has no
+// error, so that the docs cannot rot.
+func TestReadmeConfig(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile(filepath.Join(testguest.Root(), "README.md"))
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(readme), "The file, every part optional but one function")
+	require.True(t, ok, "the README introduces its example config")
+	_, rest, ok = strings.Cut(rest, "```yaml\n")
+	require.True(t, ok)
+	example, _, ok := strings.Cut(rest, "```\n")
+	require.True(t, ok)
+
+	dir := t.TempDir()
+	writeFile(t, dir, "wasmlambda.yaml", example)
+	r := cli(t, dir, "", "run", "--check")
+	require.Equal(t, 0, r.code, "%s", r)
+	require.Equal(t, "wasmlambda: wasmlambda.yaml: 2 functions and 3 triggers, no error found\n", r.stderr)
+
+	// --check finds what run would refuse.
+	writeFile(t, dir, "wasmlambda.yaml", strings.Replace(example, "memory: 256", "memory: 64", 1))
+	r = cli(t, dir, "", "run", "--check")
+	require.Equal(t, exitError, r.code, "%s", r)
+	require.Contains(t, r.stderr, "functions[0].memory: want 128 to 10240 MB, got 64")
+}
