@@ -69,8 +69,8 @@ type HTTPGrant struct {
 	Timeout time.Duration
 
 	// Transport makes the requests. Default a clone of
-	// http.DefaultTransport, the function's own, whose idle connections
-	// are closed with the function.
+	// http.DefaultTransport that reads response headers up to 1 MiB, the
+	// function's own, whose idle connections are closed with the function.
 	Transport http.RoundTripper
 }
 
@@ -243,6 +243,10 @@ func (p *httpRule) matchMethod(m string) bool {
 	return p.anyMethod || slices.Contains(p.methods, m)
 }
 
+// maxResponseHeaderBytes bounds the response headers the function's own
+// transport reads: net/http's default is 10 MB.
+const maxResponseHeaderBytes = 1 << 20
+
 // hostHTTP is the wasmlambda_http module of one function.
 type hostHTTP struct {
 	grant     *HTTPGrant
@@ -261,6 +265,7 @@ func newHostHTTP(g *HTTPGrant) *hostHTTP {
 	}
 	if h.transport == nil {
 		h.own = http.DefaultTransport.(*http.Transport).Clone()
+		h.own.MaxResponseHeaderBytes = maxResponseHeaderBytes
 		h.transport = h.own
 	}
 	return h
