@@ -290,6 +290,9 @@ func (h *hostHTTP) request(ctx context.Context, in []byte) ([]byte, error) {
 	if err != nil {
 		return nil, httpError("malformed request: %s", strings.TrimPrefix(err.Error(), abi.ErrMalformed.Error()+": "))
 	}
+	if r.Method == "" {
+		r.Method = http.MethodGet // as net/http
+	}
 	u, err := url.Parse(r.URL)
 	if err != nil {
 		return nil, httpError("%v", err)
@@ -366,7 +369,8 @@ func (h *hostHTTP) roundTrip(req *http.Request) ([]byte, error) {
 	tooLarge := func() error {
 		return httpError("the response body is over the limit of %d bytes (FunctionConfig.HTTP.MaxResponseBytes)", limit)
 	}
-	if resp.ContentLength > int64(limit) {
+	// A response to HEAD announces the length of a body it does not have.
+	if resp.ContentLength > int64(limit) && req.Method != http.MethodHead {
 		return nil, tooLarge()
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))

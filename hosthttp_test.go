@@ -241,6 +241,14 @@ func TestHTTPResponseCap(t *testing.T) {
 			require.Empty(t, resp.Body)
 		})
 	}
+	t.Run("HEAD of a resource over the cap", func(t *testing.T) {
+		// The response announces the resource's length, and has no body.
+		resp := callHTTP(t, fn, map[string]any{"method": "HEAD", "url": srv.URL + "/big?n=5000"})
+		require.Empty(t, resp.Error)
+		require.Equal(t, 200, resp.Status)
+		require.Equal(t, "5000", resp.Header["Content-Length"])
+		require.Empty(t, resp.Body)
+	})
 }
 
 // TestHTTPDeadline: a request that outlives HTTPGrant.Timeout fails, for

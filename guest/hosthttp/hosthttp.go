@@ -22,6 +22,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/wasmlambda/lambda/guest"
 	"github.com/wasmlambda/lambda/internal/abi"
@@ -93,6 +94,15 @@ func (Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for _, kv := range resp.Header {
 		h[kv[0]] = append(h[kv[0]], kv[1])
 	}
+	size := int64(len(resp.Body))
+	if r.Method == http.MethodHead {
+		// The length the response announces, of a body it does not have,
+		// as net/http reports it.
+		size = -1
+		if n, err := strconv.ParseInt(h.Get("Content-Length"), 10, 64); err == nil && n >= 0 {
+			size = n
+		}
+	}
 	return &http.Response{
 		Status:        fmt.Sprintf("%d %s", resp.Status, http.StatusText(resp.Status)),
 		StatusCode:    resp.Status,
@@ -101,7 +111,7 @@ func (Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		ProtoMinor:    1,
 		Header:        h,
 		Body:          io.NopCloser(bytes.NewReader(resp.Body)),
-		ContentLength: int64(len(resp.Body)),
+		ContentLength: size,
 		Request:       req,
 	}, nil
 }

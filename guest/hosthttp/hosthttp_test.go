@@ -95,6 +95,16 @@ func TestTransport(t *testing.T) {
 		require.Equal(t, [][2]string{{"Content-Type", "application/json"}}, h.reqs[0].Header)
 	})
 
+	t.Run("HEAD", func(t *testing.T) {
+		h := &fakeHost{resps: []abi.HTTPResponse{{Status: 200, Header: [][2]string{{"Content-Length", "5000"}}}}}
+		withFakeHost(t, h)
+		resp, err := client.Head("http://api.example.com/big")
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, int64(5000), resp.ContentLength, "the length announced, as net/http reports it")
+		require.Equal(t, "HEAD", h.reqs[0].Method)
+	})
+
 	t.Run("the client follows a redirect through the host", func(t *testing.T) {
 		h := &fakeHost{resps: []abi.HTTPResponse{
 			{Status: 302, Header: [][2]string{{"Location", "http://other.example.com/b"}}},
