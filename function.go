@@ -162,6 +162,13 @@ type FunctionConfig struct {
 	// not empty. Default none.
 	Settings map[string]string
 
+	// HTTP grants the guest outbound HTTP through the host, to the hosts
+	// and with the methods it allows, within its limits: the capability
+	// CapabilityHTTP, which a non-nil HTTP grants whether Capabilities
+	// names it or not. Default nil: no HTTP, and Deploy refuses a module
+	// that imports it.
+	HTTP *HTTPGrant
+
 	// Async configures asynchronous invocation (InvokeAsync): retries,
 	// maximum event age, the dead-letter sink and destinations.
 	Async AsyncConfig
@@ -230,6 +237,12 @@ func (c FunctionConfig) withDefaults() (FunctionConfig, error) {
 	if _, ok := c.Settings[""]; ok {
 		return c, invalidConfig("function %s: Settings: a key is empty", c.Name)
 	}
+	if c.HTTP != nil {
+		c.HTTP = c.HTTP.clone()
+		if err := c.HTTP.withDefaults(c.Name); err != nil {
+			return c, err
+		}
+	}
 	switch {
 	case c.MaxConcurrency == 0:
 		c.MaxConcurrency = DefaultMaxConcurrency
@@ -291,6 +304,7 @@ type Function struct {
 	pool   *pool
 	async  *asyncEngine
 	files  *files
+	http   *hostHTTP // wasmlambda_http, when it is granted
 
 	tmu            sync.Mutex
 	triggers       []*Attachment
@@ -479,7 +493,7 @@ func (f *Function) Config() FunctionConfig { return f.cfg.clone() }
 
 // clone returns c without Code, and with copies of everything a caller
 // could change in place: Environment, Layers, Mounts, Capabilities,
-// Settings, Async.RetryBackoff and Async.MaxRetryAttempts.
+// Settings, HTTP, Async.RetryBackoff and Async.MaxRetryAttempts.
 func (c FunctionConfig) clone() FunctionConfig {
 	c.Code = nil
 	c.Environment = maps.Clone(c.Environment)
@@ -487,6 +501,7 @@ func (c FunctionConfig) clone() FunctionConfig {
 	c.Mounts = slices.Clone(c.Mounts)
 	c.Capabilities = slices.Clone(c.Capabilities)
 	c.Settings = maps.Clone(c.Settings)
+	c.HTTP = c.HTTP.clone()
 	c.Async.RetryBackoff = slices.Clone(c.Async.RetryBackoff)
 	if c.Async.MaxRetryAttempts != nil {
 		c.Async.MaxRetryAttempts = Retries(*c.Async.MaxRetryAttempts)
@@ -535,6 +550,7 @@ func (f *Function) Close(ctx context.Context) error {
 		errs = append(errs, f.pool.close(ctx))
 	}
 	errs = append(errs, f.module.Close(context.Background()))
+	f.http.close()
 	return joinDistinct(errs)
 }
 

@@ -28,6 +28,13 @@ const (
 	// level and attributes, beside its standard output and error: its
 	// function log takes a record encoded as docs/ABI.md says.
 	CapabilityLog = "wasmlambda_log"
+	// CapabilityHTTP lets a guest make HTTP requests through the host, to
+	// the hosts and with the methods that FunctionConfig.HTTP allows: its
+	// function request takes a request encoded as docs/ABI.md says and
+	// returns the response. FunctionConfig.HTTP grants it; naming it in
+	// Capabilities as well is allowed, and without FunctionConfig.HTTP
+	// refused.
+	CapabilityHTTP = "wasmlambda_http"
 )
 
 // HostFunc is a function of the host that a guest calls: it gets the guest's
@@ -216,15 +223,26 @@ func (r *Runtime) hostConfig(f *Function) (granted []wasm.HostModule, ungranted 
 		// A log record may: the logger's handler may write to a network.
 		CapabilityLog: {Funcs: map[string]wasm.HostFunc{"log": f.logRecord}},
 	}
+	grants := map[string]bool{}
+	if f.cfg.HTTP != nil {
+		// A request blocks, for as long as the network takes.
+		f.http = newHostHTTP(f.cfg.HTTP)
+		granted = append(granted, wasm.HostModule{Name: CapabilityHTTP, Funcs: map[string]wasm.HostFunc{"request": f.http.request}})
+		grants[CapabilityHTTP] = true
+	} else {
+		builtins[CapabilityHTTP] = wasm.HostModule{}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	grants := map[string]bool{}
 	for _, c := range f.cfg.Capabilities {
 		if grants[c] {
 			continue
 		}
 		grants[c] = true
 		hm, ok := builtins[c]
+		if c == CapabilityHTTP {
+			return nil, nil, invalidConfig("function %s: Capabilities: %s is granted by FunctionConfig.HTTP, which is nil: set it to the hosts and methods the function may reach", f.name, c)
+		}
 		if !ok {
 			user, ok := r.hostModules[c]
 			if !ok {
@@ -255,6 +273,9 @@ func (r *Runtime) hostConfig(f *Function) (granted []wasm.HostModule, ungranted 
 // ungrantedError is Deploy's error for an import of a host module the
 // function is not granted.
 func ungrantedError(fn string, e *wasm.UngrantedError) error {
+	if e.Module == CapabilityHTTP {
+		return invalidConfig("function %s: import %s.%s needs the capability %q, which FunctionConfig.HTTP grants, and it is nil", fn, e.Module, e.Name, e.Module)
+	}
 	return invalidConfig("function %s: import %s.%s needs the capability %q, which FunctionConfig.Capabilities does not grant", fn, e.Module, e.Name, e.Module)
 }
 

@@ -283,3 +283,137 @@ func DecodeLog(b []byte) (level int32, msg string, attrs [][2]string, err error)
 	}
 	return level, msg, attrs, nil
 }
+
+// HTTPRequest is the input of the built-in host function
+// wasmlambda_http.request: a request the host makes for the guest.
+type HTTPRequest struct {
+	Method string
+	URL    string
+	// Header holds the header fields in order, a name and a value each; a
+	// name may repeat.
+	Header [][2]string
+	Body   []byte
+}
+
+// Encode encodes r: the method and the URL as fields, the number of header
+// fields as a u32, each header field as a name field and a value field,
+// then the body as a field.
+func (r *HTTPRequest) Encode() []byte {
+	n := 4 + len(r.Method) + 4 + len(r.URL) + headerSize(r.Header) + 4 + len(r.Body)
+	b := make([]byte, n)
+	off := putString(b, r.Method)
+	off += putString(b[off:], r.URL)
+	off += putHeader(b[off:], r.Header)
+	putBytes(b[off:], r.Body)
+	return b
+}
+
+// DecodeHTTPRequest decodes a request Encode made. The body aliases b.
+func DecodeHTTPRequest(b []byte) (HTTPRequest, error) {
+	d := decoder{b: b}
+	var r HTTPRequest
+	r.Method = string(d.field())
+	r.URL = string(d.field())
+	r.Header = d.header()
+	r.Body = d.field()
+	if err := d.end("an HTTP request"); err != nil {
+		return HTTPRequest{}, err
+	}
+	return r, nil
+}
+
+// HTTPResponse is the output of wasmlambda_http.request: the response the
+// host received.
+type HTTPResponse struct {
+	// Status is the status code, such as 200.
+	Status int
+	// Header holds the header fields, as HTTPRequest's.
+	Header [][2]string
+	Body   []byte
+}
+
+// Encode encodes r: the status code as a u32, the header fields as
+// HTTPRequest's, then the body as a field.
+func (r *HTTPResponse) Encode() []byte {
+	b := make([]byte, 4+headerSize(r.Header)+4+len(r.Body))
+	binary.LittleEndian.PutUint32(b, uint32(r.Status))
+	off := 4 + putHeader(b[4:], r.Header)
+	putBytes(b[off:], r.Body)
+	return b
+}
+
+// DecodeHTTPResponse decodes a response Encode made. The body aliases b.
+func DecodeHTTPResponse(b []byte) (HTTPResponse, error) {
+	if len(b) < 4 {
+		return HTTPResponse{}, fmt.Errorf("%w: an HTTP response of %d bytes is shorter than its status", ErrMalformed, len(b))
+	}
+	r := HTTPResponse{Status: int(binary.LittleEndian.Uint32(b))}
+	d := decoder{b: b, off: 4}
+	r.Header = d.header()
+	r.Body = d.field()
+	if err := d.end("an HTTP response"); err != nil {
+		return HTTPResponse{}, err
+	}
+	return r, nil
+}
+
+func headerSize(h [][2]string) int {
+	n := 4
+	for _, kv := range h {
+		n += 8 + len(kv[0]) + len(kv[1])
+	}
+	return n
+}
+
+func putHeader(dst []byte, h [][2]string) int {
+	binary.LittleEndian.PutUint32(dst, uint32(len(h)))
+	off := 4
+	for _, kv := range h {
+		off += putString(dst[off:], kv[0])
+		off += putString(dst[off:], kv[1])
+	}
+	return off
+}
+
+// header reads a u32 count of header fields, then each name and value.
+func (d *decoder) header() [][2]string {
+	if d.err != nil {
+		return nil
+	}
+	if len(d.b)-d.off < 4 {
+		d.err = fmt.Errorf("%w: truncated header count at offset %d", ErrMalformed, d.off)
+		return nil
+	}
+	n := binary.LittleEndian.Uint32(d.b[d.off:])
+	d.off += 4
+	// Each field takes at least 8 bytes: a count past that is malformed,
+	// and is not allowed to size an allocation.
+	if uint64(n)*8 > uint64(len(d.b)-d.off) {
+		d.err = fmt.Errorf("%w: %d header fields at offset %d overrun the record", ErrMalformed, n, d.off)
+		return nil
+	}
+	var h [][2]string
+	if n > 0 {
+		h = make([][2]string, 0, n)
+	}
+	for range n {
+		k := string(d.field())
+		v := string(d.field())
+		if d.err != nil {
+			return nil
+		}
+		h = append(h, [2]string{k, v})
+	}
+	return h
+}
+
+// end reports d's error, or bytes left after the last field of what.
+func (d *decoder) end(what string) error {
+	if d.err != nil {
+		return d.err
+	}
+	if d.off != len(d.b) {
+		return fmt.Errorf("%w: %d bytes after the end of %s", ErrMalformed, len(d.b)-d.off, what)
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -383,4 +384,47 @@ func TestLogRecord(t *testing.T) {
 		_, _, _, err := DecodeLog(bad)
 		require.ErrorIs(t, err, ErrMalformed, "%q", bad)
 	}
+}
+
+func TestHTTPRecords(t *testing.T) {
+	t.Run("request", func(t *testing.T) {
+		for _, r := range []HTTPRequest{
+			{Method: "POST", URL: "https://example.com/a?b=c", Header: [][2]string{{"Content-Type", "text/plain"}, {"X-A", "1"}, {"X-A", "2"}}, Body: []byte("héllo")},
+			{Method: "GET", URL: "http://127.0.0.1:8080/"},
+		} {
+			got, err := DecodeHTTPRequest(r.Encode())
+			require.NoError(t, err)
+			if len(r.Body) == 0 {
+				require.Empty(t, got.Body)
+				got.Body = r.Body
+			}
+			require.Equal(t, r, got)
+		}
+		wire := (&HTTPRequest{Method: "GET", URL: "u", Header: [][2]string{{"k", "v"}}, Body: []byte("b")}).Encode()
+		require.Equal(t, []byte("\x03\x00\x00\x00GET\x01\x00\x00\x00u\x01\x00\x00\x00\x01\x00\x00\x00k\x01\x00\x00\x00v\x01\x00\x00\x00b"), wire)
+		for _, bad := range [][]byte{nil, wire[:len(wire)-1], append(slices.Clone(wire), 0), []byte("\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\xff\xff")} {
+			_, err := DecodeHTTPRequest(bad)
+			require.ErrorIs(t, err, ErrMalformed, "%q", bad)
+		}
+	})
+	t.Run("response", func(t *testing.T) {
+		for _, r := range []HTTPResponse{
+			{Status: 404, Header: [][2]string{{"Content-Type", "text/plain"}}, Body: []byte("not found")},
+			{Status: 204},
+		} {
+			got, err := DecodeHTTPResponse(r.Encode())
+			require.NoError(t, err)
+			if len(r.Body) == 0 {
+				require.Empty(t, got.Body)
+				got.Body = r.Body
+			}
+			require.Equal(t, r, got)
+		}
+		wire := (&HTTPResponse{Status: 200, Header: [][2]string{{"k", "v"}}, Body: []byte("b")}).Encode()
+		require.Equal(t, []byte("\xc8\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00k\x01\x00\x00\x00v\x01\x00\x00\x00b"), wire)
+		for _, bad := range [][]byte{nil, {200, 0, 0}, wire[:len(wire)-1], append(slices.Clone(wire), 0), []byte("\xc8\x00\x00\x00\x00\x00\x00\x10")} {
+			_, err := DecodeHTTPResponse(bad)
+			require.ErrorIs(t, err, ErrMalformed, "%q", bad)
+		}
+	})
 }
