@@ -124,15 +124,20 @@ func echoRequest() *abi.Request {
 		FunctionName: "echo", FunctionVersion: "$LATEST", InvokedFunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:echo", Payload: payload1K}
 }
 
-// echoGuests are the two Go echo guests: "json" is a typed aws-lambda-go
+// echoGuests are the Go echo guests: "json" is a typed aws-lambda-go
 // style handler (json.RawMessage in and out, decoded and re-encoded by the
 // SDK as aws-lambda-go does); "bytes" is a guest.Handler that returns the
-// payload untouched, so it measures the runtime and the SDK alone.
-var echoGuests = []string{"json", "bytes"}
+// payload untouched, so it measures the runtime and the SDK alone; "bare" is
+// no SDK at all, the two ABI exports written by hand with //go:wasmexport,
+// copying the payload into a new slice: the floor of a Go guest.
+var echoGuests = []string{"json", "bytes", "bare"}
 
 func echoGuest(b *testing.B, name string) []byte {
-	if name == "json" {
+	switch name {
+	case "json":
 		return testguest.Go(b, "echo")
+	case "bare":
+		return testguest.Go(b, "bare")
 	}
 	return testguest.Go(b, "bytes")
 }
