@@ -207,6 +207,37 @@ func BenchmarkNativeHandler(b *testing.B) {
 	}
 }
 
+// BenchmarkGuestJSON times JSON work inside a guest (testdata/guests/go/
+// jsonbench), with the guest's own clock, per operation: a 1 KiB echo,
+// decoded and encoded, of a JSON string and of an API Gateway style object,
+// through aws-lambda-go's way with encoding/json (a json.RawMessage, or a
+// typed event), the SDK's handlers, and encoding/json's scanner alone. Run
+// with GOEXPERIMENT=jsonv2, the guest also has encoding/json/v2's, and its
+// encoding/json is the one built on v2.
+func BenchmarkGuestJSON(b *testing.B) {
+	f := benchDeploy(b, benchRuntime(b), lambda.FunctionConfig{Name: "jsonbench", Code: testguest.Go(b, "jsonbench"), Timeout: time.Minute, MinWarm: 1})
+	for _, payload := range []string{"string", "object"} {
+		for _, op := range []string{"v1-raw", "v1-typed", "v1-valid", "sdk-raw", "sdk-typed", "v2-raw", "v2-typed", "v2-valid"} {
+			b.Run(payload+"/"+op, func(b *testing.B) {
+				out, err := f.Invoke(context.Background(), []byte(op+":"+payload+":"+strconv.Itoa(b.N)))
+				if err != nil {
+					if strings.Contains(err.Error(), "no op") {
+						b.Skip(err)
+					}
+					b.Fatal(err)
+				}
+				var r struct {
+					NsPerOp float64 `json:"ns_per_op"`
+				}
+				if err := json.Unmarshal(out, &r); err != nil {
+					b.Fatal(err, string(out))
+				}
+				b.ReportMetric(r.NsPerOp, "guest-ns/op")
+			})
+		}
+	}
+}
+
 // BenchmarkColdStart: every invocation in a new sandbox (MaxUses 1):
 // instantiate, _initialize, one echo, close.
 func BenchmarkColdStart(b *testing.B) {

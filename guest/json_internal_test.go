@@ -2,7 +2,9 @@ package guest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strings"
 	"testing"
 )
@@ -41,4 +43,36 @@ func FuzzScanJSON(f *testing.F) {
 			t.Fatalf("scanJSON refuses %q, which encoding/json accepts", b)
 		}
 	})
+}
+
+func TestSpecial8(t *testing.T) {
+	// Every position, every byte value: the lowest marked byte is the
+	// first special one.
+	for pos := range 8 {
+		for c := range 256 {
+			var word [8]byte
+			for i := range word {
+				word[i] = 'a'
+			}
+			word[pos] = byte(c)
+			word[7] = byte(255 - c) // another byte above, special or not
+			first := -1
+			for i, b := range word {
+				if b == '"' || b == '\\' || b < 0x20 {
+					first = i
+					break
+				}
+			}
+			m := special8(binary.LittleEndian.Uint64(word[:]))
+			if first < 0 {
+				if m != 0 {
+					t.Fatalf("%q: mask %#x, but nothing is special", word, m)
+				}
+				continue
+			}
+			if got := bits.TrailingZeros64(m) / 8; got != first {
+				t.Fatalf("%q: first marked byte %d, want %d", word, got, first)
+			}
+		}
+	}
 }
