@@ -63,6 +63,17 @@ var (
 // []byte is encoded as a base64 JSON string and json.RawMessage is copied
 // through (compacted), as encoding/json does.
 //
+// An event of type json.RawMessage or []byte, or a response whose value is
+// one, is checked, copied or compacted, and base64-decoded or encoded by
+// the SDK itself, without encoding/json's scanner, when it is valid: the
+// bytes, and the event the handler gets, are those encoding/json would
+// give. Anything else (invalid JSON, data after the event's first value,
+// nesting deeper than 256 levels) takes encoding/json's way, so that the
+// errors are its own too.
+//
+// The response the returned Handler gives is valid until its next call,
+// which reuses the buffer, as aws-lambda-go's lambda.NewHandler does.
+//
 // An invalid handler yields an error that names the problem.
 func NewHandler(handler any) (Handler, error) {
 	if handler == nil {
@@ -256,7 +267,11 @@ func (h *reflectHandler) Invoke(ctx context.Context, payload []byte) ([]byte, er
 // that is exactly one value is checked and copied without encoding/json.
 func (h *reflectHandler) decodeEvent(payload []byte) (reflect.Value, error) {
 	event := reflect.New(h.eventType)
-	switch h.eventKind {
+	kind := h.eventKind
+	if !fastJSON {
+		kind = eventJSON
+	}
+	switch kind {
 	case eventRawMessage:
 		if _, ok := scanJSON(nil, payload, false); ok {
 			*event.Interface().(*json.RawMessage) = bytes.Clone(trimSpace(payload))
@@ -310,6 +325,9 @@ func returnedError(v reflect.Value) error {
 // does. A json.RawMessage or a []byte is written without encoding/json,
 // when it is valid, as encoding/json would write it.
 func encodeResponse(b *outBuffer, val any) ([]byte, error) {
+	if !fastJSON {
+		return encodeJSON(b, val)
+	}
 	switch v := val.(type) {
 	case json.RawMessage:
 		if v == nil {
@@ -329,6 +347,12 @@ func encodeResponse(b *outBuffer, val any) ([]byte, error) {
 		b.buf.Write(out)
 		return b.buf.Bytes(), nil
 	}
+	return encodeJSON(b, val)
+}
+
+// encodeJSON encodes a handler's result into b with encoding/json, as
+// aws-lambda-go does.
+func encodeJSON(b *outBuffer, val any) ([]byte, error) {
 	if err := b.enc.Encode(val); err != nil {
 		// Not JSON, but a reader: its bytes are the response.
 		if r, ok := val.(io.Reader); ok {
