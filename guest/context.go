@@ -109,8 +109,8 @@ func (b *invocationBase) AfterFunc(f func()) (stop func() bool) {
 	}
 }
 
-// closedChan is the Done channel of an invocation cancelled before its
-// Done was first called.
+// closedChan is the Done channel of an ended invocationBase, which cancels
+// std at once if the invocation ended before Done was first called.
 var closedChan = func() chan struct{} {
 	c := make(chan struct{})
 	close(c)
