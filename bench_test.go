@@ -124,15 +124,20 @@ func echoRequest() *abi.Request {
 		FunctionName: "echo", FunctionVersion: "$LATEST", InvokedFunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:echo", Payload: payload1K}
 }
 
-// echoGuests are the two Go echo guests: "json" is a typed aws-lambda-go
+// echoGuests are the Go echo guests: "json" is a typed aws-lambda-go
 // style handler (json.RawMessage in and out, decoded and re-encoded by the
 // SDK as aws-lambda-go does); "bytes" is a guest.Handler that returns the
-// payload untouched, so it measures the runtime and the SDK alone.
-var echoGuests = []string{"json", "bytes"}
+// payload untouched, so it measures the runtime and the SDK alone; "bare" is
+// no SDK at all, the two ABI exports written by hand with //go:wasmexport,
+// copying the payload into a new slice: the floor of a Go guest.
+var echoGuests = []string{"json", "bytes", "bare"}
 
 func echoGuest(b *testing.B, name string) []byte {
-	if name == "json" {
+	switch name {
+	case "json":
 		return testguest.Go(b, "echo")
+	case "bare":
+		return testguest.Go(b, "bare")
 	}
 	return testguest.Go(b, "bytes")
 }
@@ -198,6 +203,37 @@ func BenchmarkNativeHandler(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if _, err := h.Invoke(ctx, payload1K); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGuestJSON times JSON work inside a guest (testdata/guests/go/
+// jsonbench), with the guest's own clock, per operation: a 1 KiB echo,
+// decoded and encoded, of a JSON string and of an API Gateway style object,
+// through aws-lambda-go's way with encoding/json (a json.RawMessage, or a
+// typed event), the SDK's handlers, and encoding/json's scanner alone. Run
+// with GOEXPERIMENT=jsonv2, the guest also has encoding/json/v2's, and its
+// encoding/json is the one built on v2.
+func BenchmarkGuestJSON(b *testing.B) {
+	f := benchDeploy(b, benchRuntime(b), lambda.FunctionConfig{Name: "jsonbench", Code: testguest.Go(b, "jsonbench"), Timeout: time.Minute, MinWarm: 1})
+	for _, payload := range []string{"string", "object"} {
+		for _, op := range []string{"v1-raw", "v1-typed", "v1-valid", "sdk-raw", "sdk-typed", "v2-raw", "v2-typed", "v2-valid"} {
+			b.Run(payload+"/"+op, func(b *testing.B) {
+				out, err := f.Invoke(context.Background(), []byte(op+":"+payload+":"+strconv.Itoa(b.N)))
+				if err != nil {
+					if strings.Contains(err.Error(), "no op") {
+						b.Skip(err)
+					}
+					b.Fatal(err)
+				}
+				var r struct {
+					NsPerOp float64 `json:"ns_per_op"`
+				}
+				if err := json.Unmarshal(out, &r); err != nil {
+					b.Fatal(err, string(out))
+				}
+				b.ReportMetric(r.NsPerOp, "guest-ns/op")
+			})
 		}
 	}
 }

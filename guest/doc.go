@@ -33,6 +33,23 @@
 // handler code written for AWS Lambda moves over with only the init wiring
 // changed.
 //
+// The context behaves as context.WithDeadline's would, wrapped by
+// lambdacontext.NewContext, for everything the standard library does with
+// it (derived contexts, context.AfterFunc, context.Cause), but it is
+// cheaper: it starts no timer unless the handler, or a context derived
+// from it, calls Done, and its Err reports context.DeadlineExceeded as soon
+// as the deadline has passed, by the clock, rather than once a timer has
+// fired. It is cancelled when the handler returns.
+//
+// A json.RawMessage or []byte event or response is decoded and encoded
+// without encoding/json's scanner, whose call per byte is slow in
+// WebAssembly, but to the same bytes and with the same errors: see
+// NewHandler. Other types go through encoding/json, as in aws-lambda-go. A
+// guest built with GOEXPERIMENT=jsonv2 gets the encoding/json that Go
+// implements on top of encoding/json/v2, which differs in details, and
+// then the SDK leaves every event and response to it (docs/PERFORMANCE.md
+// compares them).
+//
 // A returned error becomes a function error (result status 1) whose
 // errorMessage is err.Error() and whose errorType is the name of the error's
 // type, through one pointer ("errorString" for errors.New, "" for an unnamed

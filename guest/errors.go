@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync/atomic"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
@@ -86,15 +87,23 @@ func invokeResponseError(ire messages.InvokeResponse_Error) (abi.Status, []byte)
 	return errorResult(status, p)
 }
 
-// errorResult encodes an error payload.
+// errorBuffer is the buffer the last error payload was encoded into, kept
+// for the next: the payload is valid until the next call.
+var errorBuffer atomic.Pointer[outBuffer]
+
+// errorResult encodes an error payload as json.Marshal does (aws-lambda-go
+// marshals its error with it), into a buffer reused from call to call.
 func errorResult(s abi.Status, p abi.ErrorPayload) (abi.Status, []byte) {
-	b, err := json.Marshal(p)
-	if err != nil {
+	buf := takeBuffer(&errorBuffer, true)
+	defer keepBuffer(&errorBuffer, buf)
+	if err := buf.enc.Encode(&p); err != nil {
 		// Only strings, ints and slices of them: unreachable, but never
 		// return an empty error payload.
-		b, _ = json.Marshal(abi.ErrorPayload{Message: err.Error(), Type: errTypeSerialization})
+		b, _ := json.Marshal(abi.ErrorPayload{Message: err.Error(), Type: errTypeSerialization})
+		return s, b
 	}
-	return s, b
+	b := buf.buf.Bytes()
+	return s, b[:len(b)-1] // drop the encoder's newline
 }
 
 // sdkError is an error result of the SDK itself, not of the handler.

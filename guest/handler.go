@@ -3,11 +3,13 @@ package guest
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"reflect"
+	"sync/atomic"
 )
 
 // Handler is a function's raw event handler: it takes the event as the caller
@@ -23,8 +25,10 @@ type Handler interface {
 }
 
 var (
-	contextType = reflect.TypeFor[context.Context]()
-	errorType   = reflect.TypeFor[error]()
+	contextType    = reflect.TypeFor[context.Context]()
+	errorType      = reflect.TypeFor[error]()
+	rawMessageType = reflect.TypeFor[json.RawMessage]()
+	bytesType      = reflect.TypeFor[[]byte]()
 )
 
 // NewHandler validates handler and returns a Handler that JSON-decodes the
@@ -59,6 +63,17 @@ var (
 // []byte is encoded as a base64 JSON string and json.RawMessage is copied
 // through (compacted), as encoding/json does.
 //
+// An event of type json.RawMessage or []byte, or a response whose value is
+// one, is checked, copied or compacted, and base64-decoded or encoded by
+// the SDK itself, without encoding/json's scanner, when it is valid: the
+// bytes, and the event the handler gets, are those encoding/json would
+// give. Anything else (invalid JSON, data after the event's first value,
+// nesting deeper than 256 levels) takes encoding/json's way, so that the
+// errors are its own too.
+//
+// The response the returned Handler gives is valid until its next call,
+// which reuses the buffer, as aws-lambda-go's lambda.NewHandler does.
+//
 // An invalid handler yields an error that names the problem.
 func NewHandler(handler any) (Handler, error) {
 	if handler == nil {
@@ -81,6 +96,12 @@ func NewHandler(handler any) (Handler, error) {
 	rh := &reflectHandler{fn: reflect.ValueOf(handler), takesContext: takesContext}
 	if n := t.NumIn(); n == 2 || (n == 1 && !takesContext) {
 		rh.eventType = t.In(n - 1)
+		switch rh.eventType {
+		case rawMessageType:
+			rh.eventKind = eventRawMessage
+		case bytesType:
+			rh.eventKind = eventBytes
+		}
 	}
 	if n := t.NumOut(); n > 0 {
 		rh.errType = t.Out(n - 1)
@@ -146,29 +167,79 @@ type reflectHandler struct {
 	fn           reflect.Value
 	takesContext bool
 	eventType    reflect.Type // nil when the handler takes no event
+	eventKind    eventKind
 	errType      reflect.Type // nil when the handler returns nothing
 	hasValue     bool         // the handler returns (TOut, error)
+
+	// out is the buffer the last response was encoded into, kept for the
+	// next: a response is valid until the next call, as aws-lambda-go's.
+	out atomic.Pointer[outBuffer]
+}
+
+// eventKind picks how an event is decoded.
+type eventKind int
+
+const (
+	eventJSON       eventKind = iota // encoding/json
+	eventRawMessage                  // json.RawMessage: checked and copied
+	eventBytes                       // []byte: a base64 JSON string
+)
+
+// outBuffer is a reusable buffer with its encoder.
+type outBuffer struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+// maxKeptBuffer bounds the buffer kept for the next response, so that one
+// large response does not hold its memory for the instance's life.
+const maxKeptBuffer = 1 << 20
+
+func newOutBuffer(escapeHTML bool) *outBuffer {
+	b := &outBuffer{}
+	b.enc = json.NewEncoder(&b.buf)
+	b.enc.SetEscapeHTML(escapeHTML)
+	return b
+}
+
+// takeBuffer returns the kept buffer, emptied, or a new one.
+func takeBuffer(p *atomic.Pointer[outBuffer], escapeHTML bool) *outBuffer {
+	if b := p.Swap(nil); b != nil {
+		b.buf.Reset()
+		return b
+	}
+	return newOutBuffer(escapeHTML)
+}
+
+// keepBuffer keeps b for the next takeBuffer, unless it has grown too big.
+func keepBuffer(p *atomic.Pointer[outBuffer], b *outBuffer) {
+	if b.buf.Cap() <= maxKeptBuffer {
+		p.Store(b)
+	}
 }
 
 // Invoke decodes the event, calls the function and encodes its result. A
 // panic in the function is not recovered here.
 func (h *reflectHandler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	args := make([]reflect.Value, 0, 2)
+	var args [2]reflect.Value
+	n := 0
 	if h.takesContext {
 		if ctx == nil {
 			ctx = context.Background()
 		}
-		args = append(args, reflect.ValueOf(&ctx).Elem())
+		args[n] = reflect.ValueOf(&ctx).Elem()
+		n++
 	}
 	if h.eventType != nil {
-		event := reflect.New(h.eventType)
-		if err := json.NewDecoder(bytes.NewReader(payload)).Decode(event.Interface()); err != nil {
+		event, err := h.decodeEvent(payload)
+		if err != nil {
 			return nil, err
 		}
-		args = append(args, event.Elem())
+		args[n] = event
+		n++
 	}
 
-	out := h.fn.Call(args)
+	out := h.fn.Call(args[:n])
 
 	if h.errType != nil {
 		if err := returnedError(out[len(out)-1]); err != nil {
@@ -179,7 +250,56 @@ func (h *reflectHandler) Invoke(ctx context.Context, payload []byte) ([]byte, er
 	if h.hasValue {
 		val = out[0].Interface()
 	}
-	return encodeResponse(val)
+	b := takeBuffer(&h.out, false)
+	defer keepBuffer(&h.out, b)
+	return encodeResponse(b, val)
+}
+
+// decodeEvent decodes the event as aws-lambda-go does, with a json.Decoder:
+// the first JSON value of payload, whatever follows it.
+//
+// A payload that is exactly one JSON value, which is all but always the
+// case, decodes the same with json.Unmarshal, without the Decoder's
+// buffers; json.Unmarshal fails with a *json.SyntaxError, before it
+// decodes anything, on any other, which then goes to the Decoder. (So an
+// UnmarshalJSON method of the event that itself returns a
+// *json.SyntaxError runs a second time.) A json.RawMessage or []byte event
+// that is exactly one value is checked and copied without encoding/json.
+func (h *reflectHandler) decodeEvent(payload []byte) (reflect.Value, error) {
+	event := reflect.New(h.eventType)
+	kind := h.eventKind
+	if !fastJSON {
+		kind = eventJSON
+	}
+	switch kind {
+	case eventRawMessage:
+		if _, ok := scanJSON(nil, payload, false); ok {
+			*event.Interface().(*json.RawMessage) = bytes.Clone(trimSpace(payload))
+			return event.Elem(), nil
+		}
+	case eventBytes:
+		v := trimSpace(payload)
+		if string(v) == "null" {
+			return event.Elem(), nil
+		}
+		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && isBase64(v[1:len(v)-1]) {
+			s := v[1 : len(v)-1]
+			b := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
+			if n, err := base64.StdEncoding.Decode(b, s); err == nil {
+				*event.Interface().(*[]byte) = b[:n]
+				return event.Elem(), nil
+			}
+		}
+	}
+	err := json.Unmarshal(payload, event.Interface())
+	if _, syntax := err.(*json.SyntaxError); syntax {
+		event = reflect.New(h.eventType)
+		err = json.NewDecoder(bytes.NewReader(payload)).Decode(event.Interface())
+	}
+	if err != nil {
+		return reflect.Value{}, err
+	}
+	return event.Elem(), nil
 }
 
 // returnedError returns the handler's error result, or nil. A nil pointer (or
@@ -201,12 +321,39 @@ func returnedError(v reflect.Value) error {
 	return err
 }
 
-// encodeResponse encodes a handler's result the way aws-lambda-go does.
-func encodeResponse(val any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(val); err != nil {
+// encodeResponse encodes a handler's result into b the way aws-lambda-go
+// does. A json.RawMessage or a []byte is written without encoding/json,
+// when it is valid, as encoding/json would write it.
+func encodeResponse(b *outBuffer, val any) ([]byte, error) {
+	if !fastJSON {
+		return encodeJSON(b, val)
+	}
+	switch v := val.(type) {
+	case json.RawMessage:
+		if v == nil {
+			break
+		}
+		if out, ok := scanJSON(b.buf.AvailableBuffer(), v, true); ok {
+			b.buf.Write(out)
+			return b.buf.Bytes(), nil
+		}
+	case []byte:
+		if v == nil {
+			break
+		}
+		out := append(b.buf.AvailableBuffer(), '"')
+		out = base64.StdEncoding.AppendEncode(out, v)
+		out = append(out, '"')
+		b.buf.Write(out)
+		return b.buf.Bytes(), nil
+	}
+	return encodeJSON(b, val)
+}
+
+// encodeJSON encodes a handler's result into b with encoding/json, as
+// aws-lambda-go does.
+func encodeJSON(b *outBuffer, val any) ([]byte, error) {
+	if err := b.enc.Encode(val); err != nil {
 		// Not JSON, but a reader: its bytes are the response.
 		if r, ok := val.(io.Reader); ok {
 			return readResponse(r)
@@ -215,11 +362,11 @@ func encodeResponse(val any) ([]byte, error) {
 	}
 	// A reader that encodes to a JSON object without fields is a raw
 	// response; one with exported fields is encoded as JSON.
-	if r, ok := val.(io.Reader); ok && bytes.HasPrefix(buf.Bytes(), []byte("{}")) {
+	if r, ok := val.(io.Reader); ok && bytes.HasPrefix(b.buf.Bytes(), []byte("{}")) {
 		return readResponse(r)
 	}
-	b := buf.Bytes()
-	return b[:len(b)-1], nil // drop the encoder's newline
+	out := b.buf.Bytes()
+	return out[:len(out)-1], nil // drop the encoder's newline
 }
 
 // readResponse reads a raw response and closes it if it is a Closer.

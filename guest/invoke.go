@@ -2,11 +2,6 @@ package guest
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"time"
-
-	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/wasmlambda/lambda/internal/abi"
 )
@@ -24,53 +19,38 @@ func invokeEnvelope(envelope []byte) (abi.Status, []byte) {
 	if registered == nil {
 		return sdkError(errTypeNoHandler, noHandlerMessage)
 	}
-	req, err := abi.DecodeRequest(envelope)
+	req, err := abi.DecodeRequestView(envelope)
 	if err != nil {
 		return sdkError(errTypeInvalidEnvelope, err.Error())
 	}
-	return serve(registered, &req)
+	return serveView(registered, &req)
 }
 
-// serve runs h on one request: it builds the invocation context, calls h,
-// recovers a panic, and returns the result status and payload. The context is
-// cancelled when h returns.
+// serve runs h on one request; see serveView.
 func serve(h Handler, req *abi.Request) (abi.Status, []byte) {
-	ctx, cancel, err := invocationContext(context.Background(), req)
+	return serveView(h, &abi.RequestView{
+		DeadlineMs:         req.DeadlineMs,
+		MemoryMB:           req.MemoryMB,
+		RequestID:          []byte(req.RequestID),
+		FunctionName:       []byte(req.FunctionName),
+		FunctionVersion:    []byte(req.FunctionVersion),
+		InvokedFunctionARN: []byte(req.InvokedFunctionARN),
+		ClientContext:      req.ClientContext,
+		Identity:           req.Identity,
+		Payload:            req.Payload,
+	})
+}
+
+// serveView runs h on one request: it builds the invocation context, calls
+// h, recovers a panic, and returns the result status and payload. The
+// context is cancelled when h returns.
+func serveView(h Handler, req *abi.RequestView) (abi.Status, []byte) {
+	ctx, err := newInvocation(req)
 	if err != nil {
 		return sdkError(errTypeInvalidContext, err.Error())
 	}
-	defer cancel()
+	defer ctx.cancel(canceled)
 	return callHandler(ctx, h, req.Payload)
-}
-
-// invocationContext derives the context a handler sees from parent: the
-// deadline (none if req.DeadlineMs is not positive) and a
-// *lambdacontext.LambdaContext.
-func invocationContext(parent context.Context, req *abi.Request) (context.Context, context.CancelFunc, error) {
-	lc := &lambdacontext.LambdaContext{
-		AwsRequestID:       req.RequestID,
-		InvokedFunctionArn: req.InvokedFunctionARN,
-	}
-	if len(req.ClientContext) > 0 {
-		if err := json.Unmarshal(req.ClientContext, &lc.ClientContext); err != nil {
-			return nil, nil, fmt.Errorf("failed to unmarshal client context json: %v", err)
-		}
-	}
-	if len(req.Identity) > 0 {
-		if err := json.Unmarshal(req.Identity, &lc.Identity); err != nil {
-			return nil, nil, fmt.Errorf("failed to unmarshal cognito identity json: %v", err)
-		}
-	}
-	var (
-		ctx    context.Context
-		cancel context.CancelFunc
-	)
-	if req.DeadlineMs > 0 {
-		ctx, cancel = context.WithDeadline(parent, time.UnixMilli(req.DeadlineMs))
-	} else {
-		ctx, cancel = context.WithCancel(parent)
-	}
-	return lambdacontext.NewContext(ctx, lc), cancel, nil
 }
 
 // callHandler calls h and turns its outcome into a result. It is not

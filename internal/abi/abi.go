@@ -108,7 +108,43 @@ var ErrMalformed = errors.New("abi: malformed envelope")
 // DecodeRequest decodes a request envelope. The byte slices of the result
 // alias b; the strings are copies.
 func DecodeRequest(b []byte) (Request, error) {
-	var r Request
+	v, err := DecodeRequestView(b)
+	if err != nil {
+		return Request{}, err
+	}
+	return Request{
+		DeadlineMs:         v.DeadlineMs,
+		MemoryMB:           v.MemoryMB,
+		RequestID:          string(v.RequestID),
+		FunctionName:       string(v.FunctionName),
+		FunctionVersion:    string(v.FunctionVersion),
+		InvokedFunctionARN: string(v.InvokedFunctionARN),
+		ClientContext:      v.ClientContext,
+		Identity:           v.Identity,
+		Payload:            v.Payload,
+	}, nil
+}
+
+// RequestView is a request envelope decoded without a copy: every field
+// aliases the envelope. The guest decodes this way, and copies only the
+// fields it keeps.
+type RequestView struct {
+	DeadlineMs int64
+	MemoryMB   uint32
+
+	RequestID          []byte
+	FunctionName       []byte
+	FunctionVersion    []byte
+	InvokedFunctionARN []byte
+	ClientContext      []byte
+	Identity           []byte
+	Payload            []byte
+}
+
+// DecodeRequestView decodes a request envelope without allocating (except
+// for the error of a malformed one).
+func DecodeRequestView(b []byte) (RequestView, error) {
+	var r RequestView
 	if len(b) < HeaderSize {
 		return r, fmt.Errorf("%w: %d bytes is shorter than the %d-byte header", ErrMalformed, len(b), HeaderSize)
 	}
@@ -119,15 +155,15 @@ func DecodeRequest(b []byte) (Request, error) {
 	r.DeadlineMs = int64(le.Uint64(b[8:]))
 	r.MemoryMB = le.Uint32(b[16:])
 	d := decoder{b: b, off: HeaderSize}
-	r.RequestID = string(d.field())
-	r.FunctionName = string(d.field())
-	r.FunctionVersion = string(d.field())
-	r.InvokedFunctionARN = string(d.field())
+	r.RequestID = d.field()
+	r.FunctionName = d.field()
+	r.FunctionVersion = d.field()
+	r.InvokedFunctionARN = d.field()
 	r.ClientContext = d.field()
 	r.Identity = d.field()
 	r.Payload = d.field()
 	if d.err != nil {
-		return Request{}, d.err
+		return RequestView{}, d.err
 	}
 	return r, nil
 }

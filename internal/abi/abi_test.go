@@ -130,6 +130,36 @@ func TestDecodeRequestAliasing(t *testing.T) {
 	require.Equal(t, id, got.RequestID)
 }
 
+func TestDecodeRequestView(t *testing.T) {
+	r := fullRequest()
+	b := encode(t, &r)
+	v, err := DecodeRequestView(b)
+	require.NoError(t, err)
+	require.Equal(t, r.DeadlineMs, v.DeadlineMs)
+	require.Equal(t, r.MemoryMB, v.MemoryMB)
+	for _, f := range []struct {
+		name      string
+		want, got []byte
+	}{
+		{"RequestID", []byte(r.RequestID), v.RequestID},
+		{"FunctionName", []byte(r.FunctionName), v.FunctionName},
+		{"FunctionVersion", []byte(r.FunctionVersion), v.FunctionVersion},
+		{"InvokedFunctionARN", []byte(r.InvokedFunctionARN), v.InvokedFunctionARN},
+		{"ClientContext", r.ClientContext, v.ClientContext},
+		{"Identity", r.Identity, v.Identity},
+		{"Payload", r.Payload, v.Payload},
+	} {
+		require.Equal(t, f.want, f.got, f.name)
+		// Every field aliases the envelope and is capped.
+		require.Equal(t, len(f.got), cap(f.got), f.name)
+	}
+	require.Same(t, &b[len(b)-len(r.Payload)], &v.Payload[0])
+	require.Zero(t, testing.AllocsPerRun(100, func() { _, _ = DecodeRequestView(b) }), "decoding allocates nothing")
+
+	_, err = DecodeRequestView(b[:HeaderSize+3])
+	require.ErrorIs(t, err, ErrMalformed)
+}
+
 func TestDecodeRequestIgnoresFlagsAndTrailingBytes(t *testing.T) {
 	r := fullRequest()
 	b := encode(t, &r)

@@ -246,7 +246,8 @@ func buildOnce(out string, cmd func(out string) *exec.Cmd) error {
 // the inputs.
 func hashInputs(tool string, inputs, args []string) (string, error) {
 	h := sha256.New()
-	fmt.Fprintln(h, tool, runtime.Version(), strings.Join(args, " "))
+	// GOEXPERIMENT changes what the go command builds.
+	fmt.Fprintln(h, tool, runtime.Version(), strings.Join(args, " "), os.Getenv("GOEXPERIMENT"))
 	if v, err := exec.Command(tool, "--version").CombinedOutput(); err == nil {
 		h.Write(v)
 	}
