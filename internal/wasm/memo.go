@@ -49,6 +49,17 @@ func (c *rewriteMemo) instrument(code []byte) ([]byte, error) {
 	return out, nil
 }
 
+// ForgetRewrites empties the memo of rewritten modules, so that the next
+// deploy of any code in this process finds only what a new process would:
+// the on-disk cache, if any. For benchmarks and tests.
+func ForgetRewrites() {
+	rewrites.mu.Lock()
+	defer rewrites.mu.Unlock()
+	clear(rewrites.entries)
+	rewrites.entries = nil
+	rewrites.bytes = 0
+}
+
 func (c *rewriteMemo) get(key [sha256.Size]byte) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
