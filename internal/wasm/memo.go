@@ -3,6 +3,7 @@ package wasm
 import (
 	"crypto/sha256"
 	"sync"
+	"sync/atomic"
 )
 
 // Bounds of the rewrite memo.
@@ -34,17 +35,27 @@ type memoEntry struct {
 	out []byte
 }
 
-// instrument returns instrument(code), from the memo when it can.
-func (c *rewriteMemo) instrument(code []byte) ([]byte, error) {
+// rewriteRuns counts the rewrites the memo could not avoid, for tests.
+var rewriteRuns atomic.Int64
+
+// instrument returns instrument(code), from the memo or else from disk
+// (when disk is not nil) when it can. A rewrite it has to make is stored in
+// both.
+func (c *rewriteMemo) instrument(code []byte, disk *rewriteStore) ([]byte, error) {
 	key := sha256.Sum256(code)
 	if out, ok := c.get(key); ok {
 		return out, nil
 	}
-	out, err := instrument(code)
-	if err != nil {
-		return nil, err
+	out, ok := disk.get(key)
+	if !ok {
+		rewriteRuns.Add(1)
+		var err error
+		if out, err = instrument(code); err != nil {
+			return nil, err
+		}
+		out = out[:len(out):len(out)] // an append by a caller copies
+		disk.put(key, out)
 	}
-	out = out[:len(out):len(out)] // an append by a caller copies
 	c.put(key, out)
 	return out, nil
 }
