@@ -58,10 +58,12 @@ import (
 // the documented default; no field here can be turned off with a negative
 // value.
 type Options struct {
-	// CacheDir, when set, keeps compiled code on disk there, so that a
-	// later process deploys the same module in milliseconds rather than
-	// compiling it again. The directory is created if needed. Compiled code
-	// is always cached in memory as well; default none on disk.
+	// CacheDir, when set, keeps compiled code on disk there, with each
+	// module's instrumented rewrite (in its subdirectory "rewrite"), so
+	// that a later process deploys the same module in milliseconds rather
+	// than rewriting and compiling it again. The directory is created if
+	// needed. Compiled code is always cached in memory as well; default
+	// none on disk.
 	CacheDir string
 
 	// Logger receives the guests' output and the START, END and REPORT

@@ -42,6 +42,19 @@ const (
 	FuelPerCheck = 1 << 14
 )
 
+// rewriterVersion names the rewrite's output in the on-disk cache of
+// rewritten modules (rewritecache.go), whose entries are keyed by the
+// original module's hash and this version.
+//
+// Bump it with every change that can alter what instrument returns for some
+// input: the inserted code, FuelPerCheck, bulkShift, CheckModule, CheckName,
+// StartExport, the data segment merging of data.go, the sections kept or
+// dropped, their order. Otherwise a process would load a rewrite made by an
+// older build from a cache directory and run it as if it were this build's.
+// A change that leaves every output byte for byte the same (speed, error
+// messages) needs no bump.
+const rewriterVersion = 1
+
 const (
 	secCustom   = 0
 	secType     = 1

@@ -3,6 +3,7 @@ package wasm
 import (
 	"crypto/sha256"
 	"sync"
+	"sync/atomic"
 )
 
 // Bounds of the rewrite memo.
@@ -34,19 +35,40 @@ type memoEntry struct {
 	out []byte
 }
 
-// instrument returns instrument(code), from the memo when it can.
-func (c *rewriteMemo) instrument(code []byte) ([]byte, error) {
+// rewriteRuns counts the rewrites the memo could not avoid, for tests.
+var rewriteRuns atomic.Int64
+
+// instrument returns instrument(code), from the memo or else from disk
+// (when disk is not nil) when it can. A rewrite it has to make is stored in
+// both.
+func (c *rewriteMemo) instrument(code []byte, disk *rewriteStore) ([]byte, error) {
 	key := sha256.Sum256(code)
 	if out, ok := c.get(key); ok {
 		return out, nil
 	}
-	out, err := instrument(code)
-	if err != nil {
-		return nil, err
+	out, ok := disk.get(key)
+	if !ok {
+		rewriteRuns.Add(1)
+		var err error
+		if out, err = instrument(code); err != nil {
+			return nil, err
+		}
+		out = out[:len(out):len(out)] // an append by a caller copies
+		disk.put(key, out)
 	}
-	out = out[:len(out):len(out)] // an append by a caller copies
 	c.put(key, out)
 	return out, nil
+}
+
+// ForgetRewrites empties the memo of rewritten modules, so that the next
+// deploy of any code in this process finds only what a new process would:
+// the on-disk cache, if any. For benchmarks and tests.
+func ForgetRewrites() {
+	rewrites.mu.Lock()
+	defer rewrites.mu.Unlock()
+	clear(rewrites.entries)
+	rewrites.entries = nil
+	rewrites.bytes = 0
 }
 
 func (c *rewriteMemo) get(key [sha256.Size]byte) ([]byte, bool) {

@@ -23,30 +23,30 @@ func TestRewriteMemo(t *testing.T) {
 	require.NoError(t, err)
 
 	c := &rewriteMemo{maxEntries: 2, maxBytes: 1 << 20}
-	got, err := c.instrument(mods[0])
+	got, err := c.instrument(mods[0], nil)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
-	again, err := c.instrument(bytes.Clone(mods[0]))
+	again, err := c.instrument(bytes.Clone(mods[0]), nil)
 	require.NoError(t, err)
 	require.Same(t, &got[0], &again[0], "the same code shares the remembered output")
 	require.Equal(t, len(again), cap(again), "an append by a caller cannot write into it")
 
 	for _, m := range mods[1:] {
-		_, err := c.instrument(m)
+		_, err := c.instrument(m, nil)
 		require.NoError(t, err)
 	}
 	require.Len(t, c.entries, 2, "at most maxEntries are kept")
-	fresh, err := c.instrument(mods[0])
+	fresh, err := c.instrument(mods[0], nil)
 	require.NoError(t, err)
 	require.Equal(t, want, fresh)
 	require.NotSame(t, &got[0], &fresh[0], "the oldest entry was dropped and rewritten again")
 
 	small := &rewriteMemo{maxEntries: 8, maxBytes: len(want) - 1}
-	_, err = small.instrument(mods[0])
+	_, err = small.instrument(mods[0], nil)
 	require.NoError(t, err)
 	require.Empty(t, small.entries, "an output over maxBytes is not kept")
 
-	_, err = c.instrument([]byte("not wasm"))
+	_, err = c.instrument([]byte("not wasm"), nil)
 	require.Error(t, err)
 	require.Len(t, c.entries, 2, "a failed rewrite is not remembered")
 }

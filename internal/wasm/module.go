@@ -26,11 +26,13 @@ const PageSize = 65536
 // Cache is a compilation cache shared by every function of a runtime: in
 // memory always, and on disk when it was given a directory.
 type Cache struct {
-	cc wazero.CompilationCache
+	cc       wazero.CompilationCache
+	rewrites *rewriteStore // nil without a directory
 }
 
 // NewCache returns a compilation cache, kept on disk under dir when dir is
-// not empty.
+// not empty, together with the modules' instrumented rewrites (see
+// rewritecache.go).
 func NewCache(dir string) (*Cache, error) {
 	if dir == "" {
 		return &Cache{cc: wazero.NewCompilationCache()}, nil
@@ -39,7 +41,7 @@ func NewCache(dir string) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compilation cache directory %q: %w", dir, err)
 	}
-	return &Cache{cc: cc}, nil
+	return &Cache{cc: cc, rewrites: newRewriteStore(dir)}, nil
 }
 
 // Close releases the cache's compiled code held in memory.
@@ -149,7 +151,11 @@ func (m *Module) compile(ctx context.Context, cfg *Config) error {
 	if err != nil {
 		return fmt.Errorf("instantiate the check module: %w", err)
 	}
-	code, err := rewrites.instrument(cfg.Code)
+	var disk *rewriteStore
+	if cfg.Cache != nil {
+		disk = cfg.Cache.rewrites
+	}
+	code, err := rewrites.instrument(cfg.Code, disk)
 	if err != nil {
 		return fmt.Errorf("malformed wasm module: %w", err)
 	}

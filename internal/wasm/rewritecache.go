@@ -1,0 +1,121 @@
+package wasm
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+)
+
+// The on-disk cache of rewritten modules.
+//
+// A runtime given a cache directory keeps, beside wazero's compiled code, the
+// output of instrument for each module it deploys, so that a later process
+// deploying the same code reads the rewrite instead of redoing it, and then
+// pays only wazero's own cached compile. An entry is the file
+//
+//	<dir>/rewrite/<hex SHA-256 of the original module>-<rewriterVersion>.rw
+//
+// holding a header and the rewritten module:
+//
+//	"wlrewrt\x00" | SHA-256 of the original (32 bytes) | rewriterVersion (u32 LE)
+//	| CRC-32C of the rewritten module (u32 LE) | the rewritten module
+//
+// The name and the header both carry the key, so a file renamed or copied
+// under another key is refused. The checksum catches a file cut short or
+// damaged; such a file is ignored and written again. It does not stand
+// against someone who can write the directory on purpose: they could as well
+// change wazero's compiled machine code beside it, which wazero loads as it
+// finds it, so the directory must be as trusted as the process.
+//
+// Entries are written to a temporary file and renamed into place, so a
+// reader sees a whole entry or none, even with several processes at once.
+// A failure to read or write the cache only costs the rewrite; it never
+// fails a deploy. Nothing removes old entries, as wazero removes none of its
+// own.
+
+// rewriteMagic starts every entry.
+const rewriteMagic = "wlrewrt\x00"
+
+// rewriteHeaderSize is the size of an entry's header.
+const rewriteHeaderSize = len(rewriteMagic) + sha256.Size + 4 + 4
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// rewriteStore is the on-disk cache of rewritten modules under one
+// directory. A nil *rewriteStore caches nothing.
+type rewriteStore struct {
+	dir string
+}
+
+func newRewriteStore(cacheDir string) *rewriteStore {
+	if cacheDir == "" {
+		return nil
+	}
+	return &rewriteStore{dir: filepath.Join(cacheDir, "rewrite")}
+}
+
+func (s *rewriteStore) path(key [sha256.Size]byte) string {
+	return filepath.Join(s.dir, fmt.Sprintf("%s-%d.rw", hex.EncodeToString(key[:]), rewriterVersion))
+}
+
+// header returns an entry's header for the original's key and the
+// rewritten module out.
+func rewriteHeader(key [sha256.Size]byte, out []byte) []byte {
+	h := make([]byte, 0, rewriteHeaderSize)
+	h = append(h, rewriteMagic...)
+	h = append(h, key[:]...)
+	h = binary.LittleEndian.AppendUint32(h, rewriterVersion)
+	return binary.LittleEndian.AppendUint32(h, crc32.Checksum(out, castagnoli))
+}
+
+// get returns the rewrite of the module whose SHA-256 is key, if the cache
+// holds a sound entry for it.
+func (s *rewriteStore) get(key [sha256.Size]byte) ([]byte, bool) {
+	if s == nil {
+		return nil, false
+	}
+	b, err := os.ReadFile(s.path(key))
+	if err != nil || len(b) < rewriteHeaderSize {
+		return nil, false
+	}
+	out := b[rewriteHeaderSize:]
+	if !bytes.Equal(b[:rewriteHeaderSize], rewriteHeader(key, out)) {
+		return nil, false
+	}
+	return out[:len(out):len(out)], true
+}
+
+// put stores out, the rewrite of the module whose SHA-256 is key. It
+// reports whether it did.
+func (s *rewriteStore) put(key [sha256.Size]byte, out []byte) bool {
+	if s == nil {
+		return false
+	}
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return false
+	}
+	f, err := os.CreateTemp(s.dir, ".tmp-*")
+	if err != nil {
+		return false
+	}
+	_, err = f.Write(rewriteHeader(key, out))
+	if err == nil {
+		_, err = f.Write(out)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), s.path(key))
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+		return false
+	}
+	return true
+}

@@ -1,0 +1,118 @@
+package wasm
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmlambda/lambda/internal/testguest"
+)
+
+// newProcess stands for a new process on a cache directory: the rewrites
+// this one remembers are forgotten and the cache is opened afresh.
+func newProcess(t *testing.T, dir string) *Cache {
+	t.Helper()
+	ForgetRewrites()
+	c, err := NewCache(dir)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+// compileRuns compiles code with cache and returns how many rewrites that
+// took.
+func compileRuns(t *testing.T, code []byte, cache *Cache) int64 {
+	t.Helper()
+	before := rewriteRuns.Load()
+	m, err := Compile(context.Background(), Config{Code: code, MemoryLimitPages: testMemoryPages, Cache: cache})
+	require.NoError(t, err)
+	require.NoError(t, m.Close(context.Background()))
+	return rewriteRuns.Load() - before
+}
+
+// TestRewriteCacheAcrossProcesses checks that a second runtime on the same
+// cache directory takes the rewrite from disk instead of redoing it, and
+// that an entry that is not sound is ignored and written again.
+func TestRewriteCacheAcrossProcesses(t *testing.T) {
+	code := testguest.WAT(t, "counter")
+	other := testguest.WAT(t, "loop")
+	want, err := instrument(code)
+	require.NoError(t, err)
+	key := sha256.Sum256(code)
+	name := fmt.Sprintf("%x-%d.rw", key, rewriterVersion)
+
+	for _, tc := range []struct {
+		name string
+		// spoil changes the entry the first process wrote at path.
+		spoil func(t *testing.T, dir, path string)
+		runs  int64 // rewrites the second process makes
+	}{
+		{"sound", func(*testing.T, string, string) {}, 0},
+		{"a flipped byte in the module", func(t *testing.T, _, path string) {
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			b[len(b)-3] ^= 0x40
+			require.NoError(t, os.WriteFile(path, b, 0o600))
+		}, 1},
+		{"a flipped byte in the header", func(t *testing.T, _, path string) {
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			b[10] ^= 1
+			require.NoError(t, os.WriteFile(path, b, 0o600))
+		}, 1},
+		{"cut short", func(t *testing.T, _, path string) {
+			require.NoError(t, os.Truncate(path, 20))
+		}, 1},
+		{"empty", func(t *testing.T, _, path string) {
+			require.NoError(t, os.Truncate(path, 0))
+		}, 1},
+		{"another module's entry under this name", func(t *testing.T, dir, path string) {
+			require.Equal(t, int64(1), compileRuns(t, other, newProcess(t, dir)))
+			o := sha256.Sum256(other)
+			require.NoError(t, os.Rename(filepath.Join(filepath.Dir(path), fmt.Sprintf("%x-%d.rw", o, rewriterVersion)), path))
+		}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "rewrite", name)
+			require.Equal(t, int64(1), compileRuns(t, code, newProcess(t, dir)), "the first process rewrites")
+			require.FileExists(t, path)
+
+			tc.spoil(t, dir, path)
+			require.Equal(t, tc.runs, compileRuns(t, code, newProcess(t, dir)), "rewrites in the second process")
+			got, ok := newRewriteStore(dir).get(key)
+			require.True(t, ok, "the entry is sound after the second process")
+			require.Equal(t, want, got)
+			require.Equal(t, int64(0), compileRuns(t, code, newProcess(t, dir)), "a third process reads it")
+			tmp, err := filepath.Glob(filepath.Join(dir, "rewrite", ".tmp-*"))
+			require.NoError(t, err)
+			require.Empty(t, tmp, "no temporary file is left behind")
+		})
+	}
+}
+
+// TestRewriteCacheUnwritable checks that a cache directory where no entry
+// can be written costs the rewrite but fails no deploy.
+func TestRewriteCacheUnwritable(t *testing.T) {
+	code := testguest.WAT(t, "counter")
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "rewrite"), nil, 0o600)) // a file, not a directory
+	require.Equal(t, int64(1), compileRuns(t, code, newProcess(t, dir)))
+	require.Equal(t, int64(1), compileRuns(t, code, newProcess(t, dir)))
+}
+
+// TestRewriteCacheWithoutDir checks that a cache without a directory keeps
+// the rewrites in memory only.
+func TestRewriteCacheWithoutDir(t *testing.T) {
+	code := testguest.WAT(t, "counter")
+	require.Equal(t, int64(1), compileRuns(t, code, newProcess(t, "")))
+	c := newProcess(t, "")
+	require.Nil(t, c.rewrites)
+	require.Equal(t, int64(1), compileRuns(t, code, c))
+	require.Equal(t, int64(0), compileRuns(t, code, c), "the memo remembers it within the process")
+}
