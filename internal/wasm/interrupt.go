@@ -53,7 +53,7 @@ const (
 // older build from a cache directory and run it as if it were this build's.
 // A change that leaves every output byte for byte the same (speed, error
 // messages) needs no bump.
-const rewriterVersion = 1
+const rewriterVersion = 2
 
 const (
 	secCustom   = 0
@@ -94,7 +94,11 @@ type rewriter struct {
 	fuel          uint32   // the fuel global's index
 	typeParams    []uint32 // parameter count of each type
 	funcTypes     []uint32 // type of each defined function
-	charge        []byte   // the current body's bulk-operation charge
+	globalOnly    bool     // keep the fuel in the global everywhere
+	fc            fuelCode // the current body's inserted code
+	loops         int      // the loops met in the current body
+	frames        []frame  // the current body's open frames
+	labels        []uint32 // a branch's labels
 }
 
 // bulkShift prices bulk memory and table operations: one step of fuel per
@@ -111,7 +115,11 @@ func (w *rewriter) fn(i uint32) uint32 {
 }
 
 // instrument returns code with deadline checks; see above.
-func instrument(code []byte) ([]byte, error) {
+func instrument(code []byte) ([]byte, error) { return instrumentWith(code, false) }
+
+// instrumentWith is instrument; with globalOnly, every function keeps the
+// fuel in the global, the reference the tests hold the rewrite to.
+func instrumentWith(code []byte, globalOnly bool) ([]byte, error) {
 	if len(code) < 8 || string(code[:4]) != "\x00asm" {
 		return nil, errors.New("not a wasm binary: bad magic number")
 	}
@@ -130,7 +138,7 @@ func instrument(code []byte) ([]byte, error) {
 		secs = append(secs, section{id, body})
 	}
 
-	var w rewriter
+	w := rewriter{globalOnly: globalOnly}
 	var types, importedGlobals, definedGlobals uint32
 	startFunc := int64(-1)
 	for _, s := range secs {
@@ -422,28 +430,125 @@ func (w *rewriter) custom(b []byte) ([]byte, error) {
 	return out, r.err
 }
 
+// Where the fuel lives while a function runs.
+//
+// Decrementing the global at every loop header costs a load and a store per
+// iteration, and the store feeds the next iteration's load: a loop of a few
+// instructions ran at half speed. So a function with a loop keeps the fuel
+// in a local of its own, a register, and the global holds it only across
+// calls and exits:
+//
+//   - at entry, the local is loaded from the global (and charged one step);
+//   - before every call, the local is stored into the global, for the
+//     callee, and after it reloaded, with what the callee left;
+//   - before every return, tail call, throw, branch out of the function and
+//     the body's final end, the local is stored into the global.
+//
+// The steps charged and the checks made are exactly those of a function
+// that decremented the global itself; only their place changes. A function
+// without a loop charges the global directly at its entry, as its calls
+// then need no store and reload.
+
 // checkCode is the sequence inserted at every function entry and loop
-// header, and before every bulk memory or table operation:
+// header, and after a bulk operation's charge, in a function that keeps the
+// fuel in the global:
 //
 //	fuel--; if fuel <= 0 { if check() { unreachable }; fuel = FuelPerCheck }
 func (w *rewriter) checkCode() []byte {
 	b := appendU32([]byte{0x23}, w.fuel) // global.get fuel
 	b = append(b, 0x41, 0x01, 0x6b)      // i32.const 1; i32.sub
 	b = appendU32(append(b, 0x24), w.fuel)
-	b = appendU32(append(b, 0x23), w.fuel)      // global.get fuel
-	b = append(b, 0x41, 0x00, 0x4c, 0x04, 0x40) // i32.const 0; i32.le_s; if
+	b = appendU32(append(b, 0x23), w.fuel) // global.get fuel
+	return w.refill(b, 0x24, w.fuel)
+}
+
+// refill appends to b, which leaves the decremented fuel on the stack, the
+// test and the refill: if fuel > 0 {} else { if check() { unreachable };
+// fuel = FuelPerCheck }, where set (global.set or local.set) of idx stores
+// the fuel. The empty then comes first so that wazero lays the code out
+// for it, the path taken all but once in FuelPerCheck.
+func (w *rewriter) refill(b []byte, set byte, idx uint32) []byte {
+	b = append(b, 0x41, 0x00, 0x4a, 0x04, 0x40, 0x05) // i32.const 0; i32.gt_s; if; else
 	b = appendU32(append(b, 0x10), w.check)
 	b = append(b, 0x04, 0x40, 0x00, 0x0b) // if; unreachable; end
 	b = append(b, 0x41)
 	b = appendS32(b, FuelPerCheck)
-	b = appendU32(append(b, 0x24), w.fuel) // global.set fuel
-	return append(b, 0x0b)                 // end
+	b = appendU32(append(b, set), idx)
+	return append(b, 0x0b) // end
+}
+
+// fuelCode is the code inserted into one function body.
+type fuelCode struct {
+	entry []byte // at the function's entry
+	// loop is inserted after a loop's block type when the loop takes
+	// parameters; see wrapped loops below for the others.
+	loop []byte
+	// head and cold are the two halves of a wrapped loop's check: head
+	// branches to the end of the block it starts when the fuel runs out,
+	// where cold calls the check, refills and branches back to the loop.
+	head, cold []byte
+	// charge takes a bulk operation's length from the top of the stack,
+	// leaving it there, and charges it, then checks.
+	charge []byte
+	// spill stores the fuel local into the global; reload loads it back.
+	// Both are nil when the function keeps the fuel in the global.
+	spill, reload []byte
+}
+
+// globalFuel is the code of a function that keeps the fuel in the global;
+// scratch is a free i32 local.
+func (w *rewriter) globalFuel(scratch uint32) fuelCode {
+	check := w.checkCode()
+	charge := appendU32([]byte{0x22}, scratch)       // local.tee scratch
+	charge = appendU32(append(charge, 0x23), w.fuel) // global.get fuel
+	charge = appendU32(append(charge, 0x20), scratch)
+	charge = append(charge, 0x41, bulkShift, 0x76, 0x6b) // i32.const shift; i32.shr_u; i32.sub
+	charge = appendU32(append(charge, 0x24), w.fuel)     // global.set fuel
+	return fuelCode{entry: check, loop: check, charge: append(charge, check...)}
+}
+
+// localFuel is the code of a function that keeps the fuel in the local
+// fuel; scratch is another free i32 local.
+func (w *rewriter) localFuel(scratch, fuel uint32) fuelCode {
+	entry := appendU32([]byte{0x23}, w.fuel) // global.get fuel
+	entry = append(entry, 0x41, 0x01, 0x6b)  // i32.const 1; i32.sub
+	entry = appendU32(append(entry, 0x22), fuel)
+	entry = w.refill(entry, 0x21, fuel)
+
+	loop := appendU32([]byte{0x20}, fuel) // local.get fuel
+	loop = append(loop, 0x41, 0x01, 0x6b) // i32.const 1; i32.sub
+	loop = appendU32(append(loop, 0x22), fuel)
+	loop = w.refill(loop, 0x21, fuel)
+
+	charge := appendU32([]byte{0x22}, scratch) // local.tee scratch
+	charge = appendU32(append(charge, 0x20), fuel)
+	charge = appendU32(append(charge, 0x20), scratch)
+	charge = append(charge, 0x41, bulkShift, 0x76, 0x6b) // i32.const shift; i32.shr_u; i32.sub
+	charge = appendU32(append(charge, 0x21), fuel)       // local.set fuel
+
+	head := appendU32([]byte{0x02, 0x40, 0x20}, fuel) // block; local.get fuel
+	head = append(head, 0x41, 0x01, 0x6b)             // i32.const 1; i32.sub
+	head = appendU32(append(head, 0x22), fuel)
+	head = append(head, 0x41, 0x00, 0x4c, 0x0d, 0x00) // i32.const 0; i32.le_s; br_if 0
+
+	cold := appendU32([]byte{0x10}, w.check)
+	cold = append(cold, 0x04, 0x40, 0x00, 0x0b) // if; unreachable; end
+	// One more than a refill: the branch back to the loop takes one step
+	// again, which the loop has already paid for.
+	cold = appendS32(append(cold, 0x41), FuelPerCheck+1)
+	cold = appendU32(append(cold, 0x21), fuel)
+	cold = append(cold, 0x0c, 0x00) // br 0 (the loop)
+
+	spill := appendU32([]byte{0x20}, fuel)         // local.get fuel
+	spill = appendU32(append(spill, 0x24), w.fuel) // global.set fuel
+	reload := appendU32([]byte{0x23}, w.fuel)      // global.get fuel
+	reload = appendU32(append(reload, 0x21), fuel) // local.set fuel
+	return fuelCode{entry: entry, loop: loop, head: head, cold: cold, charge: append(charge, loop...), spill: spill, reload: reload}
 }
 
 // code rewrites every function body: checks at entry and loop headers,
 // and renumbered function references.
 func (w *rewriter) code(b []byte) ([]byte, error) {
-	check := w.checkCode()
 	r := reader{b: b}
 	n := r.count()
 	if r.err != nil {
@@ -465,7 +570,7 @@ func (w *rewriter) code(b []byte) ([]byte, error) {
 			return nil, fmt.Errorf("function %d: type index %d out of range", i, t)
 		}
 		var err error
-		body, err = w.body(body[:0], fn, check, w.typeParams[t])
+		body, err = w.body(body[:0], fn, w.typeParams[t])
 		if err != nil {
 			return nil, fmt.Errorf("function body %d: %w", i, err)
 		}
@@ -476,9 +581,12 @@ func (w *rewriter) code(b []byte) ([]byte, error) {
 	return out, r.err
 }
 
-// body rewrites one function body. It declares one more i32 local, after
-// the others, to hold the length of a bulk operation while it is charged.
-func (w *rewriter) body(out, fn, check []byte, params uint32) ([]byte, error) {
+// body rewrites one function body. It declares two more i32 locals, after
+// the others: one to hold the length of a bulk operation while it is
+// charged, and one for the fuel. It first rewrites the body to keep the fuel
+// in that local; if the body has no loop, it rewrites it again to keep the
+// fuel in the global, and drops the local.
+func (w *rewriter) body(out, fn []byte, params uint32) ([]byte, error) {
 	r := reader{b: fn}
 	groups := r.count()
 	declStart := r.off
@@ -493,55 +601,207 @@ func (w *rewriter) body(out, fn, check []byte, params uint32) ([]byte, error) {
 	if locals >= 1<<30 {
 		return nil, fmt.Errorf("%d locals: too many", locals)
 	}
-	out = appendU32(out, groups+1)
-	out = append(out, fn[declStart:r.off]...)
+	start, code := len(out), r.off
+	if !w.globalOnly {
+		out = appendU32(out, groups+1)
+		out = append(out, fn[declStart:code]...)
+		out = append(out, 0x02, 0x7f) // two i32
+		w.fc = w.localFuel(uint32(locals), uint32(locals)+1)
+		w.loops = 0
+		out = append(out, w.fc.entry...)
+		var err error
+		if out, err = w.instructions(&r, out, true, false); err != nil || w.loops > 0 {
+			return out, err
+		}
+		r.off = code
+	}
+	out = appendU32(out[:start], groups+1)
+	out = append(out, fn[declStart:code]...)
 	out = append(out, 0x01, 0x7f) // one i32
-	out = append(out, check...)
-	charge := appendU32([]byte{0x22}, uint32(locals)) // local.tee scratch
-	charge = appendU32(append(charge, 0x23), w.fuel)  // global.get fuel
-	charge = appendU32(append(charge, 0x20), uint32(locals))
-	charge = append(charge, 0x41, bulkShift, 0x76, 0x6b) // i32.const shift; i32.shr_u; i32.sub
-	charge = appendU32(append(charge, 0x24), w.fuel)     // global.set fuel
-	charge = append(charge, check...)
-	w.charge = charge
-	return w.instructions(&r, out, check, false)
+	w.fc = w.globalFuel(uint32(locals))
+	out = append(out, w.fc.entry...)
+	return w.instructions(&r, out, true, false)
 }
 
 // expr copies a constant expression, renumbering ref.func, through its end.
 func (w *rewriter) expr(r *reader, out []byte) ([]byte, error) {
-	return w.instructions(r, out, nil, true)
+	return w.instructions(r, out, false, true)
 }
 
-// instructions copies instructions from r to out, inserting check after
-// every loop's block type and renumbering function references. With one
-// set, it stops after the first end at depth 0 (a constant expression).
-func (w *rewriter) instructions(r *reader, out, check []byte, one bool) ([]byte, error) {
+// Wrapped loops.
+//
+// A check inside the loop, if fuel <= 0 { ... }, costs a loop of a few
+// instructions a good part of its speed: wazero lays the check's call out
+// on the way through the loop, which then jumps over it every time. So a
+// loop without parameters is wrapped, which moves the call after the
+// loop's body:
+//
+//	block bt            ;; done
+//	  loop bt           ;; the loop
+//	    block           ;; cold
+//	      fuel--; br_if cold (fuel <= 0)
+//	      BODY
+//	      br done       ;; BODY's end: leave with the loop's results
+//	    end
+//	    if check() { unreachable }; fuel = FuelPerCheck + 1
+//	    br loop
+//	  end
+//	end
+//
+// Inside BODY, a branch to the loop now crosses cold too, and a branch out
+// of it crosses cold and done: their label indices are renumbered
+// (relabel). A loop with parameters keeps its check inside, as they would
+// have to be carried through cold.
+
+// frame is an open block, loop, if or try of the body being rewritten.
+type frame struct {
+	wrapped bool // a wrapped loop
+}
+
+// relabel returns the label index l, relative to the innermost open frame
+// of w.frames, once every wrapped loop is wrapped.
+func (w *rewriter) relabel(l uint32) uint32 {
+	n := len(w.frames)
+	if int64(l) > int64(n) {
+		return l // no such label: wazero refuses it
+	}
+	target := n - 1 - int(l) // the frame branched to; -1 is the function
+	extra := uint32(0)
+	for i := max(target, 0); i < n; i++ {
+		switch {
+		case !w.frames[i].wrapped:
+		case i == target:
+			extra++ // cold
+		default:
+			extra += 2 // cold and done
+		}
+	}
+	return l + extra
+}
+
+// instructions copies instructions from r to out, renumbering function
+// references. With fuel set, it inserts w.fc's code: at every loop, before
+// every bulk operation, and around calls and exits. With one set, it stops
+// after the first end at depth 0 (a constant expression).
+func (w *rewriter) instructions(r *reader, out []byte, fuel, one bool) ([]byte, error) {
 	last := r.off
 	depth := 0
+	w.frames = w.frames[:0]
+	// spillAt inserts the spill before the instruction at at.
+	spillAt := func(at int) {
+		if fuel && w.fc.spill != nil {
+			out = append(out, r.b[last:at]...)
+			out = append(out, w.fc.spill...)
+			last = at
+		}
+	}
+	// branch rewrites the branch instruction op at at, whose labels r has
+	// just read, with its labels renumbered.
+	branch := func(at int, op byte, labels []uint32) {
+		changed := false
+		for i, l := range labels {
+			if n := w.relabel(l); n != l {
+				labels[i], changed = n, true
+			}
+		}
+		if !changed {
+			return
+		}
+		out = append(out, r.b[last:at]...)
+		out = append(out, op)
+		if op == 0x0e {
+			out = appendU32(out, uint32(len(labels)-1))
+		}
+		for _, l := range labels {
+			out = appendU32(out, l)
+		}
+		last = r.off
+	}
 	for r.off < len(r.b) && r.err == nil {
 		at := r.off
 		op := r.byte()
 		switch op {
 		case 0x03: // loop
-			r.s33()
+			bt := r.s33v()
 			depth++
-			out = append(out, r.b[last:r.off]...)
-			out = append(out, check...)
-			last = r.off
+			wrap := false
+			if fuel {
+				w.loops++
+				wrap = w.fc.head != nil && (bt < 0 || bt < int64(len(w.typeParams)) && w.typeParams[bt] == 0)
+				out = append(out, r.b[last:at]...)
+				if wrap {
+					out = append(append(out, 0x02), r.b[at+1:r.off]...) // block bt
+					out = append(out, r.b[at:r.off]...)                 // loop bt
+					out = append(out, w.fc.head...)
+				} else {
+					out = append(out, r.b[at:r.off]...)
+					out = append(out, w.fc.loop...)
+				}
+				last = r.off
+			}
+			w.frames = append(w.frames, frame{wrapped: wrap})
 			continue
 		case 0x10, 0x12, 0xd2: // call, return_call, ref.func
+			if op != 0xd2 {
+				spillAt(at)
+			}
 			idx := r.u32()
 			out = append(out, r.b[last:at+1]...)
 			out = appendU32(out, w.fn(idx))
 			last = r.off
+			if op == 0x10 && fuel && w.fc.reload != nil {
+				out = append(out, w.fc.reload...)
+			}
+			continue
+		case 0x11, 0x14: // call_indirect, call_ref
+			spillAt(at)
+			if err := r.skipImmediates(op); err != nil {
+				return nil, err
+			}
+			if fuel && w.fc.reload != nil {
+				out = append(out, r.b[last:r.off]...)
+				out = append(out, w.fc.reload...)
+				last = r.off
+			}
+			continue
+		case 0x0f, 0x13, 0x15, 0x08, 0x09: // return, return_call_indirect, return_call_ref, throw, rethrow
+			spillAt(at)
+		case 0x0c, 0x0d: // br, br_if
+			l := r.u32()
+			if r.err != nil {
+				return nil, r.err
+			}
+			if l >= uint32(depth) {
+				spillAt(at)
+			}
+			w.labels = append(w.labels[:0], l)
+			branch(at, op, w.labels)
+			continue
+		case 0x0e: // br_table
+			exits := false
+			w.labels = w.labels[:0]
+			for n := r.u32(); n > 0 && r.err == nil; n-- {
+				l := r.u32()
+				exits = exits || l >= uint32(depth)
+				w.labels = append(w.labels, l)
+			}
+			l := r.u32()
+			if r.err != nil {
+				return nil, r.err
+			}
+			w.labels = append(w.labels, l)
+			if l >= uint32(depth) || exits {
+				spillAt(at)
+			}
+			branch(at, op, w.labels)
 			continue
 		case 0xfc:
 			sub := r.u32()
 			switch sub {
 			case 8, 10, 11, 12, 14, 17: // memory.init/copy/fill, table.init/copy/fill
-				if check != nil {
+				if fuel {
 					out = append(out, r.b[last:at]...)
-					out = append(out, w.charge...)
+					out = append(out, w.fc.charge...)
 					last = at
 				}
 			}
@@ -549,11 +809,31 @@ func (w *rewriter) instructions(r *reader, out, check []byte, one bool) ([]byte,
 			continue
 		case 0x02, 0x04, 0x06: // block, if, try
 			depth++
+			w.frames = append(w.frames, frame{})
+		case 0x18: // delegate, which ends a try
+			depth--
+			if n := len(w.frames); n > 0 {
+				w.frames = w.frames[:n-1]
+			}
 		case 0x0b: // end
-			if depth == 0 && one {
-				return append(out, r.b[last:r.off]...), r.err
+			if depth == 0 {
+				if one {
+					return append(out, r.b[last:r.off]...), r.err
+				}
+				spillAt(at)
 			}
 			depth--
+			if n := len(w.frames); n > 0 {
+				if w.frames[n-1].wrapped {
+					out = append(out, r.b[last:at]...)
+					out = append(out, 0x0c, 0x02, 0x0b) // br 2 (done); end (cold)
+					out = append(out, w.fc.cold...)
+					out = append(out, 0x0b, 0x0b) // end (the loop); end (done)
+					last = r.off
+				}
+				w.frames = w.frames[:n-1]
+			}
+			continue
 		}
 		if err := r.skipImmediates(op); err != nil {
 			return nil, err
@@ -827,6 +1107,16 @@ func (r *reader) funcTypes() []uint32 {
 	return params
 }
 func (r *reader) s33() { r.leb(5) }
+
+// s33v reads a block type: negative for an empty or value type, else a type
+// index.
+func (r *reader) s33v() int64 {
+	v := int64(r.leb(5))
+	if v&0x40 != 0 && v < 0x80 { // a one-byte negative value
+		return v - 0x80
+	}
+	return v
+}
 func (r *reader) s64() { r.leb(10) }
 
 func (r *reader) memarg() {

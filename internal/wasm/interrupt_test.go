@@ -716,9 +716,12 @@ func TestInstrumentOpcodes(t *testing.T) {
 	out, err := instrument(code)
 	require.NoError(t, err)
 	rw := requireInstrumented(t, code, out)
+	ref, err := instrumentWith(code, true)
+	require.NoError(t, err)
+	require.Equal(t, rw, requireInstrumented(t, code, ref))
 
-	// Both the module and its rewrite run, to the same result.
-	for _, b := range [][]byte{code, out} {
+	// The module and its rewrites run, to the same result.
+	for _, b := range [][]byte{code, out, ref} {
 		rt, _ := plainRuntime(t, api.CoreFeaturesV2|experimental.CoreFeaturesThreads, "")
 		mod := instantiate(t, rt, b)
 		res, err := mod.ExportedFunction("run").Call(context.Background())
@@ -753,9 +756,15 @@ func TestInstrumentOpcodes(t *testing.T) {
 	require.Equal(t, 3, loops, "the fixture has three loops")
 	callCheck := fmt.Sprintf("call %d", rw.check)
 	const bulk = 6 // memory.init/copy/fill and table.init/copy/fill, each charged by length
-	require.Equal(t, funcs+loops+bulk, instrs(out, func(s string) bool { return s == callCheck || strings.HasPrefix(s, callCheck+" ") }), "one check per function, loop and bulk operation")
-	require.Equal(t, 2*(funcs+loops)+3*bulk, instrs(out, is(fmt.Sprintf("global.get %d", rw.fuel))))
-	require.Equal(t, instrs(code, is("unreachable"))+funcs+loops+bulk, instrs(out, is("unreachable")))
+	for _, b := range [][]byte{out, ref} {
+		require.Equal(t, funcs+loops+bulk, instrs(b, func(s string) bool { return s == callCheck || strings.HasPrefix(s, callCheck+" ") }), "one check per function, loop and bulk operation")
+		require.Equal(t, instrs(code, is("unreachable"))+funcs+loops+bulk, instrs(b, is("unreachable")))
+	}
+	require.Equal(t, 2*(funcs+loops)+3*bulk, instrs(ref, is(fmt.Sprintf("global.get %d", rw.fuel))), "the reference decrements the global at every check")
+	// The rewrite loads the global once at the entry of each of the two
+	// functions with loops and after each of their two calls, and keeps it
+	// in a local in between; $id, without a loop, decrements the global.
+	require.Equal(t, 2+2+2, instrs(out, is(fmt.Sprintf("global.get %d", rw.fuel))))
 }
 
 func TestInstrumentRefusesReservedExport(t *testing.T) {
@@ -968,6 +977,14 @@ func FuzzInstrument(f *testing.F) {
 	f.Add(module(sec(secImport, vec(cat(wname("a"), wname("b"), []byte{0x03, 0x7f, 0x00})))))
 	f.Add(module(sec(secElement, vec(cat(leb(0), []byte{0x41, 0x00, 0x0b}), vec(leb(0))))))
 	f.Add(module(sec(secCustom, wname("name"), []byte{1, 3}, leb(1), leb(0), leb(0))))
+	// Loops in blocks, branched to and out of from nested blocks.
+	f.Add(oneFunc(0x02, 0x40, 0x03, 0x40, 0x02, 0x40, 0x41, 0x01, 0x0d, 0x01, 0x41, 0x00, 0x0d, 0x02, 0x0b, 0x0b, 0x0b))
+	f.Add(oneFunc(0x03, 0x40, 0x03, 0x40, 0x41, 0x00, 0x0e, 0x02, 0x00, 0x01, 0x02, 0x0b, 0x0b))
+	f.Add(oneFunc(0x03, 0x7f, 0x41, 0x07, 0x0b, 0x1a, 0x03, 0x40, 0x0f, 0x0b))
+	f.Add(wat(f, fuelFixture))
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().WithCoreFeatures(api.CoreFeaturesV2))
+	defer rt.Close(ctx)
 	f.Fuzz(func(t *testing.T, code []byte) {
 		if len(code) > 1<<12 {
 			return
@@ -975,6 +992,14 @@ func FuzzInstrument(f *testing.F) {
 		out, err := instrument(code)
 		if err != nil {
 			return
+		}
+		// What wazero accepts, it accepts rewritten: the rewrite keeps
+		// every function's types and stack balanced.
+		if cm, err := rt.CompileModule(ctx, code); err == nil {
+			require.NoError(t, cm.Close(ctx))
+			cm, err := rt.CompileModule(ctx, out)
+			require.NoError(t, err, "the rewrite of a valid module")
+			require.NoError(t, cm.Close(ctx))
 		}
 		// What instrument accepts, it can split into sections again; and
 		// when those of the input came once each, in order, the output's
