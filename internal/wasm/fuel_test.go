@@ -2,6 +2,7 @@ package wasm
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -28,14 +29,16 @@ func withGlobalExport(t testing.TB, code []byte, name string, idx uint64) []byte
 // fuelFixture leaves functions with loops in every way there is: by a
 // branch to the function's label (br, br_if, br_table), by return, and by
 // falling off the end, after direct and indirect calls into functions with
-// and without loops, and bulk operations. $nested and $results branch
+// and without loops, and into an imported function, and bulk operations. $nested and $results branch
 // across nested loops and out of loops with results, whose labels the
 // rewrite renumbers.
 const fuelFixture = `(module
+	(import "env" "seven" (func $seven (result i32)))
 	(type $v (func))
 	(type $vi (func (param i32)))
+	(type $r (func (result i32)))
 	(table 4 funcref)
-	(elem (i32.const 0) $leaf $byReturn)
+	(elem (i32.const 0) $leaf $byReturn $seven)
 	(memory 1)
 	(func $leaf (drop (memory.size)))
 	(func $byBr (param $n i32)
@@ -99,44 +102,89 @@ const fuelFixture = `(module
 						(drop (br_if $b (i32.const 40) (i32.gt_u (local.get $a) (i32.const 100))))
 						(br_if $m (i32.lt_u (local.get $a) (i32.const 30)))
 						(i32.const 1) (local.get $a))))))
+	(global $g (mut i32) (i32.const 0))
+	(func $deep (param $n i32) (param $how i32) (result i32)
+		(block $b
+			(loop $outer
+				(loop $inner
+					(drop (br_if 3 (i32.const 5) (i32.and (i32.eqz (local.get $n)) (i32.eq (local.get $how) (i32.const 0)))))
+					(if (i32.and (i32.eqz (local.get $n)) (i32.eq (local.get $how) (i32.const 1)))
+						(then (br 4 (i32.const 6))))
+					(if (i32.and (i32.eqz (local.get $n)) (i32.eq (local.get $how) (i32.const 2)))
+						(then (return (i32.const 7))))
+					(br_if $b (i32.eqz (local.get $n)))
+					(local.set $n (i32.sub (local.get $n) (i32.const 1)))
+					(br_if $inner (i32.and (local.get $n) (i32.const 1)))
+					(br $outer))))
+		(i32.const 99))
+	(func $deepTable (param $n i32) (param $how i32)
+		(global.set $g (i32.const 8))
+		(block $b
+			(loop $outer
+				(loop $inner
+					(local.set $n (i32.sub (local.get $n) (i32.const 1)))
+					(br_table $inner $outer $b 3 (select
+						(i32.and (local.get $n) (i32.const 1))
+						(i32.add (i32.const 2) (i32.and (local.get $how) (i32.const 1)))
+						(local.get $n))))))
+		(global.set $g (i32.const 99)))
 	(func (export "sum") (param $k i32) (result i32)
-		(i32.add (call $nested (local.get $k)) (call $results (local.get $k))))
+		(call $deepTable (i32.add (local.get $k) (i32.const 1)) (i32.rem_u (local.get $k) (i32.const 4)))
+		(i32.add (i32.add (call $nested (local.get $k)) (call $results (local.get $k)))
+			(i32.add (call $deep (local.get $k) (i32.rem_u (local.get $k) (i32.const 4)))
+				(global.get $g))))
 	(func (export "run") (param $k i32)
 		(local $i i32)
 		(loop $l
 			(call $byBr (local.get $i))
+			(drop (call_indirect (type $r) (i32.const 2)))
 			(call $byBrOut (local.get $i))
 			(call_indirect (type $vi) (local.get $i) (i32.const 1))
 			(call $byTable (i32.add (local.get $i) (i32.const 1)) (i32.const 1))
 			(call $byTable (i32.add (local.get $i) (i32.const 1)) (i32.const 2))
 			(drop (call $byEnd (i32.add (local.get $i) (i32.const 1))))
 			(call $leaf)
+			(drop (call $seven))
 			(drop (call $nested (local.get $i)))
 			(drop (call $results (local.get $i)))
 			(local.set $i (i32.add (local.get $i) (i32.const 1)))
 			(br_if $l (i32.lt_u (local.get $i) (local.get $k))))))`
 
-// TestInstrumentFuelInLocals holds the rewrite, whose functions with loops
-// keep the fuel in a local and whose loops are wrapped, to the reference
-// that keeps it in the global and checks inside every loop: after every
-// call, the fuel left and the checks made are the same, so no step is lost
-// or charged twice, whichever way a function or a loop is left; and every
-// function computes what it computed before the rewrite.
-func TestInstrumentFuelInLocals(t *testing.T) {
-	code := wat(t, fuelFixture)
+// TestInstrumentFuelLikeReference holds the rewrite, whose functions pass
+// the fuel to each other and whose loops are wrapped, to the reference that
+// keeps it in the global and checks inside every loop: after every call,
+// the fuel left and the checks made are the same, so no step is lost or
+// charged twice, whichever way a function or a loop is left; and every
+// function computes what it computed before the rewrite. Both with tables
+// of the module's own, which hold functions that take the fuel, and with an
+// imported table, which holds functions of their original signature.
+func TestInstrumentFuelLikeReference(t *testing.T) {
+	imported := strings.Replace(fuelFixture, "(module", `(module (import "env" "tab" (table 4 funcref))`, 1)
+	imported = strings.Replace(imported, "\t(table 4 funcref)\n", "", 1)
+	require.NotEqual(t, fuelFixture, imported)
+	for _, tc := range []struct{ name, src string }{
+		{"own table", fuelFixture},
+		{"imported table", imported},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testFuelLikeReference(t, tc.src) })
+	}
+}
+
+func testFuelLikeReference(t *testing.T, src string) {
+	code := wat(t, src)
 	ctx := context.Background()
 	type run struct {
 		mod   api.Module
 		check *checker
 	}
 	var runs []run
-	plain, _ := plainRuntime(t, api.CoreFeaturesV2, "")
+	plain, _ := plainRuntime(t, api.CoreFeaturesV2, envWAT)
 	orig := instantiate(t, plain, code)
 	for _, globalOnly := range []bool{true, false} {
 		out, err := instrumentWith(code, globalOnly)
 		require.NoError(t, err)
 		rw := requireInstrumented(t, code, out)
-		rt, check := plainRuntime(t, api.CoreFeaturesV2, "")
+		rt, check := plainRuntime(t, api.CoreFeaturesV2, envWAT)
 		runs = append(runs, run{instantiate(t, rt, withGlobalExport(t, out, "fuel", rw.fuel)), check})
 	}
 	for k := uint64(0); k < 60; k++ {
