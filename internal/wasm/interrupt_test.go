@@ -240,8 +240,70 @@ type rewritten struct {
 	exports map[string]wexport
 }
 
-// requireInstrumented checks out, the rewrite of code, section by section:
-// their order, the added type, import and global, the renumbered exports,
+// wtype is a function type.
+type wtype struct{ params, results string }
+
+func typesOf(t testing.TB, body []byte) []wtype {
+	t.Helper()
+	if body == nil {
+		return nil
+	}
+	c := &cursor{t: t, b: body}
+	var out []wtype
+	for n := c.u(); n > 0; n-- {
+		require.Equal(t, byte(0x60), c.byte(), "a function type")
+		p := int(c.u())
+		params := string(c.b[c.off : c.off+p])
+		c.off += p
+		r := int(c.u())
+		out = append(out, wtype{params, string(c.b[c.off : c.off+r])})
+		c.off += r
+	}
+	require.Equal(t, len(body), c.off, "trailing bytes in the type section")
+	return out
+}
+
+// bodiesOf splits a code section into function bodies.
+func bodiesOf(t testing.TB, body []byte) [][]byte {
+	t.Helper()
+	if body == nil {
+		return nil
+	}
+	c := &cursor{t: t, b: body}
+	var out [][]byte
+	for n := c.u(); n > 0; n-- {
+		size := int(c.u())
+		out = append(out, c.b[c.off:c.off+size])
+		c.off += size
+	}
+	return out
+}
+
+// wrapped returns the function an export wrapper calls: its body must be
+// local.get 0 ... local.get n-1; global.get fuel; call f; global.set fuel.
+func wrapped(t testing.TB, body []byte, fuel uint64) uint64 {
+	t.Helper()
+	c := &cursor{t: t, b: body}
+	require.Equal(t, uint64(0), c.u(), "a wrapper has no locals")
+	for i := uint64(0); c.b[c.off] == 0x20; i++ {
+		c.off++
+		require.Equal(t, i, c.u(), "a wrapper passes its parameters in order")
+	}
+	require.Equal(t, byte(0x23), c.byte(), "global.get")
+	require.Equal(t, fuel, c.u())
+	require.Equal(t, byte(0x10), c.byte(), "call")
+	f := c.u()
+	require.Equal(t, byte(0x24), c.byte(), "global.set")
+	require.Equal(t, fuel, c.u())
+	require.Equal(t, byte(0x0b), c.byte())
+	require.Equal(t, len(body), c.off)
+	return f
+}
+
+// requireInstrumented checks out, the rewrite of code (by instrument, or by
+// the reference, instrumentWith(code, true)), section by section: their
+// order, the added types, import and global, the renumbered exports, which
+// call the functions they named through wrappers unless in the reference,
 // the start section turned into an export, and DWARF dropped.
 func requireInstrumented(t testing.TB, code, out []byte) rewritten {
 	t.Helper()
@@ -260,10 +322,27 @@ func requireInstrumented(t testing.TB, code, out []byte) rewritten {
 		last = r
 	}
 
-	// One more type, () -> i32, at the end.
-	types := count(t, find(t, in, secType))
-	require.Equal(t, types+1, count(t, find(t, o, secType)))
-	require.True(t, bytes.HasSuffix(find(t, o, secType), []byte{0x60, 0x00, 0x01, 0x7f}), "the last type is not () -> i32")
+	// The module's own types, then the check's () -> i32; then, unless in
+	// the reference, each of the module's types with the fuel after its
+	// parameters and its results, then block types returning several
+	// values.
+	inTypes, outTypes := typesOf(t, find(t, in, secType)), typesOf(t, find(t, o, secType))
+	types := uint64(len(inTypes))
+	require.GreaterOrEqual(t, len(outTypes), len(inTypes)+1)
+	if types > 0 {
+		require.Equal(t, inTypes, outTypes[:types])
+	}
+	require.Equal(t, wtype{"", "\x7f"}, outTypes[types], "the check's type")
+	reference := len(outTypes) == len(inTypes)+1 && len(inTypes) > 0
+	if !reference && len(inTypes) > 0 {
+		for i, typ := range inTypes {
+			require.Equal(t, wtype{typ.params + "\x7f", typ.results + "\x7f"}, outTypes[int(types)+1+i], "type %d extended", i)
+		}
+		for _, typ := range outTypes[2*types+1:] {
+			require.Empty(t, typ.params, "a block type")
+			require.Greater(t, len(typ.results), 1, "a block type")
+		}
+	}
 
 	// The check import right after the function imports, the others kept.
 	ins, outs := importsOf(t, find(t, in, secImport)), importsOf(t, find(t, o, secImport))
@@ -301,8 +380,11 @@ func requireInstrumented(t testing.TB, code, out []byte) rewritten {
 	defined := count(t, find(t, in, secGlobal))
 	require.Equal(t, defined+1, count(t, find(t, o, secGlobal)))
 	require.True(t, bytes.HasSuffix(find(t, o, secGlobal), fuelGlobal), "the last global is not the fuel")
+	fuel := importedGlobals + defined
 
-	// Exports renumbered; the start function exported.
+	// Exports renumbered; the start function exported. Unless in the
+	// reference, an exported defined function is a wrapper, after the
+	// defined functions, that calls it.
 	renumber := func(i uint64) uint64 {
 		if i >= funcs {
 			return i + 1
@@ -320,8 +402,19 @@ func requireInstrumented(t testing.TB, code, out []byte) rewritten {
 		want[StartExport] = wexport{0x00, renumber(count(t, s))}
 	}
 	exports := exportsOf(t, find(t, o, secExport))
-	require.Equal(t, want, exports)
-	return rewritten{check: funcs, fuel: importedGlobals + defined, exports: exports}
+	definedFuncs := count(t, find(t, in, funcSection))
+	bodies := bodiesOf(t, find(t, o, secCode))
+	calls := map[string]wexport{}
+	for name, e := range exports {
+		if !reference && e.kind == 0x00 && e.idx > funcs {
+			require.GreaterOrEqual(t, e.idx, funcs+1+definedFuncs, "export %s is a wrapper", name)
+			require.Less(t, int(e.idx-funcs-1), len(bodies))
+			e.idx = wrapped(t, bodies[e.idx-funcs-1], fuel)
+		}
+		calls[name] = e
+	}
+	require.Equal(t, want, calls)
+	return rewritten{check: funcs, fuel: fuel, exports: exports}
 }
 
 // ---------------------------------------------------------------------------
@@ -462,10 +555,39 @@ const renumberWAT = `(module
 // export must give the same result, which it cannot if a reference to a
 // function was missed or misnumbered.
 func TestInstrumentRenumbers(t *testing.T) {
+	// With the table imported, a function from elsewhere may sit in it, so
+	// tables keep functions of their original signature. With the table
+	// defined, tables hold functions that take the fuel, imported ones
+	// through reverse wrappers.
+	own := strings.NewReplacer(`(import "env" "tab" (table $tab 4 funcref))`, ``,
+		`(import "env" "g1" (global $g1 (mut i64)))`, `(import "env" "g1" (global $g1 (mut i64)))
+	(table $tab 4 funcref) (elem (table $tab) (i32.const 3) func $nine) (func $nine (result i32) (i32.const 9))`).Replace(renumberWAT)
+	require.NotEqual(t, renumberWAT, own)
+	for _, tc := range []struct {
+		name, src string
+		extTables bool
+	}{
+		{"imported table", renumberWAT, false},
+		{"own tables", own, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testInstrumentRenumbers(t, tc.src, tc.extTables) })
+	}
+}
+
+func testInstrumentRenumbers(t *testing.T, src string, extTables bool) {
 	ctx := context.Background()
-	code := wat(t, renumberWAT, "--debug-names")
+	code := wat(t, src, "--debug-names")
 	out, err := instrument(code)
 	require.NoError(t, err)
+	secs, err := splitSections(code)
+	require.NoError(t, err)
+	var types []funcType
+	for _, s := range secs {
+		if s.id == secType {
+			types = (&reader{b: s.body}).funcTypes()
+		}
+	}
+	require.Equal(t, !extTables, foreignRefs(secs, types))
 	rw := requireInstrumented(t, code, out)
 	require.Equal(t, uint64(2), rw.check, "two function imports come first")
 	require.Equal(t, uint64(5), rw.fuel, "two imported and three defined globals come first")
@@ -716,9 +838,13 @@ func TestInstrumentOpcodes(t *testing.T) {
 	out, err := instrument(code)
 	require.NoError(t, err)
 	rw := requireInstrumented(t, code, out)
+	ref, err := instrumentWith(code, true)
+	require.NoError(t, err)
+	rwRef := requireInstrumented(t, code, ref)
+	require.Equal(t, []uint64{rw.check, rw.fuel}, []uint64{rwRef.check, rwRef.fuel})
 
-	// Both the module and its rewrite run, to the same result.
-	for _, b := range [][]byte{code, out} {
+	// The module and its rewrites run, to the same result.
+	for _, b := range [][]byte{code, out, ref} {
 		rt, _ := plainRuntime(t, api.CoreFeaturesV2|experimental.CoreFeaturesThreads, "")
 		mod := instantiate(t, rt, b)
 		res, err := mod.ExportedFunction("run").Call(context.Background())
@@ -753,9 +879,15 @@ func TestInstrumentOpcodes(t *testing.T) {
 	require.Equal(t, 3, loops, "the fixture has three loops")
 	callCheck := fmt.Sprintf("call %d", rw.check)
 	const bulk = 6 // memory.init/copy/fill and table.init/copy/fill, each charged by length
-	require.Equal(t, funcs+loops+bulk, instrs(out, func(s string) bool { return s == callCheck || strings.HasPrefix(s, callCheck+" ") }), "one check per function, loop and bulk operation")
-	require.Equal(t, 2*(funcs+loops)+3*bulk, instrs(out, is(fmt.Sprintf("global.get %d", rw.fuel))))
-	require.Equal(t, instrs(code, is("unreachable"))+funcs+loops+bulk, instrs(out, is("unreachable")))
+	for _, b := range [][]byte{out, ref} {
+		require.Equal(t, funcs+loops+bulk, instrs(b, func(s string) bool { return s == callCheck || strings.HasPrefix(s, callCheck+" ") }), "one check per function, loop and bulk operation")
+		require.Equal(t, instrs(code, is("unreachable"))+funcs+loops+bulk, instrs(b, is("unreachable")))
+	}
+	require.Equal(t, 2*(funcs+loops)+3*bulk, instrs(ref, is(fmt.Sprintf("global.get %d", rw.fuel))), "the reference decrements the global at every check")
+	// The rewrite passes the fuel from function to function: only the
+	// wrapper of the export run loads and stores the global.
+	require.Equal(t, 1, instrs(out, is(fmt.Sprintf("global.get %d", rw.fuel))))
+	require.Equal(t, 1, instrs(out, is(fmt.Sprintf("global.set %d", rw.fuel))))
 }
 
 func TestInstrumentRefusesReservedExport(t *testing.T) {
@@ -968,6 +1100,14 @@ func FuzzInstrument(f *testing.F) {
 	f.Add(module(sec(secImport, vec(cat(wname("a"), wname("b"), []byte{0x03, 0x7f, 0x00})))))
 	f.Add(module(sec(secElement, vec(cat(leb(0), []byte{0x41, 0x00, 0x0b}), vec(leb(0))))))
 	f.Add(module(sec(secCustom, wname("name"), []byte{1, 3}, leb(1), leb(0), leb(0))))
+	// Loops in blocks, branched to and out of from nested blocks.
+	f.Add(oneFunc(0x02, 0x40, 0x03, 0x40, 0x02, 0x40, 0x41, 0x01, 0x0d, 0x01, 0x41, 0x00, 0x0d, 0x02, 0x0b, 0x0b, 0x0b))
+	f.Add(oneFunc(0x03, 0x40, 0x03, 0x40, 0x41, 0x00, 0x0e, 0x02, 0x00, 0x01, 0x02, 0x0b, 0x0b))
+	f.Add(oneFunc(0x03, 0x7f, 0x41, 0x07, 0x0b, 0x1a, 0x03, 0x40, 0x0f, 0x0b))
+	f.Add(wat(f, fuelFixture))
+	ctx := context.Background()
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().WithCoreFeatures(api.CoreFeaturesV2))
+	defer rt.Close(ctx)
 	f.Fuzz(func(t *testing.T, code []byte) {
 		if len(code) > 1<<12 {
 			return
@@ -975,6 +1115,14 @@ func FuzzInstrument(f *testing.F) {
 		out, err := instrument(code)
 		if err != nil {
 			return
+		}
+		// What wazero accepts, it accepts rewritten: the rewrite keeps
+		// every function's types and stack balanced.
+		if cm, err := rt.CompileModule(ctx, code); err == nil {
+			require.NoError(t, cm.Close(ctx))
+			cm, err := rt.CompileModule(ctx, out)
+			require.NoError(t, err, "the rewrite of a valid module")
+			require.NoError(t, cm.Close(ctx))
 		}
 		// What instrument accepts, it can split into sections again; and
 		// when those of the input came once each, in order, the output's

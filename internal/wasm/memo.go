@@ -42,19 +42,29 @@ var rewriteRuns atomic.Int64
 // (when disk is not nil) when it can. A rewrite it has to make is stored in
 // both.
 func (c *rewriteMemo) instrument(code []byte, disk *rewriteStore) ([]byte, error) {
-	key := sha256.Sum256(code)
+	var key, stored [sha256.Size]byte
+	var out []byte
+	found := false
+	if disk == nil {
+		key = sha256.Sum256(code)
+	} else {
+		// Read the entry while the hash that must match it is computed.
+		keyc := make(chan [sha256.Size]byte, 1)
+		go func() { keyc <- sha256.Sum256(code) }()
+		stored, out, found = disk.load(code)
+		key = <-keyc
+	}
 	if out, ok := c.get(key); ok {
 		return out, nil
 	}
-	out, ok := disk.get(key)
-	if !ok {
+	if !found || stored != key {
 		rewriteRuns.Add(1)
 		var err error
 		if out, err = instrument(code); err != nil {
 			return nil, err
 		}
 		out = out[:len(out):len(out)] // an append by a caller copies
-		disk.put(key, out)
+		disk.put(code, key, out)
 	}
 	c.put(key, out)
 	return out, nil

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -18,19 +17,24 @@ import (
 // deploying the same code reads the rewrite instead of redoing it, and then
 // pays only wazero's own cached compile. An entry is the file
 //
-//	<dir>/rewrite/<hex SHA-256 of the original module>-<rewriterVersion>.rw
+//	<dir>/rewrite/<CRC-32C><CRC-32>-<length>-<rewriterVersion>.rw
 //
-// holding a header and the rewritten module:
+// named by two checksums (Castagnoli's and IEEE's) and the length of the
+// original module, and holds a header and the rewritten module:
 //
 //	"wlrewrt\x00" | SHA-256 of the original (32 bytes) | rewriterVersion (u32 LE)
 //	| CRC-32C of the rewritten module (u32 LE) | the rewritten module
 //
-// The name and the header both carry the key, so a file renamed or copied
-// under another key is refused. The checksum catches a file cut short or
-// damaged; such a file is ignored and written again. It does not stand
-// against someone who can write the directory on purpose: they could as well
-// change wazero's compiled machine code beside it, which wazero loads as it
-// finds it, so the directory must be as trusted as the process.
+// An entry is used only when the SHA-256 in its header is the original's:
+// the name is cheap to compute, so the entry is read while the SHA-256 of
+// the original is computed beside it, but it does not identify a module.
+// Two modules whose names collide take turns in the one file; neither ever
+// gets the other's rewrite. The checksum of the rewritten module catches a
+// file cut short or damaged; such a file is ignored and written again. It
+// does not stand against someone who can write the directory on purpose:
+// they could as well change wazero's compiled machine code beside it, which
+// wazero loads as it finds it, so the directory must be as trusted as the
+// process.
 //
 // Entries are written to a temporary file and renamed into place, so a
 // reader sees a whole entry or none, even with several processes at once.
@@ -59,8 +63,10 @@ func newRewriteStore(cacheDir string) *rewriteStore {
 	return &rewriteStore{dir: filepath.Join(cacheDir, "rewrite")}
 }
 
-func (s *rewriteStore) path(key [sha256.Size]byte) string {
-	return filepath.Join(s.dir, fmt.Sprintf("%s-%d.rw", hex.EncodeToString(key[:]), rewriterVersion))
+// path is the file of the entry for the module code.
+func (s *rewriteStore) path(code []byte) string {
+	return filepath.Join(s.dir, fmt.Sprintf("%08x%08x-%d-%d.rw",
+		crc32.Checksum(code, castagnoli), crc32.ChecksumIEEE(code), len(code), rewriterVersion))
 }
 
 // header returns an entry's header for the original's key and the
@@ -73,26 +79,28 @@ func rewriteHeader(key [sha256.Size]byte, out []byte) []byte {
 	return binary.LittleEndian.AppendUint32(h, crc32.Checksum(out, castagnoli))
 }
 
-// get returns the rewrite of the module whose SHA-256 is key, if the cache
-// holds a sound entry for it.
-func (s *rewriteStore) get(key [sha256.Size]byte) ([]byte, bool) {
+// load returns the sound entry the cache holds under the name of the module
+// code, if any: the SHA-256 its header names, which the caller must compare
+// with the module's own, and the rewrite.
+func (s *rewriteStore) load(code []byte) (key [sha256.Size]byte, out []byte, ok bool) {
 	if s == nil {
-		return nil, false
+		return key, nil, false
 	}
-	b, err := os.ReadFile(s.path(key))
+	b, err := os.ReadFile(s.path(code))
 	if err != nil || len(b) < rewriteHeaderSize {
-		return nil, false
+		return key, nil, false
 	}
-	out := b[rewriteHeaderSize:]
+	copy(key[:], b[len(rewriteMagic):])
+	out = b[rewriteHeaderSize:]
 	if !bytes.Equal(b[:rewriteHeaderSize], rewriteHeader(key, out)) {
-		return nil, false
+		return key, nil, false
 	}
-	return out[:len(out):len(out)], true
+	return key, out[:len(out):len(out)], true
 }
 
-// put stores out, the rewrite of the module whose SHA-256 is key. It
+// put stores out, the rewrite of the module code, whose SHA-256 is key. It
 // reports whether it did.
-func (s *rewriteStore) put(key [sha256.Size]byte, out []byte) bool {
+func (s *rewriteStore) put(code []byte, key [sha256.Size]byte, out []byte) bool {
 	if s == nil {
 		return false
 	}
@@ -111,7 +119,7 @@ func (s *rewriteStore) put(key [sha256.Size]byte, out []byte) bool {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(f.Name(), s.path(key))
+		err = os.Rename(f.Name(), s.path(code))
 	}
 	if err != nil {
 		_ = os.Remove(f.Name())

@@ -3,7 +3,7 @@ package wasm
 import (
 	"context"
 	"crypto/sha256"
-	"fmt"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"testing"
@@ -44,7 +44,6 @@ func TestRewriteCacheAcrossProcesses(t *testing.T) {
 	want, err := instrument(code)
 	require.NoError(t, err)
 	key := sha256.Sum256(code)
-	name := fmt.Sprintf("%x-%d.rw", key, rewriterVersion)
 
 	for _, tc := range []struct {
 		name string
@@ -65,6 +64,12 @@ func TestRewriteCacheAcrossProcesses(t *testing.T) {
 			b[10] ^= 1
 			require.NoError(t, os.WriteFile(path, b, 0o600))
 		}, 1},
+		{"written by another version of the rewriter", func(t *testing.T, _, path string) {
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			binary.LittleEndian.PutUint32(b[len(rewriteMagic)+sha256.Size:], rewriterVersion+1)
+			require.NoError(t, os.WriteFile(path, b, 0o600))
+		}, 1},
 		{"cut short", func(t *testing.T, _, path string) {
 			require.NoError(t, os.Truncate(path, 20))
 		}, 1},
@@ -73,20 +78,21 @@ func TestRewriteCacheAcrossProcesses(t *testing.T) {
 		}, 1},
 		{"another module's entry under this name", func(t *testing.T, dir, path string) {
 			require.Equal(t, int64(1), compileRuns(t, other, newProcess(t, dir)))
-			o := sha256.Sum256(other)
-			require.NoError(t, os.Rename(filepath.Join(filepath.Dir(path), fmt.Sprintf("%x-%d.rw", o, rewriterVersion)), path))
+			require.NoError(t, os.Rename(newRewriteStore(dir).path(other), path))
 		}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			path := filepath.Join(dir, "rewrite", name)
+			path := newRewriteStore(dir).path(code)
+			require.Equal(t, filepath.Join(dir, "rewrite"), filepath.Dir(path))
 			require.Equal(t, int64(1), compileRuns(t, code, newProcess(t, dir)), "the first process rewrites")
 			require.FileExists(t, path)
 
 			tc.spoil(t, dir, path)
 			require.Equal(t, tc.runs, compileRuns(t, code, newProcess(t, dir)), "rewrites in the second process")
-			got, ok := newRewriteStore(dir).get(key)
+			stored, got, ok := newRewriteStore(dir).load(code)
 			require.True(t, ok, "the entry is sound after the second process")
+			require.Equal(t, key, stored)
 			require.Equal(t, want, got)
 			require.Equal(t, int64(0), compileRuns(t, code, newProcess(t, dir)), "a third process reads it")
 			tmp, err := filepath.Glob(filepath.Join(dir, "rewrite", ".tmp-*"))
