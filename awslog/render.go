@@ -134,7 +134,11 @@ func quoteValue(s string) string {
 	return s
 }
 
-// jsonLine renders r in AWS's JSON format.
+// jsonLine renders r in AWS's JSON format. A line that is not a JSON
+// object becomes {"timestamp","level","requestId","message"}, in the order
+// of the records AWS's runtimes write for a plain line (Node.js's
+// console.log, as CloudWatch Logs shows them); the requestId is absent
+// during init, as on AWS.
 func jsonLine(r *record) string {
 	switch {
 	case r.isPlatform():
@@ -147,10 +151,10 @@ func jsonLine(r *record) string {
 	var b obj
 	b.str("timestamp", jsonTime(r.Time))
 	b.str("level", string(lambda.LevelName(r.Level)))
-	b.str("message", r.Message)
 	if id := r.get("request_id"); id != "" {
 		b.str("requestId", id)
 	}
+	b.str("message", r.Message)
 	if !r.isOutput() {
 		for _, a := range r.attrs {
 			if skipped[a.Key] || a.Key == "request_id" {
@@ -203,14 +207,15 @@ func platformJSON(r *record) string {
 }
 
 // status adds the invocation's status, success unless the record says
-// otherwise, and its error type.
+// otherwise, and the error type of an error or a failure. A timeout has
+// none: AWS's record of one says only "status":"timeout".
 func status(o *obj, r *record) {
 	s := r.get("status")
 	if s == "" {
 		s = "success"
 	}
 	o.str("status", s)
-	if t := r.get("error_type"); t != "" && s != "success" {
+	if t := r.get("error_type"); t != "" && (s == "error" || s == "failure") {
 		o.str("errorType", t)
 	}
 }
