@@ -56,7 +56,7 @@ func textLine(r *record) string {
 		return r.Message
 	}
 	var b strings.Builder
-	b.WriteString(r.Level.String())
+	b.WriteString(string(lambda.LevelName(r.Level)))
 	b.WriteByte(' ')
 	b.WriteString(r.Message)
 	for _, a := range r.attrs {
