@@ -103,9 +103,6 @@ type LoggingConfig struct {
 	SystemLogLevel LogLevel
 }
 
-// systemLogLevels are the levels AWS allows for SystemLogLevel.
-var systemLogLevels = []LogLevel{LogLevelDebug, LogLevelInfo, LogLevelWarn}
-
 // withDefaults validates c as AWS does, and resolves its defaults.
 func (c LoggingConfig) withDefaults(fn string) (LoggingConfig, error) {
 	switch c.LogFormat {

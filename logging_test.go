@@ -276,4 +276,3 @@ func TestMaxMemoryUsed(t *testing.T) {
 	require.Equal(t, peak, used("mem-3"), "freed memory stays in the high-water mark")
 	require.LessOrEqual(t, peak, uint64(128))
 }
-
