@@ -276,3 +276,25 @@ func TestMaxMemoryUsed(t *testing.T) {
 	require.Equal(t, peak, used("mem-3"), "freed memory stays in the high-water mark")
 	require.LessOrEqual(t, peak, uint64(128))
 }
+
+// TestHostLogLevels: the records a guest logs through CapabilityLog are
+// application logs, which ApplicationLogLevel filters with the JSON format.
+func TestHostLogLevels(t *testing.T) {
+	for _, tt := range []struct {
+		level lambda.LogLevel
+		want  int
+	}{{lambda.LogLevelWarn, 1}, {lambda.LogLevelError, 0}} {
+		t.Run(string(tt.level), func(t *testing.T) {
+			logs := &logRecorder{}
+			fn, _ := hostFunction(t, slog.New(logs), lambda.FunctionConfig{
+				Name:         "hostlog",
+				Code:         testguest.C(t, "hostcall", true),
+				Capabilities: []string{"test", lambda.CapabilitySettings, lambda.CapabilityLog},
+				Logging:      lambda.LoggingConfig{LogFormat: lambda.LogFormatJSON, ApplicationLogLevel: tt.level},
+			})
+			_, err := fn.Invoke(context.Background(), []byte(`"hi"`))
+			require.NoError(t, err)
+			require.Len(t, logs.find("c guest called the host"), tt.want, "a WARN record")
+		})
+	}
+}
