@@ -28,6 +28,10 @@ func (s streamID) String() string {
 // capture needs no lock.
 type capture struct {
 	logging bool
+	// policy is the function's LoggingConfig: with the JSON format, a
+	// line's level is read from it, and lines below ApplicationLogLevel
+	// are dropped.
+	policy  logPolicy
 	limit   int
 	buf     []byte
 	chunks  []chunk
@@ -156,13 +160,13 @@ func (c *capture) flush(ctx context.Context, logger *slog.Logger, requestID stri
 				line = append(p, line...)
 				partial[ch.stream] = p[:0]
 			}
-			logLine(ctx, logger, requestID, ch.stream, line)
+			c.logLine(ctx, logger, requestID, ch.stream, line)
 			data = data[i+1:]
 		}
 	}
 	for s, p := range partial {
 		if len(p) > 0 {
-			logLine(ctx, logger, requestID, streamID(s), p)
+			c.logLine(ctx, logger, requestID, streamID(s), p)
 		}
 	}
 	if c.dropped > 0 {
@@ -172,13 +176,22 @@ func (c *capture) flush(ctx context.Context, logger *slog.Logger, requestID stri
 	c.buf, c.chunks, c.dropped = c.buf[:0], c.chunks[:0], 0
 }
 
-func logLine(ctx context.Context, logger *slog.Logger, requestID string, s streamID, line []byte) {
+// logLine logs one line the guest wrote: at INFO, or with the JSON format
+// at the level AWS reads from it (lineLevel), unless ApplicationLogLevel
+// drops it.
+func (c *capture) logLine(ctx context.Context, logger *slog.Logger, requestID string, s streamID, line []byte) {
 	line = bytes.TrimSuffix(line, []byte{'\r'})
+	level := slog.LevelInfo
+	if c.policy.json {
+		if level = lineLevel(line); !c.policy.application(level) {
+			return
+		}
+	}
 	attrs := []slog.Attr{slog.String("stream", s.String())}
 	if requestID != "" {
 		attrs = append(attrs, slog.String("request_id", requestID))
 	} else {
 		attrs = append(attrs, slog.String("phase", "init"))
 	}
-	logger.LogAttrs(ctx, slog.LevelInfo, string(line), attrs...)
+	logger.LogAttrs(ctx, level, string(line), attrs...)
 }

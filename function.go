@@ -172,6 +172,11 @@ type FunctionConfig struct {
 	// Async configures asynchronous invocation (InvokeAsync): retries,
 	// maximum event age, the dead-letter sink and destinations.
 	Async AsyncConfig
+
+	// Logging is AWS's LoggingConfig: the format of the function's logs
+	// (Text, the default, or JSON) and, with JSON, the levels that filter
+	// them. See docs/AWS.md, "Logs".
+	Logging LoggingConfig
 }
 
 var (
@@ -267,6 +272,11 @@ func (c FunctionConfig) withDefaults() (FunctionConfig, error) {
 			return c, invalidConfig("function %s: %s %d: want more than 0", c.Name, lim.name, *lim.v)
 		}
 	}
+	logging, err := c.Logging.withDefaults(c.Name)
+	if err != nil {
+		return c, err
+	}
+	c.Logging = logging
 	async, retries, err := c.Async.withDefaults(c.Name, c.MaxConcurrency)
 	if err != nil {
 		return c, err
@@ -310,6 +320,7 @@ type Function struct {
 	triggers       []*Attachment
 	triggersClosed bool
 	logger         *slog.Logger
+	logs           logPolicy
 	timeout        string
 
 	cmu       sync.Mutex
@@ -350,9 +361,14 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 		name:    cfg.Name,
 		arn:     fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", r.region, r.accountID, cfg.Name),
 		timeout: strconv.FormatFloat(cfg.Timeout.Seconds(), 'f', 2, 64),
+		logs:    newLogPolicy(cfg.Logging),
 	}
 	if r.logger != nil {
-		f.logger = r.logger.With(slog.String("function", cfg.Name), slog.String("version", cfg.Version))
+		attrs := []any{slog.String("function", cfg.Name), slog.String("version", cfg.Version)}
+		if f.logs.json {
+			attrs = append(attrs, slog.String("log_format", string(LogFormatJSON)))
+		}
+		f.logger = r.logger.With(attrs...)
 	}
 	if err := r.register(f); err != nil {
 		return nil, err

@@ -324,7 +324,7 @@ func (f *Function) logRecord(ctx context.Context, rec []byte) ([]byte, error) {
 		detail := strings.TrimPrefix(err.Error(), abi.ErrMalformed.Error()+": ")
 		return nil, fmt.Errorf("%s.log: malformed log record: %s", CapabilityLog, detail)
 	}
-	if f.logger == nil || !f.logger.Enabled(ctx, slog.Level(level)) {
+	if f.logger == nil || !f.logs.application(slog.Level(level)) || !f.logger.Enabled(ctx, slog.Level(level)) {
 		return nil, nil
 	}
 	st, _ := ctx.Value(invocationKey{}).(*invocationState)

@@ -74,8 +74,8 @@ func (f *Function) run(ctx context.Context, sb *sandbox, payload []byte, o *invo
 		Identity:           o.identity,
 		Payload:            payload,
 	}
-	if f.logger != nil {
-		f.logger.LogAttrs(ctx, slog.LevelInfo, "START", slog.String("request_id", o.requestID))
+	if f.logger != nil && f.logs.system(slog.LevelInfo) {
+		f.logger.LogAttrs(ctx, slog.LevelInfo, "START", slog.String("request_id", o.requestID), slog.String("function_arn", f.arn))
 	}
 
 	var broken bool
@@ -207,6 +207,12 @@ func (f *Function) classify(ctx context.Context, sb *sandbox, requestID string, 
 // a guest reported, as AWS's runtimes log it (aws-lambda-go logs the error
 // JSON before it reports it), or the timeout, as AWS's platform logs it;
 // then END and REPORT.
+//
+// Their messages are constant and their figures attributes. With the JSON
+// format, each has the level AWS gives its platform record, and the
+// function's SystemLogLevel (ApplicationLogLevel for the guest's error)
+// filters them; with Text, START, END and REPORT are INFO and nothing is
+// filtered, as on AWS.
 func (f *Function) report(ctx context.Context, sb *sandbox, requestID string, d time.Duration, maxMem uint64, err error) {
 	var fe *FunctionError
 	switch {
@@ -216,9 +222,37 @@ func (f *Function) report(ctx context.Context, sb *sandbox, requestID string, d 
 		// long the sandbox took to stop.
 		d = min(d, f.cfg.Timeout)
 	case fe.reported:
-		f.logger.LogAttrs(ctx, slog.LevelError, string(fe.Payload()), slog.String("request_id", requestID), slog.String("error_type", fe.Type))
+		if f.logs.application(slog.LevelError) {
+			f.logger.LogAttrs(ctx, slog.LevelError, string(fe.Payload()), slog.String("request_id", requestID), slog.String("error_type", fe.Type))
+		}
 	}
-	f.logger.LogAttrs(ctx, slog.LevelInfo, "END", slog.String("request_id", requestID))
+	// The invocation's status, as AWS's Telemetry API names it: failure
+	// when the function returned an error, timeout, or error when the
+	// runtime failed (a crash, running out of memory, a response too
+	// large); none for success.
+	var status []slog.Attr
+	switch {
+	case fe != nil && fe.Type == ErrorTypeTimeout:
+		status = []slog.Attr{slog.String("status", "timeout"), slog.String("error_type", fe.Type)}
+	case fe != nil && fe.reported:
+		status = []slog.Attr{slog.String("status", "failure"), slog.String("error_type", fe.Type)}
+	case fe != nil:
+		status = []slog.Attr{slog.String("status", "error"), slog.String("error_type", fe.Type)}
+	case err != nil:
+		status = []slog.Attr{slog.String("status", "error")}
+	}
+	endLevel, reportLevel := slog.LevelInfo, slog.LevelInfo
+	if f.logs.json {
+		// AWS's system log level event mapping: runtimeDone is DEBUG on
+		// success and WARN otherwise; report INFO and WARN.
+		endLevel = slog.LevelDebug
+		if status != nil {
+			endLevel, reportLevel = slog.LevelWarn, slog.LevelWarn
+		}
+	}
+	if f.logs.system(endLevel) {
+		f.logger.LogAttrs(ctx, endLevel, "END", append([]slog.Attr{slog.String("request_id", requestID)}, status...)...)
+	}
 	// AWS bills an on-demand sandbox's init with its first invocation, as
 	// it has always done for OS-only runtimes such as Go's, and since
 	// August 2025 for every runtime. A provisioned sandbox's init it bills
@@ -227,28 +261,23 @@ func (f *Function) report(ctx context.Context, sb *sandbox, requestID string, d 
 	if !sb.provisioned {
 		billed += sb.initDur.Microseconds()
 	}
-	attrs := []slog.Attr{
-		slog.String("request_id", requestID),
-		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-		slog.Int64("billed_duration_ms", (billed+999)/1000),
-		slog.Int("memory_size_mb", f.cfg.MemorySize),
-		slog.Uint64("max_memory_used_mb", (maxMem+(1<<20)-1)>>20),
+	if f.logs.system(reportLevel) {
+		attrs := []slog.Attr{
+			slog.String("request_id", requestID),
+			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+			slog.Int64("billed_duration_ms", (billed+999)/1000),
+			slog.Int("memory_size_mb", f.cfg.MemorySize),
+			// The guest's linear memory high-water mark: wasm memory
+			// never shrinks, so its size now is the most the sandbox has
+			// used, across its invocations, as AWS reports it.
+			slog.Uint64("max_memory_used_mb", (maxMem+(1<<20)-1)>>20),
+		}
+		if sb.initDur > 0 {
+			attrs = append(attrs, slog.Float64("init_duration_ms", float64(sb.initDur.Microseconds())/1000))
+		}
+		f.logger.LogAttrs(ctx, reportLevel, "REPORT", append(attrs, status...)...)
 	}
-	if sb.initDur > 0 {
-		attrs = append(attrs, slog.Float64("init_duration_ms", float64(sb.initDur.Microseconds())/1000))
-	}
-	timedOut := fe != nil && fe.Type == ErrorTypeTimeout
-	switch {
-	case timedOut:
-		// AWS's REPORT says "Status: timeout".
-		attrs = append(attrs, slog.String("error_type", fe.Type), slog.String("status", "timeout"))
-	case fe != nil:
-		attrs = append(attrs, slog.String("error_type", fe.Type), slog.String("status", "error"))
-	case err != nil:
-		attrs = append(attrs, slog.String("status", "error"))
-	}
-	f.logger.LogAttrs(ctx, slog.LevelInfo, "REPORT", attrs...)
-	if timedOut {
+	if fe != nil && fe.Type == ErrorTypeTimeout {
 		// The platform's own line closes a timed-out invocation's log.
 		f.logger.LogAttrs(ctx, slog.LevelError, "Task timed out after "+f.timeout+" seconds", slog.String("request_id", requestID))
 	}

@@ -67,8 +67,11 @@ type Options struct {
 	CacheDir string
 
 	// Logger receives the guests' output and the START, END and REPORT
-	// records, with the attributes function, version and request_id. A nil
-	// Logger keeps the runtime silent and skips the capture altogether.
+	// records, with the attributes function, version and request_id; the
+	// messages are constant and the figures attributes (docs/AWS.md,
+	// "Logs"). Package awslog's handler writes them in AWS's Text or JSON
+	// format, byte for byte. A nil Logger keeps the runtime silent and
+	// skips the capture altogether.
 	Logger *slog.Logger
 
 	// Region is the AWS_REGION guests see and the region of function ARNs.

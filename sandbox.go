@@ -73,6 +73,7 @@ func (s *sandbox) close() {
 // for a command.
 func (f *Function) newSandbox(ctx context.Context, provisioned bool) (*sandbox, error) {
 	sb := &sandbox{capture: newCapture(f.cfg.MaxLogBytes, f.logger != nil), provisioned: provisioned, logStream: f.newLogStream()}
+	sb.capture.policy = f.logs
 	mounts, tmpDir, err := f.sandboxMounts()
 	if err != nil {
 		return nil, &FunctionError{Type: ErrorTypeInit, Message: "Init failed: " + err.Error()}

@@ -113,7 +113,9 @@ func TestInvoke(t *testing.T) {
 		stdin:      `{"op": "error", "message": "boom"}`,
 		wantCode:   exitFunctionError,
 		wantStdout: `{"errorMessage":"boom","errorType":"errorString"}` + "\n",
-		wantStderr: []string{"\tStatus: error\tError Type: errorString\n"},
+		// The error the function returned is logged; REPORT, as AWS's,
+		// says nothing of it and ends with a tab.
+		wantStderr: []string{`{"errorMessage":"boom","errorType":"errorString"}` + "\nEND RequestId: ", " ms\t\n"},
 		wantReport: true,
 	}, {
 		name:       "a timeout",
