@@ -5,7 +5,8 @@
 //   - /binary answers with the request's body, as application/octet-stream;
 //   - /cookies sets two cookies and a repeated header;
 //   - /panic panics, a function error;
-//   - /spin never returns, until the host stops it;
+//   - /spin, and any other path (/ for an event of payload format 1.0,
+//     which lambdaurl does not read), never returns, until the host stops it;
 //   - /stream writes "one", flushes, waits for the host function
 //     httptest.wait, then writes "two";
 //   - /bytes?n=N answers with N bytes.
@@ -76,13 +77,15 @@ func init() {
 		_, _ = io.WriteString(w, "made")
 	})
 	mux.HandleFunc("/panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
-	mux.HandleFunc("/spin", func(http.ResponseWriter, *http.Request) {
+	spin := func(http.ResponseWriter, *http.Request) {
 		for n := 0; ; n++ {
 			if n < 0 {
 				return
 			}
 		}
-	})
+	}
+	mux.HandleFunc("/spin", spin)
+	mux.HandleFunc("/", spin)
 	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "one\n")
