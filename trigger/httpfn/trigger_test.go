@@ -279,9 +279,18 @@ func TestStreaming(t *testing.T) {
 	require.Equal(t, 200, resp.StatusCode)
 	require.Equal(t, "text/plain", resp.Header.Get("Content-Type"))
 	r := bufio.NewReader(resp.Body)
-	line, err := r.ReadString('\n')
-	require.NoError(t, err)
-	require.Equal(t, "one\n", line)
+	first := make(chan string, 1)
+	go func() {
+		line, _ := r.ReadString('\n')
+		first <- line
+	}()
+	select {
+	case line := <-first:
+		require.Equal(t, "one\n", line)
+	case <-time.After(30 * time.Second):
+		close(s.g.release) // let the guest end, so that the test does
+		t.Fatal("the first chunk did not reach the client while the guest waited")
+	}
 	select {
 	case <-s.g.ended:
 		t.Fatal("the guest went on before it was released")
