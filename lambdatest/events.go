@@ -319,14 +319,6 @@ func httpEventRequest(o HTTPEventOptions, eo httpfn.EventOptions) httpfn.EventRe
 	}
 }
 
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic("lambdatest: encode a sample event: " + err.Error())
-	}
-	return b
-}
-
 // or returns s, or def when s is empty.
 func or(s, def string) string {
 	if s == "" {
