@@ -429,6 +429,9 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 	if len(o.clientContext) > 0 {
 		return "", invalidConfig("InvokeAsync of function %s: a client context is passed on synchronous invocations only, as on AWS: use Invoke", e.name)
 	}
+	if o.stream != nil {
+		return "", invalidConfig("InvokeAsync of function %s: a response is streamed on synchronous invocations only, as on AWS: use Invoke", e.name)
+	}
 	if o.requestID == "" {
 		o.requestID = uuid.New()
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -616,6 +617,7 @@ type invokeOptions struct {
 	requestID     string
 	clientContext []byte
 	identity      []byte
+	stream        io.Writer
 }
 
 // WithRequestID sets the invocation's request ID instead of a fresh one.
@@ -634,6 +636,20 @@ func WithClientContext(clientContext []byte) InvokeOption {
 // lambdacontext.CognitoIdentity) to the guest.
 func WithIdentity(identity []byte) InvokeOption {
 	return func(o *invokeOptions) { o.identity = identity }
+}
+
+// WithResponseStream streams the invocation's response to w, as AWS's
+// InvokeWithResponseStream does: each chunk the guest hands the host during
+// the invocation, through the built-in host function
+// wasmlambda_stream.write (docs/ABI.md; guest.StreamResponse in a Go
+// guest), is written to w at once, in order, on a goroutine of the
+// invocation's, before the guest goes on. An error w returns reaches the
+// guest as the host function's error. What the guest returns is Invoke's
+// response as always, after the chunks; a guest that streams nothing
+// answers as it would without a stream. As on AWS, only a synchronous
+// invocation streams: InvokeAsync refuses it.
+func WithResponseStream(w io.Writer) InvokeOption {
+	return func(o *invokeOptions) { o.stream = w }
 }
 
 // InvokeJSON invokes f with in encoded as JSON and decodes the response

@@ -3,7 +3,9 @@ package lambda
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"regexp"
@@ -35,6 +37,11 @@ const (
 	// Capabilities as well is allowed, and without FunctionConfig.HTTP
 	// refused.
 	CapabilityHTTP = "wasmlambda_http"
+	// CapabilityStream lets a guest stream its response: its function
+	// write sends a chunk to the stream of an invocation made with
+	// WithResponseStream, and fails in any other. Every function is
+	// granted it; naming it in Capabilities changes nothing.
+	CapabilityStream = "wasmlambda_stream"
 )
 
 // HostFunc is a function of the host that a guest calls: it gets the guest's
@@ -223,7 +230,9 @@ func (r *Runtime) hostConfig(f *Function) (granted []wasm.HostModule, ungranted 
 		// A log record may: the logger's handler may write to a network.
 		CapabilityLog: {Funcs: map[string]wasm.HostFunc{"log": f.logRecord}},
 	}
-	grants := map[string]bool{}
+	// A chunk may block, for as long as the stream's reader takes.
+	granted = append(granted, wasm.HostModule{Name: CapabilityStream, Funcs: map[string]wasm.HostFunc{"write": streamWrite}})
+	grants := map[string]bool{CapabilityStream: true}
 	if f.cfg.HTTP != nil {
 		// A request blocks, for as long as the network takes.
 		f.http = newHostHTTP(f.cfg.HTTP)
@@ -305,6 +314,23 @@ func (f *Function) hostPanic(ctx context.Context, module, name string, value any
 		attrs = append(attrs, slog.String("request_id", inv.RequestID))
 	}
 	f.logger.LogAttrs(ctx, slog.LevelError, "host function panicked", attrs...)
+}
+
+// streamKey is the context key of the io.Writer of an invocation made with
+// WithResponseStream.
+type streamKey struct{}
+
+// streamWrite is wasmlambda_stream.write: it writes the guest's chunk to the
+// invocation's stream.
+func streamWrite(ctx context.Context, chunk []byte) ([]byte, error) {
+	w, ok := ctx.Value(streamKey{}).(io.Writer)
+	if !ok {
+		return nil, errors.New(abi.ErrNotStreamed)
+	}
+	if _, err := w.Write(chunk); err != nil {
+		return nil, fmt.Errorf("%s.write: %w", CapabilityStream, err)
+	}
+	return nil, nil
 }
 
 // settingsGet is wasmlambda_settings.get.

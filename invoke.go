@@ -63,6 +63,9 @@ func (f *Function) run(ctx context.Context, sb *sandbox, payload []byte, o *invo
 	}
 	deadline, _ := tctx.Deadline()
 	tctx = f.withInvocation(tctx, o.requestID, deadline, false)
+	if o.stream != nil {
+		tctx = context.WithValue(tctx, streamKey{}, o.stream)
+	}
 	req := abi.Request{
 		DeadlineMs:         deadline.UnixMilli(),
 		MemoryMB:           uint32(f.cfg.MemorySize),

@@ -3,6 +3,7 @@ package guest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -101,6 +102,30 @@ func Setting(key string) (string, bool) {
 		return "", false
 	}
 	return string(out), true
+}
+
+// ErrNotStreamed is StreamResponse's error in an invocation whose caller
+// takes no response stream (lambda.WithResponseStream), and outside
+// wasmlambda: the guest then answers with its result alone.
+var ErrNotStreamed = errors.New(abi.ErrNotStreamed)
+
+// StreamResponse sends p to the invocation's response stream, where the
+// host writes it out at once, before StreamResponse returns; the result
+// the handler returns follows the chunks. In an invocation without a
+// stream it returns ErrNotStreamed, and the guest answers as it would
+// without one. Every function may call it: its import,
+// wasmlambda_stream.write, is granted to all (docs/ABI.md).
+//
+// A Function URL in RESPONSE_STREAM mode takes, in a stream, the body of
+// an HTTP response after a prelude (package guest/lambdaurl writes both):
+// see trigger/httpfn.
+func StreamResponse(p []byte) error {
+	_, err := CallHost(streamWrite, p)
+	var he *HostError
+	if errors.As(err, &he) && he.Message == abi.ErrNotStreamed {
+		return ErrNotStreamed
+	}
+	return err
 }
 
 // NewLogHandler returns a slog.Handler that sends each record to the host's

@@ -14,6 +14,7 @@ import (
 var (
 	settingsGet HostFunc = noHost
 	logRecord   HostFunc = noHost
+	streamWrite HostFunc = notStreamed
 	hostResult           = func(out *byte, outCap uint32) int32 { return -1 }
 )
 
@@ -24,6 +25,16 @@ func noHost(_ *byte, _ uint32, out *byte, outCap uint32, outLen *uint32) uint32 
 	*outLen = uint32(len(msg))
 	if outCap >= uint32(len(msg)) {
 		copy(unsafe.Slice(out, outCap), msg)
+	}
+	return abi.HostError
+}
+
+// notStreamed is wasmlambda_stream.write where there is no host: no
+// invocation has a stream.
+func notStreamed(_ *byte, _ uint32, out *byte, outCap uint32, outLen *uint32) uint32 {
+	*outLen = uint32(len(abi.ErrNotStreamed))
+	if outCap >= uint32(len(abi.ErrNotStreamed)) {
+		copy(unsafe.Slice(out, outCap), abi.ErrNotStreamed)
 	}
 	return abi.HostError
 }

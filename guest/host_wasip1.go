@@ -16,3 +16,6 @@ func settingsGet(in *byte, inLen uint32, out *byte, outCap uint32, outLen *uint3
 
 //go:wasmimport wasmlambda_log log
 func logRecord(in *byte, inLen uint32, out *byte, outCap uint32, outLen *uint32) uint32
+
+//go:wasmimport wasmlambda_stream write
+func streamWrite(in *byte, inLen uint32, out *byte, outCap uint32, outLen *uint32) uint32

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/wasmlambda/lambda/trigger/httpfn"
 	"github.com/wasmlambda/lambda/trigger/sqs"
 )
 
@@ -222,95 +222,55 @@ type HTTPEventOptions struct {
 	StageVariables map[string]string
 }
 
-// httpEvent is the payload format version 2.0 of API Gateway HTTP APIs and
-// function URLs, in the order AWS's documentation writes its fields. The
-// fields that a function URL sends as null and API Gateway leaves out when
-// they are empty are raw.
-type httpEvent struct {
-	Version               string            `json:"version"`
-	RouteKey              string            `json:"routeKey"`
-	RawPath               string            `json:"rawPath"`
-	RawQueryString        string            `json:"rawQueryString"`
-	Cookies               []string          `json:"cookies,omitempty"`
-	Headers               map[string]string `json:"headers"`
-	QueryStringParameters map[string]string `json:"queryStringParameters,omitempty"`
-	RequestContext        httpContext       `json:"requestContext"`
-	Body                  string            `json:"body,omitempty"`
-	PathParameters        json.RawMessage   `json:"pathParameters,omitempty"`
-	IsBase64Encoded       bool              `json:"isBase64Encoded"`
-	StageVariables        json.RawMessage   `json:"stageVariables,omitempty"`
-}
-
-type httpContext struct {
-	AccountID      string          `json:"accountId"`
-	APIID          string          `json:"apiId"`
-	Authentication json.RawMessage `json:"authentication,omitempty"`
-	Authorizer     json.RawMessage `json:"authorizer,omitempty"`
-	DomainName     string          `json:"domainName"`
-	DomainPrefix   string          `json:"domainPrefix"`
-	HTTP           httpDescription `json:"http"`
-	RequestID      string          `json:"requestId"`
-	RouteKey       string          `json:"routeKey"`
-	Stage          string          `json:"stage"`
-	Time           string          `json:"time"`
-	TimeEpoch      int64           `json:"timeEpoch"`
-}
-
-type httpDescription struct {
-	Method    string `json:"method"`
-	Path      string `json:"path"`
-	Protocol  string `json:"protocol"`
-	SourceIP  string `json:"sourceIp"`
-	UserAgent string `json:"userAgent"`
-}
-
 // APIGatewayV2Event is an HTTP request as an Amazon API Gateway HTTP API
 // sends it to a function, in payload format version 2.0
 // (events.APIGatewayV2HTTPRequest; sam local generate-event apigateway
-// http-api-proxy). Fields without a value (cookies, queryStringParameters,
-// body, pathParameters, stageVariables, authorizer) are left out, as API
-// Gateway leaves them out.
+// http-api-proxy): the JSON trigger/httpfn sends, made by its EventJSON.
+// Fields without a value (cookies, queryStringParameters, body,
+// pathParameters, stageVariables, authorizer) are left out, as API Gateway
+// leaves them out.
 func APIGatewayV2Event(o HTTPEventOptions) []byte {
-	region := or(o.Region, SampleRegion)
-	api := or(o.APIID, "r3pmxmplak")
-	ev := newHTTPEvent(o, api+".execute-api."+region+".amazonaws.com", api, or(o.RequestID, "LV7fzho-PHcEJPw="))
-	ev.RouteKey = or(o.RouteKey, "$default")
-	ev.RequestContext.RouteKey = ev.RouteKey
-	ev.RequestContext.Stage = or(o.Stage, "$default")
-	if len(o.PathParameters) > 0 {
-		ev.PathParameters = mustJSON(o.PathParameters)
-	}
-	if len(o.StageVariables) > 0 {
-		ev.StageVariables = mustJSON(o.StageVariables)
-	}
-	return mustJSON(ev)
+	eo := httpEventOptions(o, httpfn.HTTPAPI, "r3pmxmplak", "LV7fzho-PHcEJPw=")
+	eo.RouteKey, eo.Stage = o.RouteKey, o.Stage
+	eo.PathParameters, eo.StageVariables = o.PathParameters, o.StageVariables
+	return httpfn.EventJSON(httpEventRequest(o, eo), eo)
 }
 
 // FunctionURLEvent is an HTTP request as a Lambda function URL sends it to
 // its function (events.LambdaFunctionURLRequest), in the payload format
-// version 2.0 that function URLs share with API Gateway: routeKey and stage
-// are "$default", and authentication, pathParameters and stageVariables are
+// version 2.0 that function URLs share with API Gateway: the JSON
+// trigger/httpfn sends, made by its EventJSON. routeKey and stage are
+// "$default", and authentication, pathParameters and stageVariables are
 // null, as AWS's documentation of function URLs shows them.
 // o.RouteKey, o.Stage, o.PathParameters and o.StageVariables are ignored.
 func FunctionURLEvent(o HTTPEventOptions) []byte {
-	region := or(o.Region, SampleRegion)
-	urlID := or(o.APIID, "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6")
-	ev := newHTTPEvent(o, urlID+".lambda-url."+region+".on.aws", urlID, or(o.RequestID, "6ca8f4a4-4bdf-4bd9-bbf7-9d58d6b5bc3b"))
-	ev.RouteKey = "$default"
-	ev.RequestContext.RouteKey = "$default"
-	ev.RequestContext.Stage = "$default"
-	ev.RequestContext.Authentication = json.RawMessage("null")
-	ev.PathParameters = json.RawMessage("null")
-	ev.StageVariables = json.RawMessage("null")
-	return mustJSON(ev)
+	eo := httpEventOptions(o, httpfn.FunctionURL, "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6", "6ca8f4a4-4bdf-4bd9-bbf7-9d58d6b5bc3b")
+	return httpfn.EventJSON(httpEventRequest(o, eo), eo)
 }
 
-// newHTTPEvent is the part of an HTTP request event that API Gateway and
-// function URLs share.
-func newHTTPEvent(o HTTPEventOptions, domain, prefix, requestID string) httpEvent {
+// httpEventOptions are the event options of o's sample for front.
+func httpEventOptions(o HTTPEventOptions, front httpfn.Front, apiID, requestID string) httpfn.EventOptions {
 	at := o.Time
 	if at.IsZero() {
 		at = time.Date(2020, 3, 12, 19, 3, 58, 0, time.UTC)
+	}
+	return httpfn.EventOptions{
+		Front:      front,
+		APIID:      or(o.APIID, apiID),
+		Region:     or(o.Region, SampleRegion),
+		AccountID:  or(o.AccountID, SampleAccountID),
+		RequestID:  or(o.RequestID, requestID),
+		Time:       at,
+		Authorizer: o.Authorizer,
+	}
+}
+
+// httpEventRequest is the request of o's sample: the sample's headers,
+// with o's over them, as AWS sends them.
+func httpEventRequest(o HTTPEventOptions, eo httpfn.EventOptions) httpfn.EventRequest {
+	domain := eo.APIID + ".execute-api." + eo.Region + ".amazonaws.com"
+	if eo.Front == httpfn.FunctionURL {
+		domain = eo.APIID + ".lambda-url." + eo.Region + ".on.aws"
 	}
 	sourceIP := or(o.SourceIP, "192.0.2.1")
 	userAgent := or(o.UserAgent, "curl/7.58.0")
@@ -345,60 +305,18 @@ func newHTTPEvent(o HTTPEventOptions, domain, prefix, requestID string) httpEven
 			}
 		}
 	}
-	path := or(o.Path, "/")
-	return httpEvent{
-		Version:               "2.0",
-		RawPath:               path,
-		RawQueryString:        o.Query,
-		Cookies:               cookies,
-		Headers:               headers,
-		QueryStringParameters: queryParameters(o.Query),
-		RequestContext: httpContext{
-			AccountID:    or(o.AccountID, SampleAccountID),
-			APIID:        prefix,
-			Authorizer:   o.Authorizer,
-			DomainName:   domain,
-			DomainPrefix: prefix,
-			HTTP: httpDescription{
-				Method:    strings.ToUpper(or(o.Method, "GET")),
-				Path:      path,
-				Protocol:  "HTTP/1.1",
-				SourceIP:  sourceIP,
-				UserAgent: userAgent,
-			},
-			RequestID: requestID,
-			Time:      at.UTC().Format("02/Jan/2006:15:04:05 -0700"),
-			TimeEpoch: at.UnixMilli(),
-		},
+	return httpfn.EventRequest{
+		Method:          strings.ToUpper(or(o.Method, "GET")),
+		Path:            or(o.Path, "/"),
+		Query:           o.Query,
+		Headers:         headers,
+		Cookies:         cookies,
 		Body:            o.Body,
 		IsBase64Encoded: o.IsBase64Encoded,
+		SourceIP:        sourceIP,
+		UserAgent:       userAgent,
+		Protocol:        "HTTP/1.1",
 	}
-}
-
-// queryParameters decodes a raw query string as AWS does for
-// queryStringParameters: a repeated name's values joined with commas. A
-// query that does not parse keeps the pairs that do.
-func queryParameters(raw string) map[string]string {
-	if raw == "" {
-		return nil
-	}
-	values, _ := url.ParseQuery(raw)
-	if len(values) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(values))
-	for k, vs := range values {
-		out[k] = strings.Join(vs, ",")
-	}
-	return out
-}
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic("lambdatest: encode a sample event: " + err.Error())
-	}
-	return b
 }
 
 // or returns s, or def when s is empty.

@@ -283,6 +283,11 @@ const (
 	HostError uint32 = 1
 )
 
+// ErrNotStreamed is the error message of wasmlambda_stream.write in an
+// invocation that has no response stream: the guest then answers with its
+// result alone.
+const ErrNotStreamed = "wasmlambda_stream: the invocation has no response stream"
+
 // EncodeLog encodes a record for the built-in log host function: level as
 // an i32 (log/slog's levels: -4 debug, 0 info, 4 warn, 8 error), the message
 // as a field, then each attribute as a key field and a value field.
