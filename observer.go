@@ -296,9 +296,11 @@ func (f *Function) observeInvoke(ctx, waitCtx context.Context, payload []byte, o
 	resp, err := f.invoke(ctx, waitCtx, payload, o, granted)
 	if obs.InvokeDone != nil {
 		ob.info.Err, ob.info.ErrorKind = err, ClassifyError(err)
-		var fe *FunctionError
-		if errors.As(err, &fe) {
-			ob.info.ErrorType = fe.Type
+		if err != nil {
+			var fe *FunctionError
+			if errors.As(err, &fe) {
+				ob.info.ErrorType = fe.Type
+			}
 		}
 		obs.InvokeDone(ctx, ob.info)
 	}
@@ -319,9 +321,11 @@ func (ob *invokeObservation) gotSandbox(sb *sandbox) {
 
 // ran records the run's figures.
 func (ob *invokeObservation) ran(d, timeout time.Duration, maxMem uint64, err error) {
-	var fe *FunctionError
-	if errors.As(err, &fe) && fe.Type == ErrorTypeTimeout {
-		d = min(d, timeout)
+	if err != nil {
+		var fe *FunctionError
+		if errors.As(err, &fe) && fe.Type == ErrorTypeTimeout {
+			d = min(d, timeout)
+		}
 	}
 	ob.info.Ran, ob.info.Duration, ob.info.MaxMemoryUsed = true, d, maxMem
 }

@@ -162,7 +162,10 @@ type attrKey struct{ function, version, trigger string }
 // attrSet is what the observer keeps for one attrKey, made once: the
 // measurement option and span attributes, and the span names.
 type attrSet struct {
-	opt                   metric.MeasurementOption
+	// add and rec are the measurement options, as the variadic arguments
+	// of Add and Record: passed on as they are, they cost no allocation.
+	add                   []metric.AddOption
+	rec                   []metric.RecordOption
 	kvs                   []attribute.KeyValue
 	invokeName, asyncName string
 }
@@ -176,8 +179,10 @@ func (o *observer) set(function, version, trigger string) *attrSet {
 		return s
 	}
 	kvs := []attribute.KeyValue{AttrFunction.String(function), AttrVersion.String(version), AttrTrigger.String(trigger)}
+	opt := metric.WithAttributeSet(attribute.NewSet(kvs...))
 	s = &attrSet{
-		opt:        metric.WithAttributeSet(attribute.NewSet(kvs...)),
+		add:        []metric.AddOption{opt},
+		rec:        []metric.RecordOption{opt},
 		kvs:        kvs,
 		invokeName: "Invoke " + function,
 		asyncName:  "InvokeAsync " + function,
@@ -223,6 +228,13 @@ func (o *observer) instruments(m metric.Meter) error {
 	return errors.Join(errs...)
 }
 
+// The spans' start options, made once.
+var (
+	serverSpan   = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+	producerSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer)}
+	consumerSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer)}
+)
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // invokeStart starts the invocation's span: the child of the span in ctx,
@@ -234,7 +246,7 @@ func (o *observer) invokeStart(ctx context.Context, info lambda.InvokeInfo) cont
 		}
 	}
 	s := o.set(info.Function, info.Version, info.Trigger)
-	ctx, span := o.tracer.Start(ctx, s.invokeName, trace.WithSpanKind(trace.SpanKindServer))
+	ctx, span := o.tracer.Start(ctx, s.invokeName, serverSpan...)
 	if span.IsRecording() {
 		span.SetAttributes(s.kvs...)
 		span.SetAttributes(AttrRequestID.String(info.RequestID))
@@ -246,35 +258,35 @@ func (o *observer) invokeStart(ctx context.Context, info lambda.InvokeInfo) cont
 }
 
 func (o *observer) gotSandbox(ctx context.Context, info lambda.GotSandboxInfo) {
-	opt := o.set(info.Function, info.Version, info.Trigger).opt
-	o.concurrent.Add(ctx, 1, opt)
+	s := o.set(info.Function, info.Version, info.Trigger)
+	o.concurrent.Add(ctx, 1, s.add...)
 	if info.ColdStart {
-		o.coldStarts.Add(ctx, 1, opt)
+		o.coldStarts.Add(ctx, 1, s.add...)
 		if info.InitDuration > 0 {
-			o.initDuration.Record(ctx, ms(info.InitDuration), opt)
+			o.initDuration.Record(ctx, ms(info.InitDuration), s.rec...)
 		}
 	}
 	if info.Async {
-		o.eventAge.Record(ctx, ms(info.EventAge), opt)
+		o.eventAge.Record(ctx, ms(info.EventAge), s.rec...)
 	}
 }
 
 func (o *observer) invokeDone(ctx context.Context, info lambda.InvokeDoneInfo) {
 	failed := info.ErrorKind == lambda.ErrorKindFunction || info.ErrorKind == lambda.ErrorKindTimeout || info.ErrorKind == lambda.ErrorKindCrash
 	if o.meter {
-		opt := o.set(info.Function, info.Version, info.Trigger).opt
+		s := o.set(info.Function, info.Version, info.Trigger)
 		switch {
 		case info.Ran:
-			o.concurrent.Add(ctx, -1, opt)
-			o.invocations.Add(ctx, 1, opt)
-			o.duration.Record(ctx, ms(info.Duration), opt)
+			o.concurrent.Add(ctx, -1, s.add...)
+			o.invocations.Add(ctx, 1, s.add...)
+			o.duration.Record(ctx, ms(info.Duration), s.rec...)
 			var n int64
 			if failed {
 				n = 1
 			}
-			o.errs.Add(ctx, n, opt)
+			o.errs.Add(ctx, n, s.add...)
 		case info.ErrorKind == lambda.ErrorKindThrottle:
-			o.throttles.Add(ctx, 1, opt)
+			o.throttles.Add(ctx, 1, s.add...)
 		}
 	}
 	if o.tracer == nil {
@@ -301,8 +313,8 @@ func (o *observer) invokeDone(ctx context.Context, info lambda.InvokeDoneInfo) {
 func (o *observer) asyncAccepted(ctx context.Context, info lambda.AsyncInfo) context.Context {
 	s := o.set(info.Function, info.Version, info.Trigger)
 	if o.meter {
-		o.received.Add(ctx, 1, s.opt)
-		o.dropped.Add(ctx, 0, s.opt)
+		o.received.Add(ctx, 1, s.add...)
+		o.dropped.Add(ctx, 0, s.add...)
 	}
 	if o.tracer == nil {
 		return ctx
@@ -312,7 +324,7 @@ func (o *observer) asyncAccepted(ctx context.Context, info lambda.AsyncInfo) con
 			ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
 		}
 	}
-	ctx, span := o.tracer.Start(ctx, s.asyncName, trace.WithSpanKind(trace.SpanKindProducer))
+	ctx, span := o.tracer.Start(ctx, s.asyncName, producerSpan...)
 	if span.IsRecording() {
 		span.SetAttributes(s.kvs...)
 		span.SetAttributes(AttrRequestID.String(info.RequestID))
@@ -326,7 +338,7 @@ func (o *observer) delivery(c metric.Int64Counter, info lambda.DeliveryInfo) {
 	if info.Err != nil {
 		n = 1
 	}
-	c.Add(context.Background(), n, o.set(info.Function, info.Version, "").opt)
+	c.Add(context.Background(), n, o.set(info.Function, info.Version, "").add...)
 }
 
 func (o *observer) deadLetterSent(info lambda.DeliveryInfo) { o.delivery(o.deadLetterErrors, info) }
@@ -336,16 +348,16 @@ func (o *observer) destinationDelivered(info lambda.DeliveryInfo) {
 }
 
 func (o *observer) asyncEventDropped(info lambda.DeliveryInfo) {
-	o.dropped.Add(context.Background(), 1, o.set(info.Function, info.Version, "").opt)
+	o.dropped.Add(context.Background(), 1, o.set(info.Function, info.Version, "").add...)
 }
 
 func (o *observer) triggerReceive(ctx context.Context, info lambda.TriggerReceiveInfo) {
-	o.iteratorAge.Record(ctx, ms(info.IteratorAge), o.set(info.Function, info.Version, info.Trigger).opt)
+	o.iteratorAge.Record(ctx, ms(info.IteratorAge), o.set(info.Function, info.Version, info.Trigger).rec...)
 }
 
 func (o *observer) triggerEventStart(ctx context.Context, info lambda.TriggerEventInfo) context.Context {
 	s := o.set(info.Function, info.Version, info.Trigger)
-	ctx, span := o.tracer.Start(ctx, "trigger "+info.Trigger, trace.WithSpanKind(trace.SpanKindConsumer))
+	ctx, span := o.tracer.Start(ctx, "trigger "+info.Trigger, consumerSpan...)
 	if span.IsRecording() {
 		span.SetAttributes(s.kvs...)
 	}
