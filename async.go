@@ -254,6 +254,10 @@ type asyncEvent struct {
 	LastAttemptAt  time.Time       `json:"lastAttemptAt,omitzero"`
 	Due            time.Time       `json:"due,omitzero"`
 	Last           *attemptFailure `json:"last,omitempty"`
+	// Trigger is the trigger that sent it, and TraceID the X-Ray trace ID
+	// its attempts inherit, when an Observer or WithTraceID gave them.
+	Trigger string `json:"trigger,omitempty"`
+	TraceID string `json:"traceId,omitempty"`
 
 	throttleWait time.Duration
 }
@@ -305,6 +309,7 @@ type asyncEngineConfig struct {
 
 	store  *journal.Store // nil without a state directory
 	logger *slog.Logger   // nil: silent
+	obs    *Observer      // nil: none
 }
 
 // asyncEngine runs a function's asynchronous events. Workers and
@@ -463,6 +468,11 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 		ClientContext: clone(o.clientContext),
 		Identity:      clone(o.identity),
 		AcceptedAt:    time.Now(),
+		Trigger:       o.trigger,
+		TraceID:       o.traceID,
+	}
+	if e.obs != nil {
+		e.observeAccept(ctx, ev)
 	}
 	if err := e.persist(ev); err != nil {
 		e.mu.Lock()
@@ -589,7 +599,10 @@ func (e *asyncEngine) attempt(ev *asyncEvent) {
 		ev.LastAttemptAt = now
 		e.attempts.Add(1)
 	}
-	opts := invokeOptions{requestID: ev.RequestID, clientContext: ev.ClientContext, identity: ev.Identity}
+	opts := invokeOptions{requestID: ev.RequestID, clientContext: ev.ClientContext, identity: ev.Identity, trigger: ev.Trigger, traceID: ev.TraceID}
+	if e.obs != nil {
+		opts.attempt, opts.acceptedAt = ev.Attempts+1, ev.AcceptedAt
+	}
 	// The event waits for a sandbox no longer than its age allows; the
 	// attempt is counted once a sandbox is granted, so that a throttle is
 	// not one.

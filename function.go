@@ -423,6 +423,9 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 		oneShot:     f.module.Mode() == wasm.ModeCommand,
 		newSandbox:  f.newSandbox,
 	})
+	if r.obs != nil {
+		f.pool.observe = f.observeSandbox
+	}
 	f.async = newAsyncEngine(asyncEngineConfig{
 		name:            f.name,
 		arn:             f.arn,
@@ -435,6 +438,7 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 		undeliveredFile: r.undeliveredFile,
 		store:           r.store,
 		logger:          f.logger,
+		obs:             r.obs,
 	})
 	if err := f.pool.prewarm(ctx); err != nil {
 		_ = f.Close(context.Background())
@@ -618,6 +622,15 @@ type invokeOptions struct {
 	clientContext []byte
 	identity      []byte
 	stream        io.Writer
+
+	// For Observer and the trace ID: the trigger that sent the event, the
+	// attempt number and acceptance of an asynchronous event, the X-Ray
+	// trace ID, and the invocation's observation, set while it is observed.
+	trigger    string
+	attempt    int
+	acceptedAt time.Time
+	traceID    string
+	ob         *invokeObservation
 }
 
 // WithRequestID sets the invocation's request ID instead of a fresh one.

@@ -38,6 +38,9 @@ func (f *Function) Invoke(ctx context.Context, payload []byte, opts ...InvokeOpt
 // invoke runs one invocation. It waits for a sandbox within waitCtx and
 // runs within ctx; granted, when set, is called once a sandbox is acquired.
 func (f *Function) invoke(ctx, waitCtx context.Context, payload []byte, o *invokeOptions, granted func()) ([]byte, error) {
+	if obs := f.rt.obs; obs != nil && o.ob == nil {
+		return f.observeInvoke(ctx, waitCtx, payload, o, granted, obs)
+	}
 	if len(payload) > f.cfg.MaxRequestBytes {
 		return nil, serviceError(&ServiceError{Code: codeRequestTooLarge, StatusCode: 413}, "request of %d bytes exceeds the %d-byte limit of function %s", len(payload), f.cfg.MaxRequestBytes, f.name)
 	}
@@ -50,6 +53,9 @@ func (f *Function) invoke(ctx, waitCtx context.Context, payload []byte, o *invok
 	}
 	if granted != nil {
 		granted()
+	}
+	if o.ob != nil {
+		o.ob.gotSandbox(sb)
 	}
 	return f.run(ctx, sb, payload, o)
 }
@@ -76,6 +82,7 @@ func (f *Function) run(ctx context.Context, sb *sandbox, payload []byte, o *invo
 		ClientContext:      o.clientContext,
 		Identity:           o.identity,
 		Payload:            payload,
+		TraceID:            o.traceID,
 	}
 	if f.logger != nil && f.logs.system(slog.LevelInfo) {
 		f.logger.LogAttrs(ctx, slog.LevelInfo, "START", slog.String("request_id", o.requestID), slog.String("function_arn", f.arn))
@@ -93,6 +100,9 @@ func (f *Function) run(ctx context.Context, sb *sandbox, payload []byte, o *invo
 	sb.running(nil)
 	if err != nil {
 		err = f.classify(ctx, sb, o.requestID, err)
+	}
+	if o.ob != nil {
+		o.ob.ran(time.Since(start), f.cfg.Timeout, maxMem, err)
 	}
 	if f.logger != nil {
 		sb.capture.flush(ctx, f.logger, o.requestID)
@@ -139,6 +149,9 @@ func (f *Function) runCommand(ctx context.Context, sb *sandbox, req *abi.Request
 	}
 	if len(req.Identity) > 0 {
 		env = append(env, [2]string{abi.EnvIdentity, string(req.Identity)})
+	}
+	if req.TraceID != "" {
+		env = append(env, [2]string{abi.EnvTraceID, req.TraceID})
 	}
 	stdout := &limitedBuffer{limit: f.cfg.MaxResponseBytes}
 	ic := wasm.InstanceConfig{Env: env, Stdin: bytes.NewReader(req.Payload), Stdout: stdout, Mounts: sb.mounts}

@@ -114,6 +114,11 @@ type Options struct {
 	// them, for the functions whose FunctionConfig.Capabilities grant them.
 	// Default none.
 	HostModules []*HostModule
+
+	// Observer is called at invocations, sandboxes, asynchronous events,
+	// deliveries and trigger events, for telemetry: see Observer, and
+	// package github.com/wasmlambda/lambda/otel. Default none.
+	Observer *Observer
 }
 
 // Runtime runs functions. It owns one compilation cache shared by all its
@@ -132,6 +137,8 @@ type Runtime struct {
 	maxLayers   int
 	maxUnzipped int64
 	scratchDir  string
+
+	obs *Observer // nil: none
 
 	mu        sync.Mutex
 	layers    map[string][]*LayerVersion // by name, oldest first
@@ -185,6 +192,10 @@ func New(opts Options) (*Runtime, error) {
 		maxLayers:   opts.MaxLayers,
 		maxUnzipped: opts.MaxUnzippedSize,
 		scratchDir:  opts.ScratchDir,
+	}
+	if opts.Observer != nil {
+		obs := *opts.Observer
+		r.obs = &obs
 	}
 	if r.maxLayers == 0 {
 		r.maxLayers = DefaultMaxLayers

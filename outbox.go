@@ -175,6 +175,9 @@ func (o *outbox) deliver(ctx context.Context, it *outItem) (err error) {
 				e.destinationErrors.Add(1)
 			}
 		}
+		if e.obs != nil {
+			e.observeDelivery(o.target, it, err)
+		}
 	}()
 	switch o.target {
 	case targetDeadLetter:
@@ -225,6 +228,9 @@ func (o *outbox) giveUp(it *outItem, cause error) {
 	fs, err := o.undeliveredFile()
 	if err == nil {
 		err = fs.Send(context.Background(), it.DeadLetter)
+	}
+	if err != nil {
+		e.observeDropped(it, err)
 	}
 	if err != nil && e.logger != nil {
 		b, _ := it.DeadLetter.MarshalJSON()
@@ -347,6 +353,7 @@ func (e *asyncEngine) flush(ctx context.Context) error {
 			err = fs.Send(context.Background(), it.DeadLetter)
 		}
 		if err != nil {
+			e.observeDropped(it, err)
 			uerr.Err = errors.Join(uerr.Err, err)
 			if e.logger != nil {
 				b, _ := it.DeadLetter.MarshalJSON()

@@ -84,6 +84,9 @@ type poolConfig struct {
 	newSandbox func(ctx context.Context, provisioned bool) (*sandbox, error)
 	// clock is the time the pool reads. Nil means the system's.
 	clock poolClock
+	// observe, when set, is told of each sandbox created (reason "") and
+	// discarded (with the reason): Function.observeSandbox.
+	observe func(sb *sandbox, reason string)
 }
 
 // poolClock is the time a pool reads: the system's, or a fake in tests.
@@ -190,6 +193,9 @@ func (p *pool) create(ctx context.Context, provisioned bool) (*sandbox, error) {
 	sb, err := p.newSandbox(ctx, provisioned)
 	if err != nil {
 		return nil, err
+	}
+	if p.observe != nil {
+		p.observe(sb, "")
 	}
 	p.mu.Lock()
 	p.all[sb] = struct{}{}
@@ -325,11 +331,14 @@ func (p *pool) putBack(sb *sandbox, broken bool) {
 		p.stats.Discarded++
 		broken = false
 	}
+	reason := "shutdown"
 	switch {
 	case broken:
 		p.stats.Discarded++
+		reason = "error"
 	case p.maxUses > 0 && sb.uses >= p.maxUses:
 		p.stats.Recycled++
+		reason = "max_uses"
 	case p.closed:
 	default:
 		p.putIdleLocked(sb)
@@ -342,6 +351,14 @@ func (p *pool) putBack(sb *sandbox, broken bool) {
 	p.replenishLocked()
 	p.checkDrainedLocked()
 	p.mu.Unlock()
+	p.discard(sb, reason)
+}
+
+// discard closes sb, which has left the pool, and tells the observer why.
+func (p *pool) discard(sb *sandbox, reason string) {
+	if p.observe != nil {
+		p.observe(sb, reason)
+	}
 	sb.close()
 }
 
@@ -392,7 +409,7 @@ func (p *pool) replenishLocked() {
 				p.mu.Unlock()
 				if sb != nil {
 					// Before Done: close waits for it.
-					sb.close()
+					p.discard(sb, "shutdown")
 				}
 				return
 			}
@@ -441,7 +458,7 @@ func (p *pool) janitor() {
 	}
 	p.mu.Unlock()
 	for _, sb := range expired {
-		sb.close()
+		p.discard(sb, "idle")
 	}
 }
 
@@ -483,7 +500,7 @@ func (p *pool) close(ctx context.Context) error {
 	p.checkDrainedLocked()
 	p.mu.Unlock()
 	for _, sb := range idle {
-		sb.close()
+		p.discard(sb, "shutdown")
 	}
 	var err error
 	select {

@@ -63,6 +63,18 @@ func (tc *TriggerContext) Name() string { return tc.name }
 // InvokeAsync invokes the function asynchronously (Function.InvokeAsync)
 // and counts the event, or the error.
 func (tc *TriggerContext) InvokeAsync(ctx context.Context, payload []byte, opts ...InvokeOption) (string, error) {
+	if obs := tc.Function.rt.obs; obs != nil {
+		var done func(error)
+		ctx, done = tc.observeEvent(ctx, obs, true)
+		opts = append(opts[:len(opts):len(opts)], withTrigger(tc.name))
+		id, err := tc.invokeAsync(ctx, payload, opts)
+		done(err)
+		return id, err
+	}
+	return tc.invokeAsync(ctx, payload, opts)
+}
+
+func (tc *TriggerContext) invokeAsync(ctx context.Context, payload []byte, opts []InvokeOption) (string, error) {
 	id, err := tc.Function.InvokeAsync(ctx, payload, opts...)
 	if err != nil {
 		tc.ReportError(fmt.Errorf("invoke %s asynchronously: %w", tc.Function.Name(), err))
@@ -75,6 +87,18 @@ func (tc *TriggerContext) InvokeAsync(ctx context.Context, payload []byte, opts 
 // Invoke invokes the function synchronously (Function.Invoke) and counts
 // the event, or the error.
 func (tc *TriggerContext) Invoke(ctx context.Context, payload []byte, opts ...InvokeOption) ([]byte, error) {
+	if obs := tc.Function.rt.obs; obs != nil {
+		var done func(error)
+		ctx, done = tc.observeEvent(ctx, obs, false)
+		opts = append(opts[:len(opts):len(opts)], withTrigger(tc.name))
+		out, err := tc.invoke(ctx, payload, opts)
+		done(err)
+		return out, err
+	}
+	return tc.invoke(ctx, payload, opts)
+}
+
+func (tc *TriggerContext) invoke(ctx context.Context, payload []byte, opts []InvokeOption) ([]byte, error) {
 	out, err := tc.Function.Invoke(ctx, payload, opts...)
 	if err != nil {
 		tc.ReportError(fmt.Errorf("invoke %s: %w", tc.Function.Name(), err))
@@ -82,6 +106,33 @@ func (tc *TriggerContext) Invoke(ctx context.Context, payload []byte, opts ...In
 	}
 	tc.events.Add(1)
 	return out, nil
+}
+
+// observeEvent tells obs of an event the trigger hands on, and returns the
+// context it goes on in and the function that reports its outcome.
+func (tc *TriggerContext) observeEvent(ctx context.Context, obs *Observer, async bool) (context.Context, func(error)) {
+	info := TriggerEventInfo{Function: tc.Function.name, Version: tc.Function.cfg.Version, Trigger: tc.name, Async: async}
+	if obs.TriggerEventStart != nil {
+		ctx = obs.TriggerEventStart(ctx, info)
+	}
+	return ctx, func(err error) {
+		if obs.TriggerEventDone != nil {
+			info.Err = err
+			obs.TriggerEventDone(ctx, info)
+		}
+	}
+}
+
+// ReportReceive reports a batch of records the trigger received, the
+// oldest of them sent (or first made available) at oldest: a queue's
+// iterator age, which Options.Observer's TriggerReceive receives. It does
+// nothing without an Observer.
+func (tc *TriggerContext) ReportReceive(ctx context.Context, records int, oldest time.Time) {
+	obs := tc.Function.rt.obs
+	if obs == nil || obs.TriggerReceive == nil {
+		return
+	}
+	obs.TriggerReceive(ctx, TriggerReceiveInfo{Function: tc.Function.name, Version: tc.Function.cfg.Version, Trigger: tc.name, Records: records, IteratorAge: time.Since(oldest)})
 }
 
 // ReportError logs err and counts it in the trigger's Stats.

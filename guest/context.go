@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,7 @@ import (
 type invocation struct {
 	lc       lambdacontext.LambdaContext
 	deadline time.Time // zero: no deadline
+	traceID  string    // the X-Ray trace ID, under traceIDKey
 
 	// state is live, or how the invocation ended. It is written under mu
 	// and read without it.
@@ -171,7 +173,33 @@ func newInvocation(req *abi.RequestView) (*invocation, error) {
 	if req.DeadlineMs > 0 {
 		c.deadline = time.UnixMilli(req.DeadlineMs)
 	}
+	c.traceID = setTraceEnv(req.TraceID)
 	return c, nil
+}
+
+// traceIDKey is the key under which aws-lambda-go puts the invocation's
+// X-Ray trace ID in its context, a plain string, as here.
+const traceIDKey = "x-amzn-trace-id"
+
+// traceEnv is the value _X_AMZN_TRACE_ID was last set to.
+var traceEnv struct {
+	sync.Mutex
+	v string
+}
+
+// setTraceEnv sets _X_AMZN_TRACE_ID to the invocation's trace ID, as
+// aws-lambda-go does for every invocation, and returns it as a string. It
+// touches the environment only when the value changes: an invocation
+// without a trace ID after one without costs nothing.
+func setTraceEnv(id []byte) string {
+	traceEnv.Lock()
+	defer traceEnv.Unlock()
+	if string(id) == traceEnv.v {
+		return traceEnv.v
+	}
+	traceEnv.v = string(id)
+	_ = os.Setenv(abi.EnvTraceID, traceEnv.v)
+	return traceEnv.v
 }
 
 // Deadline returns the invocation's deadline, if it has one.
@@ -245,6 +273,9 @@ func (c *invocation) Err() error {
 func (c *invocation) Value(key any) any {
 	if key == lambdaContextKey {
 		return &c.lc
+	}
+	if key == traceIDKey {
+		return c.traceID
 	}
 	if s, ok := c.std.Load().(context.Context); ok {
 		return s.Value(key)

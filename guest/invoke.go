@@ -38,6 +38,7 @@ func serve(h Handler, req *abi.Request) (abi.Status, []byte) {
 		ClientContext:      req.ClientContext,
 		Identity:           req.Identity,
 		Payload:            req.Payload,
+		TraceID:            []byte(req.TraceID),
 	})
 }
 

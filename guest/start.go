@@ -93,6 +93,7 @@ func commandRequest(getenv func(string) string) (abi.Request, error) {
 		InvokedFunctionARN: getenv(abi.EnvInvokedFunctionARN),
 		ClientContext:      []byte(getenv(abi.EnvClientContext)),
 		Identity:           []byte(getenv(abi.EnvIdentity)),
+		TraceID:            getenv(abi.EnvTraceID),
 	}
 	if s := getenv(abi.EnvDeadlineMs); s != "" {
 		ms, err := strconv.ParseInt(s, 10, 64)

@@ -30,6 +30,9 @@ type config struct {
 	UndeliveredFile string `yaml:"undeliveredFile"`
 	// ShutdownTimeout bounds the graceful shutdown. Default 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
+	// Metrics is the address where Prometheus /metrics is served, on
+	// 127.0.0.1 when it names no host: "9464" or ":9464". Default none.
+	Metrics string `yaml:"metrics"`
 
 	Layers    []layerConfig    `yaml:"layers"`
 	Queues    []queueConfig    `yaml:"queues"`

@@ -34,8 +34,9 @@ import (
 const defaultShutdownTimeout = 30 * time.Second
 
 type runOptions struct {
-	config string
-	check  bool
+	config  string
+	check   bool
+	metrics string
 }
 
 func newRunCommand() *cobra.Command {
@@ -62,6 +63,7 @@ Config errors name the file, the line, the field and the problem.`,
 	}
 	cmd.Flags().StringVarP(&o.config, "config", "c", "wasmlambda.yaml", "the YAML config file")
 	cmd.Flags().BoolVar(&o.check, "check", false, "check the config file and exit, deploying nothing")
+	cmd.Flags().StringVar(&o.metrics, "metrics", "", "serve Prometheus /metrics at this address, on 127.0.0.1 unless it names a host (\"9464\"); overrides the config's metrics")
 	return cmd
 }
 
@@ -74,6 +76,9 @@ func (o *runOptions) run(cmd *cobra.Command) error {
 	cfg, err := loadConfig(o.config)
 	if err != nil {
 		return err
+	}
+	if o.metrics != "" {
+		cfg.Metrics = o.metrics
 	}
 	if o.check {
 		fmt.Fprintf(cmd.ErrOrStderr(), "wasmlambda: %s: %s and %s, no error found\n", o.config,
@@ -143,6 +148,7 @@ type app struct {
 	p    *progress
 
 	rt        *lambda.Runtime
+	metrics   *metricsServer
 	logger    *slog.Logger
 	layers    map[string]*lambda.LayerVersion
 	embedded  *sqs.Embedded
@@ -199,6 +205,14 @@ func (a *app) start(ctx context.Context) error {
 	}
 	if cfg.StateDir != "" {
 		opts.StateDir = filepath.Join(cfg.StateDir, "async")
+	}
+	if cfg.Metrics != "" {
+		m, err := serveMetrics(cfg.Metrics)
+		if err != nil {
+			return a.errAt(cfg.At, fmt.Errorf("metrics: %w", err))
+		}
+		a.metrics, opts.Observer = m, m.observer
+		a.p.Printf("metrics at %s", m.url)
 	}
 	rt, err := lambda.New(opts)
 	if err != nil {
@@ -735,6 +749,9 @@ func (a *app) close(ctx context.Context) error {
 	}
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		err = errors.Join(err, a.closers[i]())
+	}
+	if a.metrics != nil {
+		err = errors.Join(err, a.metrics.close(ctx))
 	}
 	return err
 }

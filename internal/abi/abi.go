@@ -42,7 +42,15 @@ const (
 	EnvInvokedFunctionARN = "WASMLAMBDA_INVOKED_FUNCTION_ARN"
 	EnvClientContext      = "WASMLAMBDA_CLIENT_CONTEXT"
 	EnvIdentity           = "WASMLAMBDA_IDENTITY"
+	// EnvTraceID is AWS's variable for the X-Ray trace ID, which a
+	// command sees as a reactor's guest SDK sets it.
+	EnvTraceID = "_X_AMZN_TRACE_ID"
 )
+
+// FlagTraceID, in the envelope's flags word, says that a trace ID field
+// follows the payload. A guest that predates it ignores the flags and
+// the bytes past the payload, so a host sends it to every guest.
+const FlagTraceID = 1 << 0
 
 // HeaderSize is the size of the fixed part of a request envelope.
 const HeaderSize = 20
@@ -64,12 +72,19 @@ type Request struct {
 	Identity []byte
 	// Payload is the event, as given by the caller.
 	Payload []byte
+	// TraceID is the AWS X-Ray trace ID ("Root=…;Parent=…;Sampled=…"), or
+	// empty. It travels after the payload, flagged by FlagTraceID.
+	TraceID string
 }
 
 // Size is the encoded size of r in bytes.
 func (r *Request) Size() int {
-	return HeaderSize + 7*4 + len(r.RequestID) + len(r.FunctionName) + len(r.FunctionVersion) +
+	n := HeaderSize + 7*4 + len(r.RequestID) + len(r.FunctionName) + len(r.FunctionVersion) +
 		len(r.InvokedFunctionARN) + len(r.ClientContext) + len(r.Identity) + len(r.Payload)
+	if r.TraceID != "" {
+		n += 4 + len(r.TraceID)
+	}
+	return n
 }
 
 // Encode writes r into dst, which must hold at least r.Size() bytes, and
@@ -78,7 +93,11 @@ func (r *Request) Size() int {
 func (r *Request) Encode(dst []byte) int {
 	le := binary.LittleEndian
 	le.PutUint32(dst[0:], Version)
-	le.PutUint32(dst[4:], 0)
+	var flags uint32
+	if r.TraceID != "" {
+		flags |= FlagTraceID
+	}
+	le.PutUint32(dst[4:], flags)
 	le.PutUint64(dst[8:], uint64(r.DeadlineMs))
 	le.PutUint32(dst[16:], r.MemoryMB)
 	n := HeaderSize
@@ -89,6 +108,9 @@ func (r *Request) Encode(dst []byte) int {
 	n += putBytes(dst[n:], r.ClientContext)
 	n += putBytes(dst[n:], r.Identity)
 	n += putBytes(dst[n:], r.Payload)
+	if r.TraceID != "" {
+		n += putString(dst[n:], r.TraceID)
+	}
 	return n
 }
 
@@ -122,6 +144,7 @@ func DecodeRequest(b []byte) (Request, error) {
 		ClientContext:      v.ClientContext,
 		Identity:           v.Identity,
 		Payload:            v.Payload,
+		TraceID:            string(v.TraceID),
 	}, nil
 }
 
@@ -139,6 +162,7 @@ type RequestView struct {
 	ClientContext      []byte
 	Identity           []byte
 	Payload            []byte
+	TraceID            []byte // empty without FlagTraceID
 }
 
 // DecodeRequestView decodes a request envelope without allocating (except
@@ -162,6 +186,9 @@ func DecodeRequestView(b []byte) (RequestView, error) {
 	r.ClientContext = d.field()
 	r.Identity = d.field()
 	r.Payload = d.field()
+	if le.Uint32(b[4:])&FlagTraceID != 0 {
+		r.TraceID = d.field()
+	}
 	if d.err != nil {
 		return RequestView{}, d.err
 	}

@@ -34,6 +34,7 @@ func requireSameRequest(t testing.TB, want, got Request) {
 	require.True(t, bytes.Equal(want.ClientContext, got.ClientContext), "ClientContext: want %q, got %q", want.ClientContext, got.ClientContext)
 	require.True(t, bytes.Equal(want.Identity, got.Identity), "Identity: want %q, got %q", want.Identity, got.Identity)
 	require.True(t, bytes.Equal(want.Payload, got.Payload), "Payload differs: want %d bytes, got %d", len(want.Payload), len(got.Payload))
+	require.Equal(t, want.TraceID, got.TraceID, "TraceID")
 }
 
 func fullRequest() Request {
@@ -163,7 +164,7 @@ func TestDecodeRequestView(t *testing.T) {
 func TestDecodeRequestIgnoresFlagsAndTrailingBytes(t *testing.T) {
 	r := fullRequest()
 	b := encode(t, &r)
-	binary.LittleEndian.PutUint32(b[4:], 0xdeadbeef)
+	binary.LittleEndian.PutUint32(b[4:], 0xdeadbeef&^FlagTraceID)
 	b = append(b, "trailing garbage"...)
 	got, err := DecodeRequest(b)
 	require.NoError(t, err)
@@ -457,4 +458,45 @@ func TestHTTPRecords(t *testing.T) {
 			require.ErrorIs(t, err, ErrMalformed, "%q", bad)
 		}
 	})
+}
+
+// xrayTraceID is AWS's example of an X-Ray trace header.
+const xrayTraceID = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+
+func TestRequestTraceID(t *testing.T) {
+	r := fullRequest()
+	plain := encode(t, &r)
+	r.TraceID = xrayTraceID
+	b := encode(t, &r)
+
+	// The trace ID is flagged and follows the payload: everything before
+	// it, the flags word aside, is the envelope without it.
+	require.Equal(t, uint32(FlagTraceID), binary.LittleEndian.Uint32(b[4:]), "flags word")
+	require.Equal(t, plain[8:], b[8:len(plain)])
+	require.Equal(t, field(xrayTraceID), b[len(plain):])
+	require.Equal(t, len(plain)+4+len(xrayTraceID), r.Size())
+
+	got, err := DecodeRequest(b)
+	require.NoError(t, err)
+	requireSameRequest(t, r, got)
+	require.Equal(t, b, encode(t, &got))
+	v, err := DecodeRequestView(b)
+	require.NoError(t, err)
+	require.Equal(t, []byte(xrayTraceID), v.TraceID)
+	require.Zero(t, testing.AllocsPerRun(100, func() { _, _ = DecodeRequestView(b) }), "decoding allocates nothing")
+
+	// A decoder that predates the flag reads the same request without
+	// the trace ID: it ignores the flags and the bytes past the payload.
+	old := bytes.Clone(b)
+	binary.LittleEndian.PutUint32(old[4:], 0)
+	got, err = DecodeRequest(old)
+	require.NoError(t, err)
+	r.TraceID = ""
+	requireSameRequest(t, r, got)
+
+	// A flagged envelope without a whole trace ID field is malformed.
+	for _, cut := range []int{len(plain), len(plain) + 2, len(b) - 1} {
+		_, err := DecodeRequestView(b[:cut])
+		require.ErrorIs(t, err, ErrMalformed, "cut at %d", cut)
+	}
 }

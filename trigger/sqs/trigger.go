@@ -392,7 +392,10 @@ func (s *EventSource) deliver(msgs []Message) {
 	}
 	batch := keep[:n]
 
-	// Invoke, with the heartbeat.
+	// Report the batch's iterator age, then invoke, with the heartbeat.
+	if oldest := oldestSent(batch); !oldest.IsZero() {
+		s.tc.ReportReceive(s.invokeCtx, len(batch), oldest)
+	}
 	s.stats.batches.Add(1)
 	stopBeat := s.heartbeat(batch)
 	resp, err := s.tc.Invoke(s.invokeCtx, payload)
@@ -578,4 +581,20 @@ func invalidConfig(format string, args ...any) error {
 		StatusCode: lambda.ErrInvalidConfig.StatusCode,
 		Message:    fmt.Sprintf(format, args...),
 	}
+}
+
+// oldestSent returns when the oldest message of batch was sent, from its
+// SentTimestamp, or the zero time if none has one.
+func oldestSent(batch []Message) time.Time {
+	var oldest time.Time
+	for _, m := range batch {
+		ms, err := strconv.ParseInt(m.Attributes[AttrSentTimestamp], 10, 64)
+		if err != nil {
+			continue
+		}
+		if t := time.UnixMilli(ms); oldest.IsZero() || t.Before(oldest) {
+			oldest = t
+		}
+	}
+	return oldest
 }
