@@ -1,6 +1,7 @@
 package lambda
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"encoding/json"
@@ -233,6 +234,9 @@ type AsyncStats struct {
 //   - ErrClosed: the function is closing.
 //   - ctx's error, when ctx has ended.
 func (f *Function) InvokeAsync(ctx context.Context, payload []byte, opts ...InvokeOption) (string, error) {
+	if err := f.vs.checkQualifier(opts); err != nil {
+		return "", err
+	}
 	return f.async.accept(ctx, payload, opts, false)
 }
 
@@ -254,6 +258,10 @@ type asyncEvent struct {
 	LastAttemptAt  time.Time       `json:"lastAttemptAt,omitzero"`
 	Due            time.Time       `json:"due,omitzero"`
 	Last           *attemptFailure `json:"last,omitempty"`
+	// Qualifier is the version or alias the event was sent to, and
+	// ExecutedVersion the version its last attempt ran.
+	Qualifier       string `json:"qualifier,omitempty"`
+	ExecutedVersion string `json:"executedVersion,omitempty"`
 
 	throttleWait time.Duration
 }
@@ -459,6 +467,7 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 		Payload:       clone(payload),
 		ClientContext: clone(o.clientContext),
 		Identity:      clone(o.identity),
+		Qualifier:     o.qualifier,
 		AcceptedAt:    time.Now(),
 	}
 	if err := e.persist(ev); err != nil {
@@ -586,7 +595,7 @@ func (e *asyncEngine) attempt(ev *asyncEvent) {
 		ev.LastAttemptAt = now
 		e.attempts.Add(1)
 	}
-	opts := invokeOptions{requestID: ev.RequestID, clientContext: ev.ClientContext, identity: ev.Identity}
+	opts := invokeOptions{requestID: ev.RequestID, clientContext: ev.ClientContext, identity: ev.Identity, qualifier: ev.Qualifier, executed: &ev.ExecutedVersion}
 	// The event waits for a sandbox no longer than its age allows; the
 	// attempt is counted once a sandbox is granted, so that a throttle is
 	// not one.
@@ -780,8 +789,8 @@ func (e *asyncEngine) deadLetter(ev *asyncEvent, condition string) *DeadLetter {
 	dl := &DeadLetter{
 		RequestID:       ev.RequestID,
 		FunctionName:    e.name,
-		FunctionVersion: e.version,
-		FunctionARN:     e.arn + ":" + e.version,
+		FunctionVersion: cmp.Or(ev.ExecutedVersion, e.version),
+		FunctionARN:     e.arn + ":" + cmp.Or(ev.Qualifier, e.version),
 		Condition:       condition,
 		Attempts:        ev.Attempts,
 		AcceptedAt:      ev.AcceptedAt,
@@ -808,12 +817,12 @@ func (e *asyncEngine) record(ev *asyncEvent, condition string, resp []byte) *Inv
 		Timestamp: time.Now(),
 		RequestContext: RecordRequestContext{
 			RequestID:              ev.RequestID,
-			FunctionARN:            e.arn + ":" + e.version,
+			FunctionARN:            e.arn + ":" + cmp.Or(ev.Qualifier, e.version),
 			Condition:              condition,
 			ApproximateInvokeCount: ev.Attempts,
 		},
 		RequestPayload:  jsonOrString(ev.Payload),
-		ResponseContext: RecordResponseContext{StatusCode: 200, ExecutedVersion: e.version},
+		ResponseContext: RecordResponseContext{StatusCode: 200, ExecutedVersion: cmp.Or(ev.ExecutedVersion, e.version)},
 	}
 	switch {
 	case condition == ConditionSuccess:
