@@ -47,13 +47,14 @@ type TriggerContext struct {
 	// nil: without a runtime logger it discards.
 	Logger *slog.Logger
 
-	name      string
+	name     string
+	events   atomic.Int64
+	errors   atomic.Int64
+	mu       sync.Mutex
+	lastErr  string
+	lastErrT time.Time
+
 	qualifier string // the version or alias it targets; "" for none
-	events    atomic.Int64
-	errors    atomic.Int64
-	mu        sync.Mutex
-	lastErr   string
-	lastErrT  time.Time
 }
 
 // Name is the name the trigger was attached under (Attachment.Name),
