@@ -325,10 +325,15 @@ func TestLiveUpdateUnderLoad(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for ctx.Err() == nil {
+			// One firing at a time, each taken before the next.
 			if _, err := clock.AdvanceToNextTimer(ctx); err != nil {
 				return
 			}
-			ticks.Add(1)
+			n := ticks.Add(1)
+			for att.Stats().Events+att.Stats().Errors < n && ctx.Err() == nil {
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	}()
 
