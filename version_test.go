@@ -130,7 +130,10 @@ func TestQualifierErrors(t *testing.T) {
 			lambda.ErrNotFound, "ResourceNotFoundException", 404, "Function not found: " + arn + ":7"},
 		{"unknown alias", func() error { _, err := f.Invoke(t.Context(), []byte(`1`), lambda.WithQualifier("prod")); return err },
 			lambda.ErrNotFound, "ResourceNotFoundException", 404, "Function not found: " + arn + ":prod"},
-		{"unknown alias, async", func() error { _, err := f.InvokeAsync(t.Context(), []byte(`1`), lambda.WithQualifier("prod")); return err },
+		{"unknown alias, async", func() error {
+			_, err := f.InvokeAsync(t.Context(), []byte(`1`), lambda.WithQualifier("prod"))
+			return err
+		},
 			lambda.ErrNotFound, "ResourceNotFoundException", 404, "Function not found: " + arn + ":prod"},
 		{"malformed qualifier", func() error { _, err := f.Invoke(t.Context(), []byte(`1`), lambda.WithQualifier("a b")); return err },
 			lambda.ErrValidation, "ValidationException", 400, "1 validation error detected: Value 'a b' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)"},
