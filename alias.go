@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"slices"
-	"strings"
 )
 
 // Alias is a name for a version of a function, as AWS Lambda's alias: it
@@ -196,9 +195,4 @@ func (f *Function) Aliases() []Alias {
 		out = append(out, a)
 	}
 	return out
-}
-
-// isAliasName reports whether q names an alias rather than a version.
-func isAliasName(q string) bool {
-	return q != "" && q != LatestVersion && !allDigitsRE.MatchString(q) && !strings.HasPrefix(q, "$")
 }

@@ -55,3 +55,37 @@ func BenchmarkInvokeQualified(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkResolveQualifier: resolving the qualifier alone, which is all
+// that an alias adds to an invocation over its version: the
+// noise-free figure beside BenchmarkInvokeQualified.
+func BenchmarkResolveQualifier(b *testing.B) {
+	rt := benchRuntime(b)
+	ctx := context.Background()
+	f := benchDeploy(b, rt, lambda.FunctionConfig{Name: "echo", Code: echoGuest(b, "bare")})
+	for range 2 {
+		if _, err := f.PublishVersion(ctx, ""); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Update(ctx, lambda.FunctionConfig{Environment: map[string]string{"STAGE": "next"}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := f.CreateAlias(lambda.Alias{Name: "live", FunctionVersion: "1"}); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.CreateAlias(lambda.Alias{Name: "canary", FunctionVersion: "1", AdditionalVersionWeights: map[string]float64{"2": 0.1}}); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct{ name, qualifier string }{
+		{"unqualified", ""}, {"version", "1"}, {"alias", "live"}, {"weighted-alias", "canary"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := lambda.ResolveQualifier(f, bc.qualifier); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
