@@ -1,6 +1,7 @@
 package lambda
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"encoding/json"
@@ -233,6 +234,9 @@ type AsyncStats struct {
 //   - ErrClosed: the function is closing.
 //   - ctx's error, when ctx has ended.
 func (f *Function) InvokeAsync(ctx context.Context, payload []byte, opts ...InvokeOption) (string, error) {
+	if err := f.vs.checkQualifier(opts); err != nil {
+		return "", err
+	}
 	return f.async.accept(ctx, payload, opts, false)
 }
 
@@ -258,6 +262,10 @@ type asyncEvent struct {
 	// its attempts inherit, when an Observer or WithTraceID gave them.
 	Trigger string `json:"trigger,omitempty"`
 	TraceID string `json:"traceId,omitempty"`
+	// Qualifier is the version or alias the event was sent to, and
+	// ExecutedVersion the version its last attempt ran.
+	Qualifier       string `json:"qualifier,omitempty"`
+	ExecutedVersion string `json:"executedVersion,omitempty"`
 
 	throttleWait time.Duration
 }
@@ -467,6 +475,7 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 		Payload:       clone(payload),
 		ClientContext: clone(o.clientContext),
 		Identity:      clone(o.identity),
+		Qualifier:     o.qualifier,
 		AcceptedAt:    time.Now(),
 		Trigger:       o.trigger,
 		TraceID:       o.traceID,
@@ -599,7 +608,7 @@ func (e *asyncEngine) attempt(ev *asyncEvent) {
 		ev.LastAttemptAt = now
 		e.attempts.Add(1)
 	}
-	opts := invokeOptions{requestID: ev.RequestID, clientContext: ev.ClientContext, identity: ev.Identity, trigger: ev.Trigger, traceID: ev.TraceID}
+	opts := invokeOptions{requestID: ev.RequestID, clientContext: ev.ClientContext, identity: ev.Identity, trigger: ev.Trigger, traceID: ev.TraceID, qualifier: ev.Qualifier, executed: &ev.ExecutedVersion}
 	if e.obs != nil {
 		opts.attempt, opts.acceptedAt = ev.Attempts+1, ev.AcceptedAt
 	}
@@ -796,8 +805,8 @@ func (e *asyncEngine) deadLetter(ev *asyncEvent, condition string) *DeadLetter {
 	dl := &DeadLetter{
 		RequestID:       ev.RequestID,
 		FunctionName:    e.name,
-		FunctionVersion: e.version,
-		FunctionARN:     e.arn + ":" + e.version,
+		FunctionVersion: cmp.Or(ev.ExecutedVersion, e.version),
+		FunctionARN:     e.arn + ":" + cmp.Or(ev.Qualifier, e.version),
 		Condition:       condition,
 		Attempts:        ev.Attempts,
 		AcceptedAt:      ev.AcceptedAt,
@@ -824,12 +833,12 @@ func (e *asyncEngine) record(ev *asyncEvent, condition string, resp []byte) *Inv
 		Timestamp: time.Now(),
 		RequestContext: RecordRequestContext{
 			RequestID:              ev.RequestID,
-			FunctionARN:            e.arn + ":" + e.version,
+			FunctionARN:            e.arn + ":" + cmp.Or(ev.Qualifier, e.version),
 			Condition:              condition,
 			ApproximateInvokeCount: ev.Attempts,
 		},
 		RequestPayload:  jsonOrString(ev.Payload),
-		ResponseContext: RecordResponseContext{StatusCode: 200, ExecutedVersion: e.version},
+		ResponseContext: RecordResponseContext{StatusCode: 200, ExecutedVersion: cmp.Or(ev.ExecutedVersion, e.version)},
 	}
 	switch {
 	case condition == ConditionSuccess:

@@ -33,6 +33,9 @@ var (
 type FunctionDestination struct {
 	// Function receives the records.
 	Function *Function
+	// Qualifier is the version or alias of Function to invoke, "" for the
+	// unqualified function, as a destination ARN may be qualified on AWS.
+	Qualifier string
 }
 
 // Deliver invokes the function asynchronously with rec's JSON.
@@ -41,7 +44,14 @@ func (d *FunctionDestination) Deliver(ctx context.Context, rec *InvocationRecord
 	if err != nil {
 		return err
 	}
-	_, err = d.Function.async.accept(ctx, b, nil, true)
+	var opts []InvokeOption
+	if d.Qualifier != "" {
+		opts = []InvokeOption{WithQualifier(d.Qualifier)}
+		if err := d.Function.vs.checkQualifier(opts); err != nil {
+			return err
+		}
+	}
+	_, err = d.Function.async.accept(ctx, b, opts, true)
 	return err
 }
 

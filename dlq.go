@@ -526,6 +526,9 @@ func deadLetterMessage(dl *DeadLetter) QueueMessage {
 type FunctionSink struct {
 	// Function receives the dead letters.
 	Function *Function
+	// Qualifier is the version or alias of Function to invoke, "" for the
+	// unqualified function.
+	Qualifier string
 }
 
 // Send invokes the function asynchronously with dl's JSON.
@@ -534,6 +537,13 @@ func (s *FunctionSink) Send(ctx context.Context, dl *DeadLetter) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.Function.async.accept(ctx, b, nil, true)
+	var opts []InvokeOption
+	if s.Qualifier != "" {
+		opts = []InvokeOption{WithQualifier(s.Qualifier)}
+		if err := s.Function.vs.checkQualifier(opts); err != nil {
+			return err
+		}
+	}
+	_, err = s.Function.async.accept(ctx, b, opts, true)
 	return err
 }

@@ -29,6 +29,13 @@ var (
 	// ErrClosed matches a *ServiceError with code ResourceNotFoundException:
 	// the function or the runtime was closed.
 	ErrClosed = &ServiceError{Code: "ResourceNotFoundException", StatusCode: 404}
+	// ErrNotFound matches a *ServiceError with code
+	// ResourceNotFoundException: a version or alias that does not exist.
+	// As the code is ErrClosed's, each matches the other.
+	ErrNotFound = &ServiceError{Code: "ResourceNotFoundException", StatusCode: 404}
+	// ErrValidation matches a *ServiceError with code ValidationException:
+	// a parameter outside the pattern or range AWS's API accepts.
+	ErrValidation = &ServiceError{Code: "ValidationException", StatusCode: 400}
 	// ErrQueueFull matches a *ServiceError with code
 	// TooManyRequestsException and reason AsyncQueueFull: the function's
 	// asynchronous queue holds AsyncConfig.QueueSize events already. It
@@ -93,6 +100,10 @@ func (e *ServiceError) Is(target error) bool {
 
 func serviceError(kind *ServiceError, format string, args ...any) *ServiceError {
 	return &ServiceError{Code: kind.Code, StatusCode: kind.StatusCode, Reason: kind.Reason, Message: fmt.Sprintf(format, args...)}
+}
+
+func validationError(format string, args ...any) error {
+	return serviceError(ErrValidation, format, args...)
 }
 
 func invalidConfig(format string, args ...any) error {

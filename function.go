@@ -317,6 +317,11 @@ type Function struct {
 	files  *files
 	http   *hostHTTP // wasmlambda_http, when it is granted
 
+	// vs holds the function's versions and aliases, on the Function that
+	// Deploy returned; nil on each of its versions (see version.go).
+	vs  *versions
+	inc incarnation
+
 	tmu            sync.Mutex
 	triggers       []*Attachment
 	triggersClosed bool
@@ -364,13 +369,8 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 		timeout: strconv.FormatFloat(cfg.Timeout.Seconds(), 'f', 2, 64),
 		logs:    newLogPolicy(cfg.Logging),
 	}
-	if r.logger != nil {
-		attrs := []any{slog.String("function", cfg.Name), slog.String("version", cfg.Version)}
-		if f.logs.json {
-			attrs = append(attrs, slog.String("log_format", string(LogFormatJSON)))
-		}
-		f.logger = r.logger.With(attrs...)
-	}
+	f.vs = newVersions(f)
+	f.logger = f.newLogger(cfg.Version)
 	if err := r.register(f); err != nil {
 		return nil, err
 	}
@@ -378,53 +378,9 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 	if r.testHookDeploy != nil {
 		r.testHookDeploy("registered", f)
 	}
-	module, pkg, err := packageFiles(&cfg, code, vfs.Limits{MaxBytes: r.maxUnzipped})
-	if err != nil {
-		r.unregister(f)
-		if errors.Is(err, vfs.ErrTooLarge) {
-			return nil, invalidConfig("function %s: %v", cfg.Name, err)
-		}
-		return nil, serviceError(ErrInvalidCode, "function %s: %v", cfg.Name, err)
-	}
-	if f.files, err = r.buildFiles(&cfg, pkg, len(module)); err != nil {
+	if err := f.load(ctx, &cfg, code); err != nil {
 		r.unregister(f)
 		return nil, err
-	}
-	granted, ungranted, err := r.hostConfig(f)
-	if err != nil {
-		r.unregister(f)
-		return nil, err
-	}
-	f.module, err = wasm.Compile(ctx, wasm.Config{
-		Code:             module,
-		MemoryLimitPages: uint32(cfg.MemorySize << 20 / wasm.PageSize), // in int: 4096 MB overflows a uint32
-		Cache:            r.cache,
-		Host:             granted,
-		Ungranted:        ungranted,
-		HostPanic:        f.hostPanic,
-	})
-	if err != nil {
-		r.unregister(f)
-		var ue *wasm.UngrantedError
-		if errors.As(err, &ue) {
-			return nil, ungrantedError(cfg.Name, ue)
-		}
-		return nil, serviceError(ErrInvalidCode, "function %s: %v", cfg.Name, err)
-	}
-	f.env = f.environment()
-	f.pool = newPool(poolConfig{
-		name:        f.name,
-		arn:         f.arn,
-		max:         cfg.MaxConcurrency,
-		minWarm:     cfg.MinWarm,
-		maxUses:     cfg.MaxUses,
-		idleTimeout: cfg.IdleTimeout,
-		throttle:    cfg.ThrottleWhenBusy,
-		oneShot:     f.module.Mode() == wasm.ModeCommand,
-		newSandbox:  f.newSandbox,
-	})
-	if r.obs != nil {
-		f.pool.observe = f.observeSandbox
 	}
 	f.async = newAsyncEngine(asyncEngineConfig{
 		name:            f.name,
@@ -433,7 +389,7 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 		cfg:             cfg.Async,
 		retries:         *cfg.Async.MaxRetryAttempts,
 		maxRequestBytes: cfg.MaxRequestBytes,
-		invoke:          f.invoke,
+		invoke:          f.dispatch,
 		handedOn:        func() { r.asyncActivity.Add(1) },
 		undeliveredFile: r.undeliveredFile,
 		store:           r.store,
@@ -453,6 +409,71 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 	}
 	r.publish(f)
 	return f, nil
+}
+
+// load packages, compiles and validates code for f, and makes its pool:
+// what Deploy does for a function, and Update and PublishVersion for each
+// of its versions.
+func (f *Function) load(ctx context.Context, cfg *FunctionConfig, code []byte) error {
+	module, pkg, err := packageFiles(cfg, code, vfs.Limits{MaxBytes: f.rt.maxUnzipped})
+	if err != nil {
+		if errors.Is(err, vfs.ErrTooLarge) {
+			return invalidConfig("function %s: %v", cfg.Name, err)
+		}
+		return serviceError(ErrInvalidCode, "function %s: %v", cfg.Name, err)
+	}
+	if f.files, err = f.rt.buildFiles(cfg, pkg, len(module)); err != nil {
+		return err
+	}
+	granted, ungranted, err := f.rt.hostConfig(f)
+	if err != nil {
+		return err
+	}
+	f.module, err = wasm.Compile(ctx, wasm.Config{
+		Code:             module,
+		MemoryLimitPages: uint32(cfg.MemorySize << 20 / wasm.PageSize), // in int: 4096 MB overflows a uint32
+		Cache:            f.rt.cache,
+		Host:             granted,
+		Ungranted:        ungranted,
+		HostPanic:        f.hostPanic,
+	})
+	if err != nil {
+		var ue *wasm.UngrantedError
+		if errors.As(err, &ue) {
+			return ungrantedError(cfg.Name, ue)
+		}
+		return serviceError(ErrInvalidCode, "function %s: %v", cfg.Name, err)
+	}
+	f.env = f.environment()
+	f.pool = newPool(poolConfig{
+		name:        f.name,
+		arn:         f.arn,
+		max:         cfg.MaxConcurrency,
+		minWarm:     cfg.MinWarm,
+		maxUses:     cfg.MaxUses,
+		idleTimeout: cfg.IdleTimeout,
+		throttle:    cfg.ThrottleWhenBusy,
+		oneShot:     f.module.Mode() == wasm.ModeCommand,
+		newSandbox:  f.newSandbox,
+	})
+	if f.rt.obs != nil {
+		f.pool.observe = f.observeSandbox
+	}
+	f.inc.code = code
+	return nil
+}
+
+// newLogger is the function's logger for version, with the attributes
+// every record of the function carries; nil without a runtime logger.
+func (f *Function) newLogger(version string) *slog.Logger {
+	if f.rt.logger == nil {
+		return nil
+	}
+	attrs := []any{slog.String("function", f.name), slog.String("version", version)}
+	if f.logs.json {
+		attrs = append(attrs, slog.String("log_format", string(LogFormatJSON)))
+	}
+	return f.rt.logger.With(attrs...)
 }
 
 // environment is the guest's environment, sorted by key: the function's
@@ -510,7 +531,7 @@ func (f *Function) ARN() string { return f.arn }
 // default resolved. The copy is the caller's: its maps and slices are its
 // own, and changing them changes nothing in the function. Code is nil, as
 // the function does not keep its code once deployed.
-func (f *Function) Config() FunctionConfig { return f.cfg.clone() }
+func (f *Function) Config() FunctionConfig { return f.vs.current().cfg.clone() }
 
 // clone returns c without Code, and with copies of everything a caller
 // could change in place: Environment, Layers, Mounts, Capabilities,
@@ -567,11 +588,7 @@ func (f *Function) Close(ctx context.Context) error {
 		errs = append(errs, f.async.close(ctx))
 	}
 	f.rt.unregister(f)
-	if f.pool != nil {
-		errs = append(errs, f.pool.close(ctx))
-	}
-	errs = append(errs, f.module.Close(context.Background()))
-	f.http.close()
+	errs = append(errs, f.vs.close(ctx), f.shutdown(ctx))
 	return joinDistinct(errs)
 }
 
@@ -631,6 +648,11 @@ type invokeOptions struct {
 	acceptedAt time.Time
 	traceID    string
 	ob         *invokeObservation
+
+	// qualifier is the version or alias invoked, "" for the unqualified
+	// function; executed, when set, receives the version that ran.
+	qualifier string
+	executed  *string
 }
 
 // WithRequestID sets the invocation's request ID instead of a fresh one.

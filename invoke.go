@@ -32,7 +32,7 @@ func (f *Function) Invoke(ctx context.Context, payload []byte, opts ...InvokeOpt
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return f.invoke(ctx, ctx, payload, &o, nil)
+	return f.dispatch(ctx, ctx, payload, &o, nil)
 }
 
 // invoke runs one invocation. It waits for a sandbox within waitCtx and
@@ -78,7 +78,7 @@ func (f *Function) run(ctx context.Context, sb *sandbox, payload []byte, o *invo
 		RequestID:          o.requestID,
 		FunctionName:       f.name,
 		FunctionVersion:    f.cfg.Version,
-		InvokedFunctionARN: f.arn,
+		InvokedFunctionARN: o.invokedARN(f.arn),
 		ClientContext:      o.clientContext,
 		Identity:           o.identity,
 		Payload:            payload,

@@ -46,7 +46,7 @@ type PoolStats struct {
 }
 
 // Stats returns a snapshot of the function's pool.
-func (f *Function) Stats() PoolStats { return f.pool.snapshot() }
+func (f *Function) Stats() PoolStats { return f.vs.current().pool.snapshot() }
 
 func (p *pool) snapshot() PoolStats {
 	p.mu.Lock()

@@ -53,6 +53,8 @@ type TriggerContext struct {
 	mu       sync.Mutex
 	lastErr  string
 	lastErrT time.Time
+
+	qualifier string // the version or alias it targets; "" for none
 }
 
 // Name is the name the trigger was attached under (Attachment.Name),
@@ -75,6 +77,7 @@ func (tc *TriggerContext) InvokeAsync(ctx context.Context, payload []byte, opts 
 }
 
 func (tc *TriggerContext) invokeAsync(ctx context.Context, payload []byte, opts []InvokeOption) (string, error) {
+	opts = tc.qualified(opts)
 	id, err := tc.Function.InvokeAsync(ctx, payload, opts...)
 	if err != nil {
 		tc.ReportError(fmt.Errorf("invoke %s asynchronously: %w", tc.Function.Name(), err))
@@ -99,6 +102,7 @@ func (tc *TriggerContext) Invoke(ctx context.Context, payload []byte, opts ...In
 }
 
 func (tc *TriggerContext) invoke(ctx context.Context, payload []byte, opts []InvokeOption) ([]byte, error) {
+	opts = tc.qualified(opts)
 	out, err := tc.Function.Invoke(ctx, payload, opts...)
 	if err != nil {
 		tc.ReportError(fmt.Errorf("invoke %s: %w", tc.Function.Name(), err))
@@ -202,15 +206,24 @@ func (a *Attachment) Detach(ctx context.Context) error {
 //   - ErrConflict: a name the function has already.
 //   - ErrClosed: the function is closing.
 //   - the trigger's own error from Start, such as a bad schedule.
-func (f *Function) Attach(ctx context.Context, name string, t Trigger) (*Attachment, error) {
+func (f *Function) Attach(ctx context.Context, name string, t Trigger, opts ...AttachOption) (*Attachment, error) {
 	if name == "" || t == nil {
 		return nil, invalidConfig("function %s: a trigger needs a name and a Trigger", f.name)
+	}
+	var ao attachOptions
+	for _, opt := range opts {
+		opt(&ao)
+	}
+	if ao.qualifier != "" {
+		if _, err := f.vs.lookup(ao.qualifier); err != nil {
+			return nil, err
+		}
 	}
 	logger := f.logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	a := &Attachment{trigger: t, tc: &TriggerContext{Function: f, Logger: logger.With(slog.String("trigger", name)), name: name}}
+	a := &Attachment{trigger: t, tc: &TriggerContext{Function: f, Logger: logger.With(slog.String("trigger", name)), name: name, qualifier: ao.qualifier}}
 	f.tmu.Lock()
 	if f.triggersClosed {
 		f.tmu.Unlock()
@@ -229,6 +242,36 @@ func (f *Function) Attach(ctx context.Context, name string, t Trigger) (*Attachm
 		return nil, err
 	}
 	return a, nil
+}
+
+// AttachOption sets a detail of an attachment.
+type AttachOption func(*attachOptions)
+
+type attachOptions struct {
+	qualifier string
+}
+
+// AttachQualifier makes the trigger invoke a version ("3"), an alias
+// ("live") or "$LATEST" rather than the unqualified function, as an AWS
+// event source mapping or rule can target a qualified ARN: every
+// invocation it makes through its TriggerContext carries the qualifier, as
+// WithQualifier does. A trigger that targets an alias follows it as it
+// moves. Attach fails with ErrNotFound when the qualifier does not exist.
+func AttachQualifier(qualifier string) AttachOption {
+	return func(o *attachOptions) { o.qualifier = qualifier }
+}
+
+// Qualifier is the version or alias the trigger invokes (AttachQualifier),
+// or "" for the unqualified function.
+func (tc *TriggerContext) Qualifier() string { return tc.qualifier }
+
+// qualified prepends the trigger's qualifier to opts, so that an option
+// the trigger passes may still override it.
+func (tc *TriggerContext) qualified(opts []InvokeOption) []InvokeOption {
+	if tc.qualifier == "" {
+		return opts
+	}
+	return append([]InvokeOption{WithQualifier(tc.qualifier)}, opts...)
 }
 
 // Triggers returns the function's attached triggers.
