@@ -694,7 +694,7 @@ func (e *asyncEngine) journalError(what string, err error) {
 func (e *asyncEngine) succeed(ev *asyncEvent, resp []byte) {
 	var items []*outItem
 	if e.cfg.OnSuccess != nil {
-		items = append(items, &outItem{Target: targetSuccess, Record: e.record(ev, ConditionSuccess, resp)})
+		items = append(items, &outItem{Target: targetSuccess, Record: e.record(ev, ConditionSuccess, resp), Trigger: ev.Trigger})
 	}
 	e.finish(ev, items, true)
 	e.succeeded.Add(1)
@@ -706,10 +706,10 @@ func (e *asyncEngine) fail(ev *asyncEvent, condition string, running bool) {
 	dl := e.deadLetter(ev, condition)
 	var items []*outItem
 	if e.cfg.DeadLetter != nil || e.cfg.OnFailure == nil {
-		items = append(items, &outItem{Target: targetDeadLetter, DeadLetter: dl})
+		items = append(items, &outItem{Target: targetDeadLetter, DeadLetter: dl, Trigger: ev.Trigger})
 	}
 	if e.cfg.OnFailure != nil {
-		items = append(items, &outItem{Target: targetFailure, Record: e.record(ev, condition, nil), DeadLetter: dl})
+		items = append(items, &outItem{Target: targetFailure, Record: e.record(ev, condition, nil), DeadLetter: dl, Trigger: ev.Trigger})
 	}
 	e.finish(ev, items, running)
 	e.deadLettered.Add(1)

@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -623,4 +624,15 @@ func TestAsyncEngineAccountsForEveryEvent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOutItemKeepsTrigger checks that a journaled delivery keeps the
+// trigger of its event, for the observer after a restart.
+func TestOutItemKeepsTrigger(t *testing.T) {
+	it := &outItem{Target: targetFailure, Record: &InvocationRecord{}, DeadLetter: &DeadLetter{RequestID: "r", Payload: []byte(`{}`)}, Trigger: "tick"}
+	b, err := json.Marshal(it)
+	require.NoError(t, err)
+	var got outItem
+	require.NoError(t, json.Unmarshal(b, &got))
+	require.Equal(t, "tick", got.Trigger)
 }

@@ -213,7 +213,9 @@ type AsyncInfo struct {
 // invocation record.
 type DeliveryInfo struct {
 	Function, Version string
-	RequestID         string
+	// Trigger is the trigger that sent the event, or "".
+	Trigger   string
+	RequestID string
 	// Target is "dead-letter", "on-success" or "on-failure".
 	Target string
 	// Condition is the record's: ConditionSuccess, ConditionRetriesExhausted,
@@ -349,7 +351,7 @@ var targetNames = [numTargets]string{"dead-letter", "on-success", "on-failure"}
 
 // observeDelivery tells the observer of a delivery attempt.
 func (e *asyncEngine) observeDelivery(t target, it *outItem, err error) {
-	info := DeliveryInfo{Function: e.name, Version: e.version, RequestID: it.requestID(), Target: targetNames[t], Err: err}
+	info := DeliveryInfo{Function: e.name, Version: e.version, Trigger: it.Trigger, RequestID: it.requestID(), Target: targetNames[t], Err: err}
 	switch {
 	case it.DeadLetter != nil:
 		info.Condition = it.DeadLetter.Condition
@@ -370,7 +372,7 @@ func (e *asyncEngine) observeDropped(it *outItem, err error) {
 	if e.obs == nil || e.obs.AsyncEventDropped == nil {
 		return
 	}
-	e.obs.AsyncEventDropped(DeliveryInfo{Function: e.name, Version: e.version, RequestID: it.requestID(), Target: targetNames[targetDeadLetter], Condition: it.DeadLetter.Condition, Err: err})
+	e.obs.AsyncEventDropped(DeliveryInfo{Function: e.name, Version: e.version, Trigger: it.Trigger, RequestID: it.requestID(), Target: targetNames[targetDeadLetter], Condition: it.DeadLetter.Condition, Err: err})
 }
 
 // observeAccept tells the observer of an accepted event, and takes the

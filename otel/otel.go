@@ -13,7 +13,8 @@
 //
 // Every measurement carries the attributes function, version ("$LATEST"
 // unless FunctionConfig.Version says otherwise) and trigger (the
-// trigger's name, or "" for calls made directly, and for deliveries).
+// trigger's name, or "" for calls made directly; a delivery carries the
+// trigger of the event it delivers).
 //
 //   - Invocations: invocations that ran, succeeded or failed. A throttled
 //     invocation is not one, as on AWS.
@@ -338,7 +339,7 @@ func (o *observer) delivery(c metric.Int64Counter, info lambda.DeliveryInfo) {
 	if info.Err != nil {
 		n = 1
 	}
-	c.Add(context.Background(), n, o.set(info.Function, info.Version, "").add...)
+	c.Add(context.Background(), n, o.set(info.Function, info.Version, info.Trigger).add...)
 }
 
 func (o *observer) deadLetterSent(info lambda.DeliveryInfo) { o.delivery(o.deadLetterErrors, info) }
@@ -348,7 +349,7 @@ func (o *observer) destinationDelivered(info lambda.DeliveryInfo) {
 }
 
 func (o *observer) asyncEventDropped(info lambda.DeliveryInfo) {
-	o.dropped.Add(context.Background(), 1, o.set(info.Function, info.Version, "").add...)
+	o.dropped.Add(context.Background(), 1, o.set(info.Function, info.Version, info.Trigger).add...)
 }
 
 func (o *observer) triggerReceive(ctx context.Context, info lambda.TriggerReceiveInfo) {

@@ -458,3 +458,56 @@ func TestNoProvider(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, obs)
 }
+
+// flakyDestination fails its first delivery, then counts the others.
+type flakyDestination struct {
+	mu     sync.Mutex
+	failed bool
+	got    int
+}
+
+func (d *flakyDestination) Deliver(context.Context, *lambda.InvocationRecord) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.failed {
+		d.failed = true
+		return errors.New("the bus is down")
+	}
+	d.got++
+	return nil
+}
+
+// TestDeliveryMetricsCarryTrigger checks that DeadLetterErrors and
+// DestinationDeliveryFailures of an event a trigger sent carry the
+// trigger's name, as the event's other metrics do.
+func TestDeliveryMetricsCarryTrigger(t *testing.T) {
+	ctx := testkit.WaitCtx(t)
+	tm := newTelemetry(t)
+	rt := testkit.NewRuntime(t, lambda.Options{Observer: tm.obs})
+	sink := &flakySink{failures: 1}
+	async := testkit.FastAsync()
+	async.MaxRetryAttempts = lambda.Retries(0)
+	dest := &flakyDestination{}
+	async.DeadLetter, async.OnFailure = sink, dest
+	fn := testkit.Deploy(t, rt, lambda.FunctionConfig{Name: "dlt", Code: testguest.Go(t, "behave"), Async: async})
+	mt := &manualTrigger{}
+	_, err := fn.Attach(ctx, "tick", mt)
+	require.NoError(t, err)
+	_, err = mt.tc.InvokeAsync(ctx, []byte(`{"op":"error","message":"nope"}`))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		dest.mu.Lock()
+		defer dest.mu.Unlock()
+		return len(sink.got) == 1 && dest.got == 1
+	}, 30*time.Second, time.Millisecond)
+	require.NoError(t, rt.Close(ctx))
+
+	ms := tm.collect(t)
+	for _, name := range []string{lotel.MetricAsyncEventsReceived, lotel.MetricInvocations, lotel.MetricDeadLetterErrors, lotel.MetricDestinationDeliveryFailures, lotel.MetricAsyncEventsDropped} {
+		require.Equal(t, "tick", of(t, ms, name, "dlt").trigger, name)
+	}
+	require.Equal(t, int64(1), of(t, ms, lotel.MetricDeadLetterErrors, "dlt").value)
+	require.Equal(t, int64(1), of(t, ms, lotel.MetricDestinationDeliveryFailures, "dlt").value)
+}
