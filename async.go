@@ -471,9 +471,6 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 		Trigger:       o.trigger,
 		TraceID:       o.traceID,
 	}
-	if e.obs != nil {
-		e.observeAccept(ctx, ev)
-	}
 	if err := e.persist(ev); err != nil {
 		e.mu.Lock()
 		e.outstanding--
@@ -481,6 +478,13 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 		e.checkDrainedLocked()
 		e.mu.Unlock()
 		return "", fmt.Errorf("journal the event for %s: %w", e.name, err)
+	}
+	if e.obs != nil {
+		// Only once the event is durably accepted, so that one the journal
+		// refused is not counted as received. The trace ID the observer
+		// gives is kept in memory, and journaled with the event's next
+		// write, after a failed attempt.
+		e.observeAccept(ctx, ev)
 	}
 	e.accepted.Add(1)
 	e.mu.Lock()

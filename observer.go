@@ -57,9 +57,14 @@ type Observer struct {
 	SandboxCreated   func(info SandboxInfo)
 	SandboxDiscarded func(info SandboxInfo)
 
-	// AsyncAccepted is called as InvokeAsync accepts an event, before it
-	// returns. It returns the context the accept goes on in, whose trace
-	// ID (TraceID) the event's attempts inherit.
+	// AsyncAccepted is called as InvokeAsync accepts an event, once the
+	// event is queued durably (journaled, with a state directory) and
+	// before InvokeAsync returns: an event refused, or whose journal write
+	// failed, is not reported. It returns the context the accept goes on
+	// in, whose trace ID (TraceID) the event's attempts inherit. That
+	// trace ID is journaled with the event's next write, after a failed
+	// attempt: an event recovered from the journal before one had failed
+	// keeps only the trace ID given with WithTraceID.
 	AsyncAccepted func(ctx context.Context, info AsyncInfo) context.Context
 
 	// DeadLetterSent is called after each attempt to send a dead letter
