@@ -68,7 +68,7 @@ func (f *Function) run(ctx context.Context, sb *sandbox, payload []byte, o *invo
 		cancel()
 	}
 	deadline, _ := tctx.Deadline()
-	tctx = f.withInvocation(tctx, o.requestID, deadline, false)
+	tctx = f.withInvocation(tctx, o.requestID, o.traceID, deadline, false)
 	if o.stream != nil {
 		tctx = context.WithValue(tctx, streamKey{}, o.stream)
 	}

@@ -3,6 +3,7 @@ package lambda
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/wasmlambda/lambda/internal/uuid"
@@ -88,6 +89,15 @@ type Observer struct {
 	// which TriggerEventDone receives with the outcome.
 	TriggerEventStart func(ctx context.Context, info TriggerEventInfo) context.Context
 	TriggerEventDone  func(ctx context.Context, info TriggerEventInfo)
+
+	// OutboundHeader is called as a guest makes a request through the
+	// host (FunctionConfig.HTTP), in the context of its invocation (as
+	// InvokeStart returned it), with an empty header to fill with the
+	// trace context to propagate: package otel writes a W3C traceparent.
+	// A header the guest set itself is kept: what OutboundHeader sets
+	// under the same name is dropped. The host sets X-Amzn-Trace-Id, the
+	// invocation's X-Ray trace ID, itself.
+	OutboundHeader func(ctx context.Context, header http.Header)
 
 	// TriggerReceive is called when a trigger reports a batch it received
 	// (TriggerContext.ReportReceive), with the age of its oldest record:

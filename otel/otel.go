@@ -52,17 +52,24 @@
 // aws-lambda-go puts it: the Root is the span's trace ID, its first 8 hex
 // digits and its last 24, and the Parent its span ID. An asynchronous event
 // keeps its span's trace ID, for its attempts to be its children.
+//
+// The guest's requests through the host (FunctionConfig.HTTP) carry the
+// invocation's span on: its X-Ray trace ID in X-Amzn-Trace-Id, as the
+// X-Ray SDK sends it from a function on AWS, and a W3C traceparent
+// (Config.Propagator), unless the guest set them itself.
 package otel
 
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	lambda "github.com/wasmlambda/lambda"
@@ -109,6 +116,11 @@ type Config struct {
 	MeterProvider metric.MeterProvider
 	// TracerProvider receives the spans.
 	TracerProvider trace.TracerProvider
+	// Propagator writes the invocation's trace context on the requests
+	// its guest makes through the host (FunctionConfig.HTTP), with a
+	// TracerProvider. Default the W3C Trace Context, traceparent and
+	// tracestate.
+	Propagator propagation.TextMapPropagator
 }
 
 // NewObserver returns the lambda.Observer that reports to cfg's providers,
@@ -140,6 +152,11 @@ func NewObserver(cfg Config) (*lambda.Observer, error) {
 		lo.TraceID = traceID
 		lo.TriggerEventStart = o.triggerEventStart
 		lo.TriggerEventDone = o.triggerEventDone
+		prop := cfg.Propagator
+		if prop == nil {
+			prop = propagation.TraceContext{}
+		}
+		lo.OutboundHeader = func(ctx context.Context, h http.Header) { prop.Inject(ctx, propagation.HeaderCarrier(h)) }
 	}
 	return lo, nil
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -510,4 +513,44 @@ func TestDeliveryMetricsCarryTrigger(t *testing.T) {
 	}
 	require.Equal(t, int64(1), of(t, ms, lotel.MetricDeadLetterErrors, "dlt").value)
 	require.Equal(t, int64(1), of(t, ms, lotel.MetricDestinationDeliveryFailures, "dlt").value)
+}
+
+// TestOutboundTraceContext checks that a guest's request through the host
+// carries its invocation's span: as X-Amzn-Trace-Id, the X-Ray trace ID
+// the guest sees, and as a W3C traceparent.
+func TestOutboundTraceContext(t *testing.T) {
+	ctx := testkit.WaitCtx(t)
+	seen := make(chan http.Header, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+	}))
+	t.Cleanup(srv.Close)
+	u, err := url.Parse(srv.URL)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1", u.Hostname())
+
+	tm := newTelemetry(t)
+	rt := testkit.NewRuntime(t, lambda.Options{Observer: tm.obs})
+	fn := testkit.Deploy(t, rt, lambda.FunctionConfig{Name: "out", Code: testguest.Go(t, "httpcall"), Timeout: 30 * time.Second,
+		HTTP: &lambda.HTTPGrant{Allow: []lambda.HTTPRule{{Host: u.Host}}}})
+	out, err := fn.Invoke(ctx, []byte(`{"method":"GET","url":"`+srv.URL+`/x"}`))
+	require.NoError(t, err)
+	var resp struct {
+		Status int    `json:"status"`
+		Error  string `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal(out, &resp))
+	require.Equal(t, 200, resp.Status, resp.Error)
+	h := <-seen
+
+	var span sdktrace.ReadOnlySpan
+	for _, s := range tm.spans.Ended() {
+		if s.Name() == "Invoke out" {
+			span = s
+		}
+	}
+	require.NotNil(t, span)
+	sc := span.SpanContext()
+	require.Equal(t, lotel.TraceID(sc), h.Get("X-Amzn-Trace-Id"))
+	require.Equal(t, "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-01", h.Get("Traceparent"))
 }
