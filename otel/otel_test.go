@@ -25,6 +25,7 @@ import (
 	"github.com/wasmlambda/lambda/internal/testguest"
 	"github.com/wasmlambda/lambda/internal/testkit"
 	lotel "github.com/wasmlambda/lambda/otel"
+	"github.com/wasmlambda/lambda/trigger/sqs"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -553,4 +554,37 @@ func TestOutboundTraceContext(t *testing.T) {
 	sc := span.SpanContext()
 	require.Equal(t, lotel.TraceID(sc), h.Get("X-Amzn-Trace-Id"))
 	require.Equal(t, "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-01", h.Get("Traceparent"))
+}
+
+// TestIteratorAgeFromSQS checks IteratorAge on a real event source: an
+// SQS event source mapping on an embedded queue, whose message is delayed
+// two seconds, so that it is at least that old when it is received.
+func TestIteratorAgeFromSQS(t *testing.T) {
+	const delay = 2 * time.Second
+	ctx := testkit.WaitCtx(t)
+	tm := newTelemetry(t)
+	rt := testkit.NewRuntime(t, lambda.Options{Observer: tm.obs})
+	fn := testkit.Deploy(t, rt, lambda.FunctionConfig{Name: "consumer", Code: testguest.Go(t, "sqsbatch")})
+	e := sqs.NewEmbedded(sqs.EmbeddedOptions{})
+	t.Cleanup(func() { _ = e.Close() })
+	q, err := e.CreateQueue("orders", sqs.QueueConfig{})
+	require.NoError(t, err)
+	_, failed, err := q.Send(ctx, []sqs.SendEntry{{Body: "hello", Delay: delay}})
+	require.NoError(t, err)
+	require.Empty(t, failed)
+	att, err := fn.Attach(ctx, "orders-queue", &sqs.EventSource{Queue: q})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return q.Len() == 0 }, 60*time.Second, 5*time.Millisecond)
+	require.NoError(t, att.Detach(ctx))
+	require.NoError(t, rt.Close(ctx))
+
+	ms := tm.collect(t)
+	ia := of(t, ms, lotel.MetricIteratorAge, "consumer")
+	require.Equal(t, "orders-queue", ia.trigger)
+	require.Equal(t, uint64(1), ia.count)
+	require.GreaterOrEqual(t, ia.sum, float64(delay.Milliseconds()))
+	require.Less(t, ia.sum, float64(delay.Milliseconds()+60_000))
+	inv := of(t, ms, lotel.MetricInvocations, "consumer")
+	require.Equal(t, "orders-queue", inv.trigger)
+	require.Equal(t, int64(1), inv.value)
 }
