@@ -480,9 +480,6 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 		Trigger:       o.trigger,
 		TraceID:       o.traceID,
 	}
-	if e.obs != nil {
-		e.observeAccept(ctx, ev)
-	}
 	if err := e.persist(ev); err != nil {
 		e.mu.Lock()
 		e.outstanding--
@@ -490,6 +487,13 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 		e.checkDrainedLocked()
 		e.mu.Unlock()
 		return "", fmt.Errorf("journal the event for %s: %w", e.name, err)
+	}
+	if e.obs != nil {
+		// Only once the event is durably accepted, so that one the journal
+		// refused is not counted as received. The trace ID the observer
+		// gives is kept in memory, and journaled with the event's next
+		// write, after a failed attempt.
+		e.observeAccept(ctx, ev)
 	}
 	e.accepted.Add(1)
 	e.mu.Lock()
@@ -703,7 +707,7 @@ func (e *asyncEngine) journalError(what string, err error) {
 func (e *asyncEngine) succeed(ev *asyncEvent, resp []byte) {
 	var items []*outItem
 	if e.cfg.OnSuccess != nil {
-		items = append(items, &outItem{Target: targetSuccess, Record: e.record(ev, ConditionSuccess, resp)})
+		items = append(items, &outItem{Target: targetSuccess, Record: e.record(ev, ConditionSuccess, resp), Trigger: ev.Trigger})
 	}
 	e.finish(ev, items, true)
 	e.succeeded.Add(1)
@@ -715,10 +719,10 @@ func (e *asyncEngine) fail(ev *asyncEvent, condition string, running bool) {
 	dl := e.deadLetter(ev, condition)
 	var items []*outItem
 	if e.cfg.DeadLetter != nil || e.cfg.OnFailure == nil {
-		items = append(items, &outItem{Target: targetDeadLetter, DeadLetter: dl})
+		items = append(items, &outItem{Target: targetDeadLetter, DeadLetter: dl, Trigger: ev.Trigger})
 	}
 	if e.cfg.OnFailure != nil {
-		items = append(items, &outItem{Target: targetFailure, Record: e.record(ev, condition, nil), DeadLetter: dl})
+		items = append(items, &outItem{Target: targetFailure, Record: e.record(ev, condition, nil), DeadLetter: dl, Trigger: ev.Trigger})
 	}
 	e.finish(ev, items, running)
 	e.deadLettered.Add(1)

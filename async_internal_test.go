@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wasmlambda/lambda/internal/journal"
 )
 
 // fakeInvoke stands for Function.invoke under an async engine: fn decides
@@ -621,6 +624,73 @@ func TestAsyncEngineAccountsForEveryEvent(t *testing.T) {
 				require.EqualValues(t, n/4, s.DeadLettered)
 				require.EqualValues(t, n/4, s.Throttles)
 			}
+		})
+	}
+}
+
+// TestOutItemKeepsTrigger checks that a journaled delivery keeps the
+// trigger of its event, for the observer after a restart.
+func TestOutItemKeepsTrigger(t *testing.T) {
+	it := &outItem{Target: targetFailure, Record: &InvocationRecord{}, DeadLetter: &DeadLetter{RequestID: "r", Payload: []byte(`{}`)}, Trigger: "tick"}
+	b, err := json.Marshal(it)
+	require.NoError(t, err)
+	var got outItem
+	require.NoError(t, json.Unmarshal(b, &got))
+	require.Equal(t, "tick", got.Trigger)
+}
+
+// TestAsyncAcceptedAfterJournal checks that the observer hears of an
+// event only once it is journaled: an event whose journal write fails was
+// not accepted, and is not counted as received. One that is journaled is,
+// and its attempts inherit the trace ID the observer gives at accept.
+func TestAsyncAcceptedAfterJournal(t *testing.T) {
+	const traceID = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+	for _, broken := range []bool{true, false} {
+		t.Run(fmt.Sprintf("broken=%v", broken), func(t *testing.T) {
+			var mu sync.Mutex
+			var accepted []AsyncInfo
+			var traced []string
+			fa := newFakeAsync(t, fastAsyncConfig(), func(_, _ context.Context, _ []byte, o *invokeOptions, granted func()) ([]byte, error) {
+				mu.Lock()
+				traced = append(traced, o.traceID)
+				mu.Unlock()
+				granted()
+				return []byte(`"ok"`), nil
+			})
+			fa.obs = &Observer{
+				AsyncAccepted: func(ctx context.Context, info AsyncInfo) context.Context {
+					mu.Lock()
+					defer mu.Unlock()
+					accepted = append(accepted, info)
+					return ctx
+				},
+				TraceID: func(context.Context) string { return traceID },
+			}
+			store, err := journal.Open(t.TempDir())
+			require.NoError(t, err)
+			if broken {
+				require.NoError(t, store.Close())
+			} else {
+				t.Cleanup(func() { require.NoError(t, store.Close()) })
+			}
+			fa.store = store
+			_, err = fa.accept(context.Background(), []byte(`{}`), []InvokeOption{withTrigger("tick")}, false)
+			mu.Lock()
+			got := append([]AsyncInfo(nil), accepted...)
+			mu.Unlock()
+			if broken {
+				require.ErrorContains(t, err, "journal the event")
+				require.Empty(t, got, "an event the journal refused was not received")
+				require.Zero(t, fa.snapshot().Accepted)
+				return
+			}
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			require.Equal(t, "tick", got[0].Trigger)
+			fa.waitDone(t, 1)
+			mu.Lock()
+			defer mu.Unlock()
+			require.Equal(t, []string{traceID}, traced, "the attempt inherits the observer's trace ID")
 		})
 	}
 }

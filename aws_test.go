@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,11 +96,20 @@ func TestTimeoutAsAWS(t *testing.T) {
 
 // TestBilledDuration checks that a cold start of an on-demand sandbox bills
 // its init, as AWS does since August 2025, and that a provisioned sandbox's
-// does not: AWS bills that init with the provisioned concurrency.
+// does not: AWS bills that init with the provisioned concurrency, and, as
+// the invocation did not wait for it, its REPORT shows no Init Duration and
+// it is no cold start.
 func TestBilledDuration(t *testing.T) {
 	t.Parallel()
 	logs := &logRecorder{}
-	rt := newRuntime(t, lambda.Options{Logger: slog.New(logs)})
+	var mu sync.Mutex
+	cold := map[string][]bool{}
+	obs := &lambda.Observer{GotSandbox: func(_ context.Context, info lambda.GotSandboxInfo) {
+		mu.Lock()
+		defer mu.Unlock()
+		cold[info.Function] = append(cold[info.Function], info.ColdStart)
+	}}
+	rt := newRuntime(t, lambda.Options{Logger: slog.New(logs), Observer: obs})
 	code := hammerGuest(t) // a Go guest, whose init takes milliseconds
 	ctx := context.Background()
 
@@ -121,8 +131,13 @@ func TestBilledDuration(t *testing.T) {
 	_, err := provisioned.Invoke(ctx, []byte(`{}`), lambda.WithRequestID("req-provisioned"))
 	require.NoError(t, err)
 	report := reportOf(t, logs, "req-provisioned")
-	require.Greater(t, report.Attrs["init_duration_ms"], 1.0, "the first invocation of a sandbox reports its init")
+	require.NotContains(t, report.Attrs, "init_duration_ms", "a provisioned sandbox's first invocation did not do its init")
 	require.Equal(t, billedFor(t, report, false), report.Attrs["billed_duration_ms"], "a provisioned sandbox's init is not billed per invocation: %v", report.Attrs)
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []bool{true, false}, cold["ondemand"])
+	require.Equal(t, []bool{false}, cold["provisioned"], "provisioned concurrency has no cold start")
 }
 
 // TestPayloadLimits checks AWS's limits: 6 MB for a request, and 6 MB and

@@ -202,8 +202,9 @@ type invocationKey struct{}
 // initialisation, carries for host functions. Only the functions granted a
 // capability carry one.
 type invocationState struct {
-	inv  Invocation
-	init bool // a sandbox's initialisation, not an invocation
+	inv     Invocation
+	init    bool   // a sandbox's initialisation, not an invocation
+	traceID string // the invocation's X-Ray trace ID, for outbound HTTP
 
 	logged    atomic.Int64 // bytes the log capability has logged
 	truncated atomic.Bool
@@ -236,6 +237,7 @@ func (r *Runtime) hostConfig(f *Function) (granted []wasm.HostModule, ungranted 
 	if f.cfg.HTTP != nil {
 		// A request blocks, for as long as the network takes.
 		f.http = newHostHTTP(f.cfg.HTTP)
+		f.http.obs = r.obs
 		granted = append(granted, wasm.HostModule{Name: CapabilityHTTP, Funcs: map[string]wasm.HostFunc{"request": f.http.request}})
 		grants[CapabilityHTTP] = true
 	} else {
@@ -291,11 +293,11 @@ func ungrantedError(fn string, e *wasm.UngrantedError) error {
 // withInvocation returns ctx carrying, for the function's host functions if
 // it has any, the invocation of requestID with its deadline, or with init
 // set a sandbox's initialisation.
-func (f *Function) withInvocation(ctx context.Context, requestID string, deadline time.Time, init bool) context.Context {
-	if len(f.cfg.Capabilities) == 0 {
+func (f *Function) withInvocation(ctx context.Context, requestID, traceID string, deadline time.Time, init bool) context.Context {
+	if len(f.cfg.Capabilities) == 0 && f.http == nil {
 		return ctx
 	}
-	st := &invocationState{init: init}
+	st := &invocationState{init: init, traceID: traceID}
 	st.inv = Invocation{FunctionName: f.name, FunctionVersion: f.cfg.Version, RequestID: requestID, Deadline: deadline}
 	return context.WithValue(ctx, invocationKey{}, st)
 }

@@ -253,6 +253,7 @@ type hostHTTP struct {
 	rules     []httpRule
 	transport http.RoundTripper
 	own       *http.Transport // the transport, when it is the function's own
+	obs       *Observer       // the runtime's, or nil
 }
 
 // newHostHTTP returns the module of a function granted g, which
@@ -325,11 +326,38 @@ func (h *hostHTTP) request(ctx context.Context, in []byte) ([]byte, error) {
 	for _, kv := range r.Header {
 		req.Header.Add(kv[0], kv[1])
 	}
+	h.traceContext(ctx, req.Header)
 	out, err := h.roundTrip(req)
 	if err != nil && context.Cause(ctx) == errHTTPTimeout {
 		return nil, httpError("no response within %v (FunctionConfig.HTTP.Timeout)", h.grant.Timeout)
 	}
 	return out, err
+}
+
+// xrayHeader is the header in which AWS's X-Ray SDK sends a trace ID
+// downstream.
+const xrayHeader = "X-Amzn-Trace-Id"
+
+// traceContext adds to h, a guest's request's header, the trace context of
+// its invocation, as the X-Ray SDK does in a function on AWS: its trace ID
+// in X-Amzn-Trace-Id ("Root=…;Parent=…;Sampled=…"), and what the
+// observer's OutboundHeader writes (a W3C traceparent, say). A header the
+// guest set is kept.
+func (h *hostHTTP) traceContext(ctx context.Context, hdr http.Header) {
+	if st, ok := ctx.Value(invocationKey{}).(*invocationState); ok && st.traceID != "" && len(hdr.Values(xrayHeader)) == 0 {
+		hdr.Set(xrayHeader, st.traceID)
+	}
+	if h.obs == nil || h.obs.OutboundHeader == nil {
+		return
+	}
+	extra := http.Header{}
+	h.obs.OutboundHeader(ctx, extra)
+	for k, v := range extra {
+		k = http.CanonicalHeaderKey(k)
+		if len(hdr.Values(k)) == 0 {
+			hdr[k] = v
+		}
+	}
 }
 
 // errHTTPTimeout is the cause of the end of a request's context at

@@ -51,6 +51,13 @@ func newHTTPServer(t *testing.T) *httpServer {
 		}
 		_, _ = w.Write([]byte(strings.Repeat("x", n)))
 	})
+	mux.HandleFunc("/trace", func(w http.ResponseWriter, r *http.Request) {
+		// The trace context the request carried, and how many of each.
+		for _, k := range []string{"X-Amzn-Trace-Id", "Traceparent"} {
+			w.Header().Set("X-Seen-"+k, r.Header.Get(k))
+			w.Header().Set("X-Count-"+k, strconv.Itoa(len(r.Header.Values(k))))
+		}
+	})
 	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
 	})
@@ -351,4 +358,56 @@ func TestHTTPGrantConfig(t *testing.T) {
 		cfg.HTTP.Allow[0].Methods[0] = "PUT"
 		require.Equal(t, "GET", fn.Config().HTTP.Allow[0].Methods[0])
 	})
+}
+
+// TestHTTPTraceContext checks that a guest's outbound request carries its
+// invocation's trace context, as the X-Ray SDK sends it from a function on
+// AWS: the trace ID in X-Amzn-Trace-Id, and what Observer.OutboundHeader
+// adds (a W3C traceparent from package otel); and that a header the guest
+// set itself is kept.
+func TestHTTPTraceContext(t *testing.T) {
+	const traceparent = "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"
+	srv := newHTTPServer(t)
+	var mu sync.Mutex
+	var hookInvocations []string
+	obs := &lambda.Observer{OutboundHeader: func(ctx context.Context, h http.Header) {
+		inv, _ := lambda.InvocationFromContext(ctx)
+		mu.Lock()
+		hookInvocations = append(hookInvocations, inv.RequestID)
+		mu.Unlock()
+		h.Set("Traceparent", traceparent)
+	}}
+	rt := newRuntime(t, lambda.Options{Observer: obs})
+	fn := deploy(t, rt, lambda.FunctionConfig{Name: "tracer", Code: testguest.Go(t, "httpcall"), Timeout: 30 * time.Second,
+		HTTP: &lambda.HTTPGrant{Allow: []lambda.HTTPRule{{Host: "127.0.0.1:" + srv.port}}}})
+	tests := []struct {
+		name          string
+		traceID       string
+		header        map[string]string
+		xray, tparent string
+	}{
+		{"the invocation's trace", xrayID, nil, xrayID, traceparent},
+		{"no trace ID", "", nil, "", traceparent},
+		{"the guest's own headers are kept", xrayID, map[string]string{"X-Amzn-Trace-Id": "Root=1-00000000-000000000000000000000001", "traceparent": "00-guest"},
+			"Root=1-00000000-000000000000000000000001", "00-guest"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := fmt.Sprint("req-trace-", i)
+			resp, err := lambda.InvokeJSON[httpResp](waitCtx(t), fn, map[string]any{"method": "GET", "url": srv.URL + "/trace", "header": tt.header},
+				lambda.WithTraceID(tt.traceID), lambda.WithRequestID(id))
+			require.NoError(t, err)
+			require.Empty(t, resp.Error)
+			require.Equal(t, tt.xray, resp.Header["X-Seen-X-Amzn-Trace-Id"])
+			require.Equal(t, tt.tparent, resp.Header["X-Seen-Traceparent"])
+			if tt.xray != "" {
+				require.Equal(t, "1", resp.Header["X-Count-X-Amzn-Trace-Id"], "one header, not the guest's and the host's")
+			}
+			require.Equal(t, "1", resp.Header["X-Count-Traceparent"])
+			mu.Lock()
+			defer mu.Unlock()
+			require.NotEmpty(t, hookInvocations)
+			require.Equal(t, id, hookInvocations[len(hookInvocations)-1], "the hook runs in the invocation's context")
+		})
+	}
 }

@@ -68,7 +68,7 @@ func (f *Function) run(ctx context.Context, sb *sandbox, payload []byte, o *invo
 		cancel()
 	}
 	deadline, _ := tctx.Deadline()
-	tctx = f.withInvocation(tctx, o.requestID, deadline, false)
+	tctx = f.withInvocation(tctx, o.requestID, o.traceID, deadline, false)
 	if o.stream != nil {
 		tctx = context.WithValue(tctx, streamKey{}, o.stream)
 	}
@@ -288,7 +288,9 @@ func (f *Function) report(ctx context.Context, sb *sandbox, requestID string, d 
 			// used, across its invocations, as AWS reports it.
 			slog.Uint64("max_memory_used_mb", (maxMem+(1<<20)-1)>>20),
 		}
-		if sb.initDur > 0 {
+		// Only the invocation that waited for the init shows it, as on
+		// AWS: a provisioned sandbox was initialised ahead of time.
+		if sb.initDur > 0 && !sb.provisioned {
 			attrs = append(attrs, slog.Float64("init_duration_ms", float64(sb.initDur.Microseconds())/1000))
 		}
 		f.logger.LogAttrs(ctx, reportLevel, "REPORT", append(attrs, status...)...)

@@ -3,6 +3,7 @@ package lambda
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/wasmlambda/lambda/internal/uuid"
@@ -57,9 +58,14 @@ type Observer struct {
 	SandboxCreated   func(info SandboxInfo)
 	SandboxDiscarded func(info SandboxInfo)
 
-	// AsyncAccepted is called as InvokeAsync accepts an event, before it
-	// returns. It returns the context the accept goes on in, whose trace
-	// ID (TraceID) the event's attempts inherit.
+	// AsyncAccepted is called as InvokeAsync accepts an event, once the
+	// event is queued durably (journaled, with a state directory) and
+	// before InvokeAsync returns: an event refused, or whose journal write
+	// failed, is not reported. It returns the context the accept goes on
+	// in, whose trace ID (TraceID) the event's attempts inherit. That
+	// trace ID is journaled with the event's next write, after a failed
+	// attempt: an event recovered from the journal before one had failed
+	// keeps only the trace ID given with WithTraceID.
 	AsyncAccepted func(ctx context.Context, info AsyncInfo) context.Context
 
 	// DeadLetterSent is called after each attempt to send a dead letter
@@ -83,6 +89,15 @@ type Observer struct {
 	// which TriggerEventDone receives with the outcome.
 	TriggerEventStart func(ctx context.Context, info TriggerEventInfo) context.Context
 	TriggerEventDone  func(ctx context.Context, info TriggerEventInfo)
+
+	// OutboundHeader is called as a guest makes a request through the
+	// host (FunctionConfig.HTTP), in the context of its invocation (as
+	// InvokeStart returned it), with an empty header to fill with the
+	// trace context to propagate: package otel writes a W3C traceparent.
+	// A header the guest set itself is kept: what OutboundHeader sets
+	// under the same name is dropped. The host sets X-Amzn-Trace-Id, the
+	// invocation's X-Ray trace ID, itself.
+	OutboundHeader func(ctx context.Context, header http.Header)
 
 	// TriggerReceive is called when a trigger reports a batch it received
 	// (TriggerContext.ReportReceive), with the age of its oldest record:
@@ -213,7 +228,9 @@ type AsyncInfo struct {
 // invocation record.
 type DeliveryInfo struct {
 	Function, Version string
-	RequestID         string
+	// Trigger is the trigger that sent the event, or "".
+	Trigger   string
+	RequestID string
 	// Target is "dead-letter", "on-success" or "on-failure".
 	Target string
 	// Condition is the record's: ConditionSuccess, ConditionRetriesExhausted,
@@ -349,7 +366,7 @@ var targetNames = [numTargets]string{"dead-letter", "on-success", "on-failure"}
 
 // observeDelivery tells the observer of a delivery attempt.
 func (e *asyncEngine) observeDelivery(t target, it *outItem, err error) {
-	info := DeliveryInfo{Function: e.name, Version: e.version, RequestID: it.requestID(), Target: targetNames[t], Err: err}
+	info := DeliveryInfo{Function: e.name, Version: e.version, Trigger: it.Trigger, RequestID: it.requestID(), Target: targetNames[t], Err: err}
 	switch {
 	case it.DeadLetter != nil:
 		info.Condition = it.DeadLetter.Condition
@@ -370,7 +387,7 @@ func (e *asyncEngine) observeDropped(it *outItem, err error) {
 	if e.obs == nil || e.obs.AsyncEventDropped == nil {
 		return
 	}
-	e.obs.AsyncEventDropped(DeliveryInfo{Function: e.name, Version: e.version, RequestID: it.requestID(), Target: targetNames[targetDeadLetter], Condition: it.DeadLetter.Condition, Err: err})
+	e.obs.AsyncEventDropped(DeliveryInfo{Function: e.name, Version: e.version, Trigger: it.Trigger, RequestID: it.requestID(), Target: targetNames[targetDeadLetter], Condition: it.DeadLetter.Condition, Err: err})
 }
 
 // observeAccept tells the observer of an accepted event, and takes the

@@ -38,6 +38,9 @@ type outItem struct {
 	Target     target
 	DeadLetter *DeadLetter
 	Record     *InvocationRecord
+	// Trigger is the trigger that sent the event, or "", for the
+	// observer.
+	Trigger string
 }
 
 // outItemJSON is outItem as the journal keeps it. The payload is kept as
@@ -47,10 +50,11 @@ type outItemJSON struct {
 	DeadLetter *deadLetterJSON   `json:"deadLetter,omitempty"`
 	Payload    []byte            `json:"payload,omitempty"`
 	Record     *InvocationRecord `json:"record,omitempty"`
+	Trigger    string            `json:"trigger,omitempty"`
 }
 
 func (it *outItem) MarshalJSON() ([]byte, error) {
-	j := outItemJSON{Target: it.Target, Record: it.Record}
+	j := outItemJSON{Target: it.Target, Record: it.Record, Trigger: it.Trigger}
 	if it.DeadLetter != nil {
 		j.DeadLetter = (*deadLetterJSON)(it.DeadLetter)
 		j.Payload = it.DeadLetter.Payload
@@ -66,7 +70,7 @@ func (it *outItem) UnmarshalJSON(b []byte) error {
 	if j.Target < 0 || j.Target >= numTargets {
 		return fmt.Errorf("unknown target %d", j.Target)
 	}
-	it.Target, it.Record = j.Target, j.Record
+	it.Target, it.Record, it.Trigger = j.Target, j.Record, j.Trigger
 	if j.DeadLetter != nil {
 		it.DeadLetter = (*DeadLetter)(j.DeadLetter)
 		it.DeadLetter.Payload = j.Payload
@@ -203,7 +207,7 @@ func (o *outbox) deliver(ctx context.Context, it *outItem) (err error) {
 		if e.cfg.OnFailure == nil {
 			// Journaled for a destination the function no longer has:
 			// the dead letter takes the dead-letter path instead.
-			return e.enqueue(&outItem{Target: targetDeadLetter, DeadLetter: it.DeadLetter})
+			return e.enqueue(&outItem{Target: targetDeadLetter, DeadLetter: it.DeadLetter, Trigger: it.Trigger})
 		}
 		return e.cfg.OnFailure.Deliver(ctx, it.Record)
 	}

@@ -97,7 +97,7 @@ func (f *Function) newSandbox(ctx context.Context, provisioned bool) (*sandbox, 
 	ic.Stdout, ic.Stderr = sb.capture.stream(streamStdout), sb.capture.stream(streamStderr)
 	ictx, cancel := context.WithTimeout(sb.withWriteAbort(ctx), InitTimeout)
 	defer cancel()
-	ictx = f.withInvocation(ictx, "", time.Time{}, true)
+	ictx = f.withInvocation(ictx, "", "", time.Time{}, true)
 	inst, err := f.module.Instantiate(ictx, ic)
 	if f.logger != nil {
 		sb.capture.flush(ctx, f.logger, "")

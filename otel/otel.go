@@ -13,7 +13,8 @@
 //
 // Every measurement carries the attributes function, version ("$LATEST"
 // unless FunctionConfig.Version says otherwise) and trigger (the
-// trigger's name, or "" for calls made directly, and for deliveries).
+// trigger's name, or "" for calls made directly; a delivery carries the
+// trigger of the event it delivers).
 //
 //   - Invocations: invocations that ran, succeeded or failed. A throttled
 //     invocation is not one, as on AWS.
@@ -51,17 +52,24 @@
 // aws-lambda-go puts it: the Root is the span's trace ID, its first 8 hex
 // digits and its last 24, and the Parent its span ID. An asynchronous event
 // keeps its span's trace ID, for its attempts to be its children.
+//
+// The guest's requests through the host (FunctionConfig.HTTP) carry the
+// invocation's span on: its X-Ray trace ID in X-Amzn-Trace-Id, as the
+// X-Ray SDK sends it from a function on AWS, and a W3C traceparent
+// (Config.Propagator), unless the guest set them itself.
 package otel
 
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	lambda "github.com/wasmlambda/lambda"
@@ -108,6 +116,11 @@ type Config struct {
 	MeterProvider metric.MeterProvider
 	// TracerProvider receives the spans.
 	TracerProvider trace.TracerProvider
+	// Propagator writes the invocation's trace context on the requests
+	// its guest makes through the host (FunctionConfig.HTTP), with a
+	// TracerProvider. Default the W3C Trace Context, traceparent and
+	// tracestate.
+	Propagator propagation.TextMapPropagator
 }
 
 // NewObserver returns the lambda.Observer that reports to cfg's providers,
@@ -139,6 +152,11 @@ func NewObserver(cfg Config) (*lambda.Observer, error) {
 		lo.TraceID = traceID
 		lo.TriggerEventStart = o.triggerEventStart
 		lo.TriggerEventDone = o.triggerEventDone
+		prop := cfg.Propagator
+		if prop == nil {
+			prop = propagation.TraceContext{}
+		}
+		lo.OutboundHeader = func(ctx context.Context, h http.Header) { prop.Inject(ctx, propagation.HeaderCarrier(h)) }
 	}
 	return lo, nil
 }
@@ -338,7 +356,7 @@ func (o *observer) delivery(c metric.Int64Counter, info lambda.DeliveryInfo) {
 	if info.Err != nil {
 		n = 1
 	}
-	c.Add(context.Background(), n, o.set(info.Function, info.Version, "").add...)
+	c.Add(context.Background(), n, o.set(info.Function, info.Version, info.Trigger).add...)
 }
 
 func (o *observer) deadLetterSent(info lambda.DeliveryInfo) { o.delivery(o.deadLetterErrors, info) }
@@ -348,7 +366,7 @@ func (o *observer) destinationDelivered(info lambda.DeliveryInfo) {
 }
 
 func (o *observer) asyncEventDropped(info lambda.DeliveryInfo) {
-	o.dropped.Add(context.Background(), 1, o.set(info.Function, info.Version, "").add...)
+	o.dropped.Add(context.Background(), 1, o.set(info.Function, info.Version, info.Trigger).add...)
 }
 
 func (o *observer) triggerReceive(ctx context.Context, info lambda.TriggerReceiveInfo) {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +25,7 @@ import (
 	"github.com/wasmlambda/lambda/internal/testguest"
 	"github.com/wasmlambda/lambda/internal/testkit"
 	lotel "github.com/wasmlambda/lambda/otel"
+	"github.com/wasmlambda/lambda/trigger/sqs"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -457,4 +461,130 @@ func TestNoProvider(t *testing.T) {
 	obs, err := lotel.NewObserver(lotel.Config{})
 	require.NoError(t, err)
 	require.Nil(t, obs)
+}
+
+// flakyDestination fails its first delivery, then counts the others.
+type flakyDestination struct {
+	mu     sync.Mutex
+	failed bool
+	got    int
+}
+
+func (d *flakyDestination) Deliver(context.Context, *lambda.InvocationRecord) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.failed {
+		d.failed = true
+		return errors.New("the bus is down")
+	}
+	d.got++
+	return nil
+}
+
+// TestDeliveryMetricsCarryTrigger checks that DeadLetterErrors and
+// DestinationDeliveryFailures of an event a trigger sent carry the
+// trigger's name, as the event's other metrics do.
+func TestDeliveryMetricsCarryTrigger(t *testing.T) {
+	ctx := testkit.WaitCtx(t)
+	tm := newTelemetry(t)
+	rt := testkit.NewRuntime(t, lambda.Options{Observer: tm.obs})
+	sink := &flakySink{failures: 1}
+	async := testkit.FastAsync()
+	async.MaxRetryAttempts = lambda.Retries(0)
+	dest := &flakyDestination{}
+	async.DeadLetter, async.OnFailure = sink, dest
+	fn := testkit.Deploy(t, rt, lambda.FunctionConfig{Name: "dlt", Code: testguest.Go(t, "behave"), Async: async})
+	mt := &manualTrigger{}
+	_, err := fn.Attach(ctx, "tick", mt)
+	require.NoError(t, err)
+	_, err = mt.tc.InvokeAsync(ctx, []byte(`{"op":"error","message":"nope"}`))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		dest.mu.Lock()
+		defer dest.mu.Unlock()
+		return len(sink.got) == 1 && dest.got == 1
+	}, 30*time.Second, time.Millisecond)
+	require.NoError(t, rt.Close(ctx))
+
+	ms := tm.collect(t)
+	for _, name := range []string{lotel.MetricAsyncEventsReceived, lotel.MetricInvocations, lotel.MetricDeadLetterErrors, lotel.MetricDestinationDeliveryFailures, lotel.MetricAsyncEventsDropped} {
+		require.Equal(t, "tick", of(t, ms, name, "dlt").trigger, name)
+	}
+	require.Equal(t, int64(1), of(t, ms, lotel.MetricDeadLetterErrors, "dlt").value)
+	require.Equal(t, int64(1), of(t, ms, lotel.MetricDestinationDeliveryFailures, "dlt").value)
+}
+
+// TestOutboundTraceContext checks that a guest's request through the host
+// carries its invocation's span: as X-Amzn-Trace-Id, the X-Ray trace ID
+// the guest sees, and as a W3C traceparent.
+func TestOutboundTraceContext(t *testing.T) {
+	ctx := testkit.WaitCtx(t)
+	seen := make(chan http.Header, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+	}))
+	t.Cleanup(srv.Close)
+	u, err := url.Parse(srv.URL)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1", u.Hostname())
+
+	tm := newTelemetry(t)
+	rt := testkit.NewRuntime(t, lambda.Options{Observer: tm.obs})
+	fn := testkit.Deploy(t, rt, lambda.FunctionConfig{Name: "out", Code: testguest.Go(t, "httpcall"), Timeout: 30 * time.Second,
+		HTTP: &lambda.HTTPGrant{Allow: []lambda.HTTPRule{{Host: u.Host}}}})
+	out, err := fn.Invoke(ctx, []byte(`{"method":"GET","url":"`+srv.URL+`/x"}`))
+	require.NoError(t, err)
+	var resp struct {
+		Status int    `json:"status"`
+		Error  string `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal(out, &resp))
+	require.Equal(t, 200, resp.Status, resp.Error)
+	h := <-seen
+
+	var span sdktrace.ReadOnlySpan
+	for _, s := range tm.spans.Ended() {
+		if s.Name() == "Invoke out" {
+			span = s
+		}
+	}
+	require.NotNil(t, span)
+	sc := span.SpanContext()
+	require.Equal(t, lotel.TraceID(sc), h.Get("X-Amzn-Trace-Id"))
+	require.Equal(t, "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-01", h.Get("Traceparent"))
+}
+
+// TestIteratorAgeFromSQS checks IteratorAge on a real event source: an
+// SQS event source mapping on an embedded queue, whose message is delayed
+// two seconds, so that it is at least that old when it is received.
+func TestIteratorAgeFromSQS(t *testing.T) {
+	const delay = 2 * time.Second
+	ctx := testkit.WaitCtx(t)
+	tm := newTelemetry(t)
+	rt := testkit.NewRuntime(t, lambda.Options{Observer: tm.obs})
+	fn := testkit.Deploy(t, rt, lambda.FunctionConfig{Name: "consumer", Code: testguest.Go(t, "sqsbatch")})
+	e := sqs.NewEmbedded(sqs.EmbeddedOptions{})
+	t.Cleanup(func() { _ = e.Close() })
+	q, err := e.CreateQueue("orders", sqs.QueueConfig{})
+	require.NoError(t, err)
+	_, failed, err := q.Send(ctx, []sqs.SendEntry{{Body: "hello", Delay: delay}})
+	require.NoError(t, err)
+	require.Empty(t, failed)
+	att, err := fn.Attach(ctx, "orders-queue", &sqs.EventSource{Queue: q})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return q.Len() == 0 }, 60*time.Second, 5*time.Millisecond)
+	require.NoError(t, att.Detach(ctx))
+	require.NoError(t, rt.Close(ctx))
+
+	ms := tm.collect(t)
+	ia := of(t, ms, lotel.MetricIteratorAge, "consumer")
+	require.Equal(t, "orders-queue", ia.trigger)
+	require.Equal(t, uint64(1), ia.count)
+	require.GreaterOrEqual(t, ia.sum, float64(delay.Milliseconds()))
+	require.Less(t, ia.sum, float64(delay.Milliseconds()+60_000))
+	inv := of(t, ms, lotel.MetricInvocations, "consumer")
+	require.Equal(t, "orders-queue", inv.trigger)
+	require.Equal(t, int64(1), inv.value)
 }
