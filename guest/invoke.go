@@ -3,6 +3,8 @@ package guest
 import (
 	"context"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
 	"github.com/wasmlambda/lambda/internal/abi"
 )
 
@@ -44,13 +46,30 @@ func serve(h Handler, req *abi.Request) (abi.Status, []byte) {
 // serveView runs h on one request: it builds the invocation context, calls
 // h, recovers a panic, and returns the result status and payload. The
 // context is cancelled when h returns.
+//
+// A handler built with a base context (WithContext, WithContextValue) gets
+// what aws-lambda-go's loop gives it: lambdacontext.NewContext of
+// context.WithDeadline of the base.
 func serveView(h Handler, req *abi.RequestView) (abi.Status, []byte) {
-	ctx, err := newInvocation(req)
+	inv, err := newInvocation(req)
 	if err != nil {
 		return sdkError(errTypeInvalidContext, err.Error())
 	}
-	defer ctx.cancel(canceled)
-	return callHandler(ctx, h, req.Payload)
+	defer inv.cancel(canceled)
+	if base := baseContext(h); base != nil {
+		var (
+			ctx    context.Context
+			cancel context.CancelFunc
+		)
+		if d, ok := inv.Deadline(); ok {
+			ctx, cancel = context.WithDeadline(base, d)
+		} else {
+			ctx, cancel = context.WithCancel(base)
+		}
+		defer cancel()
+		return callHandler(lambdacontext.NewContext(ctx, &inv.lc), h, req.Payload)
+	}
+	return callHandler(inv, h, req.Payload)
 }
 
 // callHandler calls h and turns its outcome into a result. It is not
