@@ -410,6 +410,9 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 		}
 		return nil, serviceError(ErrInvalidCode, "function %s: %v", cfg.Name, err)
 	}
+	if f.module.Mode() == wasm.ModeCommand && f.module.CarriesABI() && r.logger != nil {
+		r.logger.LogAttrs(ctx, slog.LevelWarn, commandBuildWarning, slog.String("function", cfg.Name), slog.String("version", cfg.Version))
+	}
 	f.env = f.environment()
 	f.pool = newPool(poolConfig{
 		name:        f.name,
@@ -449,6 +452,27 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 	r.publish(f)
 	return f, nil
 }
+
+// Mode is how a function's module runs, as PoolStats.Mode reports it.
+type Mode string
+
+const (
+	// ModeReactor is a module that exports ABI v1 (a Go guest built with
+	// -buildmode=c-shared): one instance serves invocation after
+	// invocation, warm.
+	ModeReactor Mode = "reactor"
+	// ModeCommand is a WASI command, run one-shot in compatibility mode:
+	// a new instance for each invocation.
+	ModeCommand Mode = "command"
+)
+
+// commandBuildWarning is what Deploy logs for a WASI command that carries
+// the ABI v1 exports: a Go guest built without -buildmode=c-shared, which
+// runs, but one-shot, each invocation a cold start.
+const commandBuildWarning = "the module is a WASI command that carries the ABI v1 exports, " +
+	"so it runs one-shot, a new instance per invocation (PoolStats.Mode \"command\"), " +
+	"many times slower than a warm reactor: build a Go guest with -buildmode=c-shared " +
+	"(GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared)"
 
 // environment is the guest's environment, sorted by key: the function's
 // variables and the ones AWS sets for its OS-only runtime provided.al2023,

@@ -99,6 +99,7 @@ func (f *Function) run(ctx context.Context, sb *sandbox, payload []byte, o *invo
 		f.report(ctx, sb, o.requestID, time.Since(start), maxMem, err)
 	}
 	sb.initDur = 0
+	sb.broken = broken
 	f.pool.release(sb, broken)
 	return resp, err
 }

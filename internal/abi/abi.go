@@ -26,6 +26,10 @@ const (
 	// handles the request envelope at ptr and returns the address of a
 	// 12-byte result record.
 	ExportInvoke = "wasmlambda_v1_invoke"
+	// ExportShutdown is the optional `wasmlambda_v1_shutdown() -> ()`: the
+	// host calls it when it closes a healthy warm instance, as AWS sends
+	// SIGTERM, so that the guest runs its shutdown hooks.
+	ExportShutdown = "wasmlambda_v1_shutdown"
 	// ExportInitialize is the WASI reactor initialiser, called once if present.
 	ExportInitialize = "_initialize"
 	// ExportStart is the WASI command entry point (compatibility mode).
