@@ -169,6 +169,17 @@ type FunctionConfig struct {
 	// that imports it.
 	HTTP *HTTPGrant
 
+	// Role is the function's execution role: the credentials its guest
+	// sees as AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+	// AWS_SESSION_TOKEN, as on Lambda. StaticCredentials never change; a
+	// provider that refreshes them (package awsrole adapts aws-sdk-go-v2's)
+	// is asked again before they expire (CredentialsRefreshWindow). A new
+	// sandbox starts with the current credentials in its environment, and
+	// a warm one gets them set anew, before the handler runs, when they
+	// have changed (docs/ABI.md, FlagEnv). The runtime never logs them,
+	// nor puts them in an error or a dead letter. Default nil: none.
+	Role CredentialsProvider
+
 	// Async configures asynchronous invocation (InvokeAsync): retries,
 	// maximum event age, the dead-letter sink and destinations.
 	Async AsyncConfig
@@ -315,6 +326,7 @@ type Function struct {
 	async  *asyncEngine
 	files  *files
 	http   *hostHTTP // wasmlambda_http, when it is granted
+	role   *role     // the execution role's credentials, when it has one
 
 	tmu            sync.Mutex
 	triggers       []*Attachment
@@ -362,6 +374,7 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 		arn:     fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", r.region, r.accountID, cfg.Name),
 		timeout: strconv.FormatFloat(cfg.Timeout.Seconds(), 'f', 2, 64),
 		logs:    newLogPolicy(cfg.Logging),
+		role:    newRole(cfg.Role),
 	}
 	if r.logger != nil {
 		attrs := []any{slog.String("function", cfg.Name), slog.String("version", cfg.Version)}

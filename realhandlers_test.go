@@ -2,10 +2,14 @@ package lambda_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -86,4 +90,123 @@ func TestShutdownHooks(t *testing.T) {
 		require.Equal(t, int64(1), f.Stats().Recycled)
 		require.Contains(t, out.take(), "SIGTERM hook 2 ran")
 	})
+}
+
+// rotatingRole hands out new credentials at each Retrieve, each expiring
+// within the refresh window, so that every invocation refreshes them.
+type rotatingRole struct {
+	mu    sync.Mutex
+	n     int
+	fail  error
+	given []lambda.Credentials
+}
+
+func (r *rotatingRole) Retrieve(context.Context) (lambda.Credentials, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		return lambda.Credentials{}, r.fail
+	}
+	r.n++
+	c := lambda.Credentials{
+		AccessKeyID:     fmt.Sprintf("AKIAROTATING%04d", r.n),
+		SecretAccessKey: fmt.Sprintf("rotating-secret-%04d", r.n),
+		SessionToken:    fmt.Sprintf("rotating-token-%04d", r.n),
+		Expires:         time.Now().Add(time.Minute),
+	}
+	r.given = append(r.given, c)
+	return c, nil
+}
+
+func (r *rotatingRole) last() lambda.Credentials {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.given[len(r.given)-1]
+}
+
+type guestCreds struct {
+	AccessKeyID     string `json:"accessKeyId"`
+	SecretAccessKey string `json:"secretAccessKey"`
+	SessionToken    string `json:"sessionToken"`
+}
+
+type lifecycleResponse struct {
+	Now  guestCreds `json:"now"`
+	Init guestCreds `json:"init"`
+}
+
+func asGuestCreds(c lambda.Credentials) guestCreds {
+	return guestCreds{c.AccessKeyID, c.SecretAccessKey, c.SessionToken}
+}
+
+// TestExecutionRole: the guest sees its role's credentials in its
+// environment, from init on; a warm guest gets them anew when they are
+// refreshed before they expire; a provider that fails fails the
+// invocation with ErrCredentials, and nothing logs the credentials.
+func TestExecutionRole(t *testing.T) {
+	code := testguest.Go(t, "lifecycle")
+	ctx := context.Background()
+	var out syncBuf
+	rt := newRuntime(t, lambda.Options{Logger: slog.New(slog.NewTextHandler(&out, nil))})
+
+	t.Run("static", func(t *testing.T) {
+		static := lambda.StaticCredentials{AccessKeyID: "AKIASTATIC", SecretAccessKey: "static-secret"}
+		f := deploy(t, rt, lambda.FunctionConfig{Name: "role-static", Code: code, Role: static})
+		for range 2 {
+			r, err := lambda.InvokeJSON[lifecycleResponse](ctx, f, struct{}{})
+			require.NoError(t, err)
+			want := guestCreds{AccessKeyID: "AKIASTATIC", SecretAccessKey: "static-secret"}
+			require.Equal(t, lifecycleResponse{Now: want, Init: want}, r)
+		}
+	})
+	t.Run("refreshed", func(t *testing.T) {
+		role := &rotatingRole{}
+		f := deploy(t, rt, lambda.FunctionConfig{Name: "role-rotating", Code: code, Role: role})
+		r, err := lambda.InvokeJSON[lifecycleResponse](ctx, f, struct{}{})
+		require.NoError(t, err)
+		require.Equal(t, asGuestCreds(role.last()), r.Now)
+		require.Equal(t, r.Init, r.Now)
+		for range 2 {
+			r, err = lambda.InvokeJSON[lifecycleResponse](ctx, f, struct{}{})
+			require.NoError(t, err)
+			require.Equal(t, asGuestCreds(role.last()), r.Now, "the warm guest sees the refreshed credentials")
+			require.NotEqual(t, r.Init, r.Now)
+		}
+		require.Equal(t, int64(1), f.Stats().ColdStarts, "refreshed in the warm sandbox")
+
+		// A provider that fails while the credentials are still valid
+		// leaves them in use; one that has none to give fails the
+		// invocation.
+		role.mu.Lock()
+		role.fail = errors.New("sts: AssumeRole denied")
+		role.mu.Unlock()
+		r, err = lambda.InvokeJSON[lifecycleResponse](ctx, f, struct{}{})
+		require.NoError(t, err)
+		require.Equal(t, asGuestCreds(role.last()), r.Now)
+		failing := deploy(t, rt, lambda.FunctionConfig{Name: "role-failing", Code: code, Role: &rotatingRole{fail: errors.New("sts: AssumeRole denied")}})
+		_, err = failing.Invoke(ctx, nil)
+		require.ErrorIs(t, err, lambda.ErrCredentials)
+		require.ErrorContains(t, err, "sts: AssumeRole denied")
+		require.ErrorContains(t, err, "FunctionConfig.Role")
+		for _, c := range role.given {
+			requireNoSecret(t, err.Error(), c)
+		}
+		for _, c := range role.given {
+			requireNoSecret(t, out.take(), c)
+		}
+	})
+	t.Run("printed", func(t *testing.T) {
+		c := lambda.Credentials{AccessKeyID: "AKIAPRINTED", SecretAccessKey: "printed-secret", SessionToken: "printed-token"}
+		requireNoSecret(t, fmt.Sprint(c)+fmt.Sprintf("%v %+v %#v %s", c, c, c, c), c)
+	})
+}
+
+// requireNoSecret fails if s holds any of c's values.
+func requireNoSecret(t *testing.T, s string, c lambda.Credentials) {
+	t.Helper()
+	for _, v := range []string{c.AccessKeyID, c.SecretAccessKey, c.SessionToken} {
+		if v != "" {
+			require.NotContains(t, s, v)
+		}
+	}
 }

@@ -28,7 +28,8 @@ type sandbox struct {
 	provisioned bool   // initialised ahead, as AWS's provisioned concurrency
 	logStream   string // its AWS_LAMBDA_LOG_STREAM_NAME
 
-	fn     *Function // its function, for the shutdown call
+	fn       *Function // its function, for the shutdown call
+	credsGen uint64    // the generation of the role's credentials its guest has
 	broken bool      // its instance faulted or panicked: no shutdown call
 
 	// mu guards the running invocation's cancel, so that a forced close can
@@ -117,9 +118,18 @@ func (f *Function) newSandbox(ctx context.Context, provisioned bool) (*sandbox, 
 	if provisioned {
 		initType = "provisioned-concurrency"
 	}
+	creds, gen, err := f.role.get(ctx, f.name)
+	if err != nil {
+		sb.close()
+		return nil, err
+	}
+	sb.credsGen = gen
 	ic := wasm.InstanceConfig{Env: append(f.env[:len(f.env):len(f.env)],
 		[2]string{"AWS_LAMBDA_INITIALIZATION_TYPE", initType},
 		[2]string{"AWS_LAMBDA_LOG_STREAM_NAME", sb.logStream}), Mounts: sb.mounts}
+	if gen > 0 {
+		ic.Env = append(ic.Env, creds.env()...)
+	}
 	ic.Stdout, ic.Stderr = sb.capture.stream(streamStdout), sb.capture.stream(streamStderr)
 	ictx, cancel := context.WithTimeout(sb.withWriteAbort(ctx), InitTimeout)
 	defer cancel()

@@ -2,6 +2,7 @@ package guest
 
 import (
 	"context"
+	"os"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
@@ -24,6 +25,13 @@ func invokeEnvelope(envelope []byte) (abi.Status, []byte) {
 	req, err := abi.DecodeRequestView(envelope)
 	if err != nil {
 		return sdkError(errTypeInvalidEnvelope, err.Error())
+	}
+	if req.Env != nil {
+		// The host refreshes variables, the execution role's credentials,
+		// before the handler runs: os.Getenv sees the new values.
+		if err := abi.EachEnv(req.Env, setenv); err != nil {
+			return sdkError(errTypeInvalidEnvelope, err.Error())
+		}
 	}
 	return serveView(registered, &req)
 }
@@ -89,3 +97,6 @@ func callHandler(ctx context.Context, h Handler, payload []byte) (status abi.Sta
 	}
 	return abi.StatusOK, out
 }
+
+// setenv sets an environment variable the host sent with the envelope.
+func setenv(name, value []byte) { _ = os.Setenv(string(name), string(value)) }

@@ -51,6 +51,14 @@ const (
 // HeaderSize is the size of the fixed part of a request envelope.
 const HeaderSize = 20
 
+// FlagEnv is the flag of a request envelope followed, after its payload,
+// by environment variables to set before the handler runs: a u32 count,
+// then that many pairs of fields, a name and a value. The host sends them
+// when the execution role's credentials have changed since the instance
+// last saw them. A guest that does not know the flag ignores what follows
+// the payload.
+const FlagEnv = 1
+
 // Request is the request envelope: the invocation context and the event.
 type Request struct {
 	// DeadlineMs is the deadline in milliseconds since the Unix epoch.
@@ -68,12 +76,19 @@ type Request struct {
 	Identity []byte
 	// Payload is the event, as given by the caller.
 	Payload []byte
+	// Env are environment variables to set before the handler runs,
+	// sent after the payload with FlagEnv; none: the flag is clear.
+	Env [][2]string
 }
 
 // Size is the encoded size of r in bytes.
 func (r *Request) Size() int {
-	return HeaderSize + 7*4 + len(r.RequestID) + len(r.FunctionName) + len(r.FunctionVersion) +
+	n := HeaderSize + 7*4 + len(r.RequestID) + len(r.FunctionName) + len(r.FunctionVersion) +
 		len(r.InvokedFunctionARN) + len(r.ClientContext) + len(r.Identity) + len(r.Payload)
+	if len(r.Env) > 0 {
+		n += headerSize(r.Env)
+	}
+	return n
 }
 
 // Encode writes r into dst, which must hold at least r.Size() bytes, and
@@ -82,7 +97,11 @@ func (r *Request) Size() int {
 func (r *Request) Encode(dst []byte) int {
 	le := binary.LittleEndian
 	le.PutUint32(dst[0:], Version)
-	le.PutUint32(dst[4:], 0)
+	var flags uint32
+	if len(r.Env) > 0 {
+		flags |= FlagEnv
+	}
+	le.PutUint32(dst[4:], flags)
 	le.PutUint64(dst[8:], uint64(r.DeadlineMs))
 	le.PutUint32(dst[16:], r.MemoryMB)
 	n := HeaderSize
@@ -93,6 +112,9 @@ func (r *Request) Encode(dst []byte) int {
 	n += putBytes(dst[n:], r.ClientContext)
 	n += putBytes(dst[n:], r.Identity)
 	n += putBytes(dst[n:], r.Payload)
+	if len(r.Env) > 0 {
+		n += putHeader(dst[n:], r.Env)
+	}
 	return n
 }
 
@@ -116,7 +138,14 @@ func DecodeRequest(b []byte) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
+	var env [][2]string
+	if v.Env != nil {
+		if err := EachEnv(v.Env, func(k, val []byte) { env = append(env, [2]string{string(k), string(val)}) }); err != nil {
+			return Request{}, err
+		}
+	}
 	return Request{
+		Env:                env,
 		DeadlineMs:         v.DeadlineMs,
 		MemoryMB:           v.MemoryMB,
 		RequestID:          string(v.RequestID),
@@ -143,6 +172,27 @@ type RequestView struct {
 	ClientContext      []byte
 	Identity           []byte
 	Payload            []byte
+	// Env is what follows the payload when the envelope has FlagEnv: the
+	// variables to set, encoded; EachEnv reads them.
+	Env []byte
+}
+
+// EachEnv calls fn with each variable of env, a RequestView's Env, which
+// alias it, and reports whether env is well formed.
+func EachEnv(env []byte, fn func(name, value []byte)) error {
+	d := decoder{b: env}
+	if len(env) < 4 {
+		return fmt.Errorf("%w: truncated environment count", ErrMalformed)
+	}
+	n := binary.LittleEndian.Uint32(env)
+	d.off = 4
+	for i := uint32(0); i < n && d.err == nil; i++ {
+		k, v := d.field(), d.field()
+		if d.err == nil {
+			fn(k, v)
+		}
+	}
+	return d.err
 }
 
 // DecodeRequestView decodes a request envelope without allocating (except
@@ -168,6 +218,9 @@ func DecodeRequestView(b []byte) (RequestView, error) {
 	r.Payload = d.field()
 	if d.err != nil {
 		return RequestView{}, d.err
+	}
+	if le.Uint32(b[4:])&FlagEnv != 0 {
+		r.Env = b[d.off:]
 	}
 	return r, nil
 }
