@@ -30,7 +30,7 @@ type sandbox struct {
 
 	fn       *Function // its function, for the shutdown call
 	credsGen uint64    // the generation of the role's credentials its guest has
-	broken bool      // its instance faulted or panicked: no shutdown call
+	broken   bool      // its instance faulted or panicked: no shutdown call
 
 	// mu guards the running invocation's cancel, so that a forced close can
 	// abort it.
