@@ -17,6 +17,7 @@
 // client only ever gets "connection refused"):
 //
 //	client := s3.NewFromConfig(cfg, func(o *s3.Options) { o.HTTPClient = hosthttp.Client() }) The package is apart from
+//
 // package guest because it imports net/http, which makes a guest several
 // megabytes larger.
 package hosthttp
