@@ -194,4 +194,3 @@ func TestAWSSDKSQSFromGuest(t *testing.T) {
 	require.NoError(t, f.Close(ctx))
 	requireNoSecret(t, logs.take(), roleCreds)
 }
-

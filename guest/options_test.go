@@ -153,7 +153,9 @@ func TestWithContextAsAWSLambdaGo(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			theirs := awslambda.NewFunction(awslambda.NewHandlerWithOptions(reportContext, c.theirs...))
+			// Deprecated for users, but it is the one exported way to run
+			// aws-lambda-go's invocation with its base context.
+			theirs := awslambda.NewFunction(awslambda.NewHandlerWithOptions(reportContext, c.theirs...)) //lint:ignore SA1019 see above
 			var resp messages.InvokeResponse
 			require.NoError(t, theirs.Invoke(&messages.InvokeRequest{
 				Payload: []byte(`{}`), RequestId: "req-1", InvokedFunctionArn: "arn:aws:lambda:us-east-1:000000000000:function:f",
