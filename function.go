@@ -466,7 +466,8 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 	return f, nil
 }
 
-// Mode is how a function's module runs, as PoolStats.Mode reports it.
+// Mode is how a function's module runs, as Function.Mode and
+// FunctionStats.Mode report it.
 type Mode string
 
 const (
@@ -479,11 +480,21 @@ const (
 	ModeCommand Mode = "command"
 )
 
+// Mode reports how the function's module runs: ModeReactor, warm (ABI
+// v1), or ModeCommand, one-shot, a new instance per invocation
+// (compatibility mode; see docs/ABI.md). Runtime.Stats reports it too.
+func (f *Function) Mode() Mode {
+	if f.module.Mode() == wasm.ModeCommand {
+		return ModeCommand
+	}
+	return ModeReactor
+}
+
 // commandBuildWarning is what Deploy logs for a WASI command that carries
 // the ABI v1 exports: a Go guest built without -buildmode=c-shared, which
 // runs, but one-shot, each invocation a cold start.
 const commandBuildWarning = "the module is a WASI command that carries the ABI v1 exports, " +
-	"so it runs one-shot, a new instance per invocation (PoolStats.Mode \"command\"), " +
+	"so it runs one-shot, a new instance per invocation (Function.Mode \"command\"), " +
 	"many times slower than a warm reactor: build a Go guest with -buildmode=c-shared " +
 	"(GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared)"
 

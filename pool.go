@@ -9,10 +9,6 @@ import (
 // PoolStats is a snapshot of a function's sandbox pool, in the manner of
 // database/sql's DBStats: plain numbers a dashboard can print.
 type PoolStats struct {
-	// Mode is how the function's module runs: ModeReactor, warm (ABI v1),
-	// or ModeCommand, one-shot, a new instance per invocation
-	// (compatibility mode; see docs/ABI.md).
-	Mode Mode
 	// MaxConcurrency is the cap on open sandboxes.
 	MaxConcurrency int
 	// MinWarm is the number of sandboxes kept initialised.
@@ -56,10 +52,6 @@ func (p *pool) snapshot() PoolStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.stats
-	s.Mode = ModeReactor
-	if p.oneShot {
-		s.Mode = ModeCommand
-	}
 	s.MaxConcurrency = p.max
 	s.MinWarm = p.minWarm
 	s.Open = p.numOpen

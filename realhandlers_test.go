@@ -43,8 +43,8 @@ func TestCommandBuildTrap(t *testing.T) {
 			var out syncBuf
 			rt := newRuntime(t, lambda.Options{Logger: slog.New(slog.NewTextHandler(&out, nil))})
 			f := deploy(t, rt, lambda.FunctionConfig{Name: "trap" + string(rune('a'+i)), Code: tt.code(t)})
-			require.Equal(t, tt.wantMode, f.Stats().Mode)
-			require.Equal(t, tt.wantMode, rt.Stats().Functions[0].Pool.Mode)
+			require.Equal(t, tt.wantMode, f.Mode())
+			require.Equal(t, tt.wantMode, rt.Stats().Functions[0].Mode)
 			logs := out.take()
 			if !tt.warned {
 				require.NotContains(t, logs, "WARN")
