@@ -170,6 +170,17 @@ type FunctionConfig struct {
 	// that imports it.
 	HTTP *HTTPGrant
 
+	// Role is the function's execution role: the credentials its guest
+	// sees as AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+	// AWS_SESSION_TOKEN, as on Lambda. StaticCredentials never change; a
+	// provider that refreshes them (package awsrole adapts aws-sdk-go-v2's)
+	// is asked again before they expire (CredentialsRefreshWindow). A new
+	// sandbox starts with the current credentials in its environment, and
+	// a warm one gets them set anew, before the handler runs, when they
+	// have changed (docs/ABI.md, FlagEnv). The runtime never logs them,
+	// nor puts them in an error or a dead letter. Default nil: none.
+	Role CredentialsProvider
+
 	// Async configures asynchronous invocation (InvokeAsync): retries,
 	// maximum event age, the dead-letter sink and destinations.
 	Async AsyncConfig
@@ -316,6 +327,7 @@ type Function struct {
 	async  *asyncEngine
 	files  *files
 	http   *hostHTTP // wasmlambda_http, when it is granted
+	role   *role     // the execution role's credentials, when it has one
 
 	// vs holds the function's versions and aliases, on the Function that
 	// Deploy returned; nil on each of its versions (see version.go).
@@ -368,6 +380,7 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 		arn:     fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", r.region, r.accountID, cfg.Name),
 		timeout: strconv.FormatFloat(cfg.Timeout.Seconds(), 'f', 2, 64),
 		logs:    newLogPolicy(cfg.Logging),
+		role:    newRole(cfg.Role),
 	}
 	f.vs = newVersions(f)
 	f.logger = f.newLogger(cfg.Version)
@@ -444,6 +457,9 @@ func (f *Function) load(ctx context.Context, cfg *FunctionConfig, code []byte) e
 		}
 		return serviceError(ErrInvalidCode, "function %s: %v", cfg.Name, err)
 	}
+	if f.module.Mode() == wasm.ModeCommand && f.module.CarriesABI() && f.rt.logger != nil {
+		f.rt.logger.LogAttrs(ctx, slog.LevelWarn, commandBuildWarning, slog.String("function", cfg.Name), slog.String("version", cfg.Version))
+	}
 	f.env = f.environment()
 	f.pool = newPool(poolConfig{
 		name:        f.name,
@@ -475,6 +491,38 @@ func (f *Function) newLogger(version string) *slog.Logger {
 	}
 	return f.rt.logger.With(attrs...)
 }
+
+// Mode is how a function's module runs, as Function.Mode and
+// FunctionStats.Mode report it.
+type Mode string
+
+const (
+	// ModeReactor is a module that exports ABI v1 (a Go guest built with
+	// -buildmode=c-shared): one instance serves invocation after
+	// invocation, warm.
+	ModeReactor Mode = "reactor"
+	// ModeCommand is a WASI command, run one-shot in compatibility mode:
+	// a new instance for each invocation.
+	ModeCommand Mode = "command"
+)
+
+// Mode reports how the function's module runs: ModeReactor, warm (ABI
+// v1), or ModeCommand, one-shot, a new instance per invocation
+// (compatibility mode; see docs/ABI.md). Runtime.Stats reports it too.
+func (f *Function) Mode() Mode {
+	if f.module.Mode() == wasm.ModeCommand {
+		return ModeCommand
+	}
+	return ModeReactor
+}
+
+// commandBuildWarning is what Deploy logs for a WASI command that carries
+// the ABI v1 exports: a Go guest built without -buildmode=c-shared, which
+// runs, but one-shot, each invocation a cold start.
+const commandBuildWarning = "the module is a WASI command that carries the ABI v1 exports, " +
+	"so it runs one-shot, a new instance per invocation (Function.Mode \"command\"), " +
+	"many times slower than a warm reactor: build a Go guest with -buildmode=c-shared " +
+	"(GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared)"
 
 // environment is the guest's environment, sorted by key: the function's
 // variables and the ones AWS sets for its OS-only runtime provided.al2023,

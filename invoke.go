@@ -47,6 +47,9 @@ func (f *Function) invoke(ctx, waitCtx context.Context, payload []byte, o *invok
 	if o.requestID == "" {
 		o.requestID = uuid.New()
 	}
+	if _, _, err := f.role.get(ctx, f.name); err != nil {
+		return nil, err
+	}
 	sb, err := f.pool.acquire(waitCtx)
 	if err != nil {
 		return nil, err
@@ -88,6 +91,12 @@ func (f *Function) run(ctx context.Context, sb *sandbox, payload []byte, o *invo
 		f.logger.LogAttrs(ctx, slog.LevelInfo, "START", slog.String("request_id", o.requestID), slog.String("function_arn", f.arn))
 	}
 
+	if creds, gen := f.role.cached(); sb.inst != nil && gen != sb.credsGen {
+		// The role's credentials changed since the guest last got them.
+		req.Env = creds.env()
+		sb.credsGen = gen
+	}
+
 	var broken bool
 	var maxMem uint64
 	sb.capture.newInvocation()
@@ -112,6 +121,7 @@ func (f *Function) run(ctx context.Context, sb *sandbox, payload []byte, o *invo
 		f.report(ctx, sb, o.requestID, time.Since(start), maxMem, err)
 	}
 	sb.initDur = 0
+	sb.broken = broken
 	f.pool.release(sb, broken)
 	return resp, err
 }
@@ -144,6 +154,9 @@ func (f *Function) runCommand(ctx context.Context, sb *sandbox, req *abi.Request
 		[2]string{abi.EnvRequestID, req.RequestID},
 		[2]string{abi.EnvDeadlineMs, strconv.FormatInt(req.DeadlineMs, 10)},
 		[2]string{abi.EnvInvokedFunctionARN, req.InvokedFunctionARN})
+	if creds, gen := f.role.cached(); gen > 0 {
+		env = append(env, creds.env()...)
+	}
 	if len(req.ClientContext) > 0 {
 		env = append(env, [2]string{abi.EnvClientContext, string(req.ClientContext)})
 	}

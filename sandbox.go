@@ -28,6 +28,10 @@ type sandbox struct {
 	provisioned bool   // initialised ahead, as AWS's provisioned concurrency
 	logStream   string // its AWS_LAMBDA_LOG_STREAM_NAME
 
+	fn       *Function // its function, for the shutdown call
+	credsGen uint64    // the generation of the role's credentials its guest has
+	broken   bool      // its instance faulted or panicked: no shutdown call
+
 	// mu guards the running invocation's cancel, so that a forced close can
 	// abort it.
 	mu      sync.Mutex
@@ -62,6 +66,7 @@ func (s *sandbox) wasAborted() bool {
 
 func (s *sandbox) close() {
 	if s.inst != nil {
+		s.shutdown()
 		_ = s.inst.Close(context.Background())
 	}
 	if s.tmpDir != "" {
@@ -69,10 +74,32 @@ func (s *sandbox) close() {
 	}
 }
 
+// ShutdownTimeout bounds the guest's shutdown hooks (wasmlambda_v1_shutdown,
+// the guest SDK's WithEnableSIGTERM callbacks): AWS sends SIGKILL about
+// 500 ms after SIGTERM.
+const ShutdownTimeout = 500 * time.Millisecond
+
+// shutdown lets a healthy warm instance run its shutdown hooks, as AWS
+// sends SIGTERM to a runtime with an extension registered, within
+// ShutdownTimeout, and logs what they write.
+func (s *sandbox) shutdown() {
+	if s.broken || s.fn == nil || s.wasAborted() {
+		return
+	}
+	f := s.fn
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	s.capture.newInvocation()
+	_ = s.inst.Shutdown(f.withInvocation(ctx, "", "", time.Time{}, true))
+	if f.logger != nil {
+		s.capture.flush(ctx, f.logger, "")
+	}
+}
+
 // newSandbox initialises a sandbox: a warm instance for ABI v1, or a slot
 // for a command.
 func (f *Function) newSandbox(ctx context.Context, provisioned bool) (*sandbox, error) {
-	sb := &sandbox{capture: newCapture(f.cfg.MaxLogBytes, f.logger != nil), provisioned: provisioned, logStream: f.newLogStream()}
+	sb := &sandbox{capture: newCapture(f.cfg.MaxLogBytes, f.logger != nil), provisioned: provisioned, logStream: f.newLogStream(), fn: f}
 	sb.capture.policy = f.logs
 	mounts, tmpDir, err := f.sandboxMounts()
 	if err != nil {
@@ -91,9 +118,18 @@ func (f *Function) newSandbox(ctx context.Context, provisioned bool) (*sandbox, 
 	if provisioned {
 		initType = "provisioned-concurrency"
 	}
+	creds, gen, err := f.role.get(ctx, f.name)
+	if err != nil {
+		sb.close()
+		return nil, err
+	}
+	sb.credsGen = gen
 	ic := wasm.InstanceConfig{Env: append(f.env[:len(f.env):len(f.env)],
 		[2]string{"AWS_LAMBDA_INITIALIZATION_TYPE", initType},
 		[2]string{"AWS_LAMBDA_LOG_STREAM_NAME", sb.logStream}), Mounts: sb.mounts}
+	if gen > 0 {
+		ic.Env = append(ic.Env, creds.env()...)
+	}
 	ic.Stdout, ic.Stderr = sb.capture.stream(streamStdout), sb.capture.stream(streamStderr)
 	ictx, cancel := context.WithTimeout(sb.withWriteAbort(ctx), InitTimeout)
 	defer cancel()

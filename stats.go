@@ -15,6 +15,9 @@ type FunctionStats struct {
 	// Name and Version are the function's.
 	Name    string
 	Version string
+	// Mode is how its module runs, as Function.Mode reports it: a Go
+	// guest built without -buildmode=c-shared is ModeCommand.
+	Mode Mode
 	// Pool is its sandbox pool, as Function.Stats returns it.
 	Pool PoolStats
 	// Async is its asynchronous invocations, as Function.AsyncStats
@@ -37,7 +40,7 @@ func (r *Runtime) Stats() RuntimeStats {
 	sort.Slice(fs, func(i, j int) bool { return fs[i].name < fs[j].name })
 	out := RuntimeStats{Functions: make([]FunctionStats, 0, len(fs))}
 	for _, f := range fs {
-		s := FunctionStats{Name: f.name, Version: f.cfg.Version, Pool: f.Stats(), Async: f.AsyncStats()}
+		s := FunctionStats{Name: f.name, Version: f.cfg.Version, Mode: f.Mode(), Pool: f.Stats(), Async: f.AsyncStats()}
 		for _, a := range f.Triggers() {
 			s.Triggers = append(s.Triggers, a.Stats())
 		}

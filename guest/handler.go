@@ -76,6 +76,11 @@ var (
 //
 // An invalid handler yields an error that names the problem.
 func NewHandler(handler any) (Handler, error) {
+	return newHandler(handler, nil)
+}
+
+// newHandler is NewHandler with options, nil for none.
+func newHandler(handler any, opts *handlerOptions) (Handler, error) {
 	if handler == nil {
 		return nil, errors.New("wasmlambda/guest: handler is nil")
 	}
@@ -94,6 +99,10 @@ func NewHandler(handler any) (Handler, error) {
 		return nil, fmt.Errorf("wasmlambda/guest: %w", err)
 	}
 	rh := &reflectHandler{fn: reflect.ValueOf(handler), takesContext: takesContext}
+	if opts != nil {
+		rh.useNumber, rh.disallow = opts.useNumber, opts.disallow
+		rh.escapeHTML, rh.indentPrefix, rh.indentValue = opts.escapeHTML, opts.indentPrefix, opts.indentValue
+	}
 	if n := t.NumIn(); n == 2 || (n == 1 && !takesContext) {
 		rh.eventType = t.In(n - 1)
 		switch rh.eventType {
@@ -171,6 +180,10 @@ type reflectHandler struct {
 	errType      reflect.Type // nil when the handler returns nothing
 	hasValue     bool         // the handler returns (TOut, error)
 
+	// aws-lambda-go's options of the decoder and the encoder.
+	useNumber, disallow, escapeHTML bool
+	indentPrefix, indentValue       string
+
 	// out is the buffer the last response was encoded into, kept for the
 	// next: a response is valid until the next call, as aws-lambda-go's.
 	out atomic.Pointer[outBuffer]
@@ -189,6 +202,12 @@ const (
 type outBuffer struct {
 	buf bytes.Buffer
 	enc *json.Encoder
+	// indent: the encoder indents (WithSetIndent), and the response keeps
+	// its trailing newline, as aws-lambda-go's.
+	indent bool
+	// plain: the encoder neither escapes HTML nor indents, so that the
+	// SDK's own encoding of a json.RawMessage or []byte gives its bytes.
+	plain bool
 }
 
 // maxKeptBuffer bounds the buffer kept for the next response, so that one
@@ -210,6 +229,24 @@ func takeBuffer(p *atomic.Pointer[outBuffer], escapeHTML bool) *outBuffer {
 	}
 	return newOutBuffer(escapeHTML)
 }
+
+// takeBuffer returns the kept buffer, emptied, or a new one with the
+// handler's encoder options.
+func (h *reflectHandler) takeBuffer() *outBuffer {
+	if b := h.out.Swap(nil); b != nil {
+		b.buf.Reset()
+		return b
+	}
+	b := newOutBuffer(h.escapeHTML)
+	if h.indented() {
+		b.enc.SetIndent(h.indentPrefix, h.indentValue)
+		b.indent = true
+	}
+	return b
+}
+
+// indented reports whether WithSetIndent gave a prefix or an indent.
+func (h *reflectHandler) indented() bool { return h.indentPrefix != "" || h.indentValue != "" }
 
 // keepBuffer keeps b for the next takeBuffer, unless it has grown too big.
 func keepBuffer(p *atomic.Pointer[outBuffer], b *outBuffer) {
@@ -250,7 +287,8 @@ func (h *reflectHandler) Invoke(ctx context.Context, payload []byte) ([]byte, er
 	if h.hasValue {
 		val = out[0].Interface()
 	}
-	b := takeBuffer(&h.out, false)
+	b := h.takeBuffer()
+	b.plain = !h.escapeHTML && !b.indent
 	defer keepBuffer(&h.out, b)
 	return encodeResponse(b, val)
 }
@@ -291,6 +329,20 @@ func (h *reflectHandler) decodeEvent(payload []byte) (reflect.Value, error) {
 			}
 		}
 	}
+	if h.useNumber || h.disallow {
+		// json.Unmarshal has neither option: the Decoder, as aws-lambda-go.
+		dec := json.NewDecoder(bytes.NewReader(payload))
+		if h.useNumber {
+			dec.UseNumber()
+		}
+		if h.disallow {
+			dec.DisallowUnknownFields()
+		}
+		if err := dec.Decode(event.Interface()); err != nil {
+			return reflect.Value{}, err
+		}
+		return event.Elem(), nil
+	}
 	err := json.Unmarshal(payload, event.Interface())
 	if _, syntax := err.(*json.SyntaxError); syntax {
 		event = reflect.New(h.eventType)
@@ -325,7 +377,7 @@ func returnedError(v reflect.Value) error {
 // does. A json.RawMessage or a []byte is written without encoding/json,
 // when it is valid, as encoding/json would write it.
 func encodeResponse(b *outBuffer, val any) ([]byte, error) {
-	if !fastJSON {
+	if !fastJSON || !b.plain {
 		return encodeJSON(b, val)
 	}
 	switch v := val.(type) {
@@ -366,6 +418,9 @@ func encodeJSON(b *outBuffer, val any) ([]byte, error) {
 		return readResponse(r)
 	}
 	out := b.buf.Bytes()
+	if b.indent {
+		return out, nil // aws-lambda-go keeps the newline of an indented response
+	}
 	return out[:len(out)-1], nil // drop the encoder's newline
 }
 

@@ -2,6 +2,9 @@ package guest
 
 import (
 	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/wasmlambda/lambda/internal/abi"
 )
@@ -22,6 +25,13 @@ func invokeEnvelope(envelope []byte) (abi.Status, []byte) {
 	req, err := abi.DecodeRequestView(envelope)
 	if err != nil {
 		return sdkError(errTypeInvalidEnvelope, err.Error())
+	}
+	if req.Env != nil {
+		// The host refreshes variables, the execution role's credentials,
+		// before the handler runs: os.Getenv sees the new values.
+		if err := abi.EachEnv(req.Env, setenv); err != nil {
+			return sdkError(errTypeInvalidEnvelope, err.Error())
+		}
 	}
 	return serveView(registered, &req)
 }
@@ -45,13 +55,30 @@ func serve(h Handler, req *abi.Request) (abi.Status, []byte) {
 // serveView runs h on one request: it builds the invocation context, calls
 // h, recovers a panic, and returns the result status and payload. The
 // context is cancelled when h returns.
+//
+// A handler built with a base context (WithContext, WithContextValue) gets
+// what aws-lambda-go's loop gives it: lambdacontext.NewContext of
+// context.WithDeadline of the base.
 func serveView(h Handler, req *abi.RequestView) (abi.Status, []byte) {
-	ctx, err := newInvocation(req)
+	inv, err := newInvocation(req)
 	if err != nil {
 		return sdkError(errTypeInvalidContext, err.Error())
 	}
-	defer ctx.cancel(canceled)
-	return callHandler(ctx, h, req.Payload)
+	defer inv.cancel(canceled)
+	if base := baseContext(h); base != nil {
+		var (
+			ctx    context.Context
+			cancel context.CancelFunc
+		)
+		if d, ok := inv.Deadline(); ok {
+			ctx, cancel = context.WithDeadline(base, d)
+		} else {
+			ctx, cancel = context.WithCancel(base)
+		}
+		defer cancel()
+		return callHandler(lambdacontext.NewContext(ctx, &inv.lc), h, req.Payload)
+	}
+	return callHandler(inv, h, req.Payload)
 }
 
 // callHandler calls h and turns its outcome into a result. It is not
@@ -71,3 +98,6 @@ func callHandler(ctx context.Context, h Handler, payload []byte) (status abi.Sta
 	}
 	return abi.StatusOK, out
 }
+
+// setenv sets an environment variable the host sent with the envelope.
+func setenv(name, value []byte) { _ = os.Setenv(string(name), string(value)) }

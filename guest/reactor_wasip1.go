@@ -68,3 +68,10 @@ func wasmInvoke(ptr, n uint32) uint32 {
 	abi.EncodeResult(resultRecord[:], status, addr(payload), uint32(len(payload)))
 	return addr(resultRecord[:])
 }
+
+// wasmShutdown is the export wasmlambda_v1_shutdown, which the host calls
+// when it closes a healthy warm instance: it runs the callbacks of
+// WithEnableSIGTERM, as aws-lambda-go runs them on SIGTERM.
+//
+//go:wasmexport wasmlambda_v1_shutdown
+func wasmShutdown() { runShutdownHooks() }

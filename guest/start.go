@@ -33,6 +33,11 @@ func Start(handler any) {
 	if err != nil {
 		panic(err)
 	}
+	start(h)
+}
+
+// start registers h, in a reactor, or serves one event with it.
+func start(h Handler) {
 	if registered != nil {
 		panic("wasmlambda/guest: Start called more than once; a guest serves one handler")
 	}

@@ -9,7 +9,15 @@
 //	resp, err := client.Get("https://api.example.com/v1/items")
 //
 // A guest that imports this package imports wasmlambda_http.request, and
-// deploys only when the function is granted it. The package is apart from
+// deploys only when the function is granted it: without the grant, Deploy
+// refuses the module at once, with an error that names the capability.
+//
+// An aws-sdk-go-v2 client works through it when it is given Client(), the
+// one line where the client is built (wasip1 has no sockets: the SDK's own
+// client only ever gets "connection refused"):
+//
+//	client := s3.NewFromConfig(cfg, func(o *s3.Options) { o.HTTPClient = hosthttp.Client() }) The package is apart from
+//
 // package guest because it imports net/http, which makes a guest several
 // megabytes larger.
 package hosthttp
@@ -23,10 +31,35 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/wasmlambda/lambda/guest"
 	"github.com/wasmlambda/lambda/internal/abi"
 )
+
+// allowSuffix ends the host's message for a request off the allowlist.
+const allowSuffix = "(FunctionConfig.HTTP.Allow)"
+
+// RefusedError is a request the host refused because the function's
+// allowlist (lambda.FunctionConfig.HTTP.Allow) does not allow its host or
+// its method. Trying again cannot help: it reports itself not retryable
+// (RetryableError returns false), which aws-sdk-go-v2's retryer heeds, so
+// that an SDK call off the allowlist fails at once rather than after its
+// retries.
+type RefusedError struct {
+	// HostError is the host's error, with its message.
+	HostError *guest.HostError
+}
+
+// Error returns the host's message, such as "wasmlambda_http: host
+// example.org is not allowed (FunctionConfig.HTTP.Allow)".
+func (e *RefusedError) Error() string { return e.HostError.Message }
+
+// Unwrap returns the *guest.HostError.
+func (e *RefusedError) Unwrap() error { return e.HostError }
+
+// RetryableError reports false: a refused request is refused again.
+func (e *RefusedError) RetryableError() bool { return false }
 
 // Transport is an http.RoundTripper that makes each request through the
 // host (the built-in host function wasmlambda_http.request). Its zero value
@@ -43,11 +76,13 @@ import (
 //
 // # Errors
 //
-// A request the host refuses (a host or method off the allowlist, a body
-// over the limit), or that fails (the network, a response body over the
-// limit, the grant's timeout), is a *guest.HostError with the host's
-// message, such as "wasmlambda_http: host example.org is not allowed
-// (FunctionConfig.HTTP.Allow)"; an http.Client wraps it in a *url.Error.
+// A request off the allowlist is a *RefusedError, which wraps the
+// *guest.HostError with the host's message, such as "wasmlambda_http: host
+// example.org is not allowed (FunctionConfig.HTTP.Allow)", and which no
+// retryer retries. A request the host refuses otherwise (a body over the
+// limit), or that fails (the network, a response body over the limit, the
+// grant's timeout), is a *guest.HostError with the host's message. An
+// http.Client wraps either in a *url.Error.
 type Transport struct{}
 
 var _ http.RoundTripper = Transport{}
@@ -84,6 +119,10 @@ func (Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	out, err := guest.CallHost(request, r.Encode())
 	if err != nil {
+		var he *guest.HostError
+		if errors.As(err, &he) && strings.HasSuffix(he.Message, allowSuffix) {
+			return nil, &RefusedError{HostError: he}
+		}
 		return nil, err
 	}
 	resp, err := abi.DecodeHTTPResponse(out)
@@ -115,3 +154,8 @@ func (Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		Request:       req,
 	}, nil
 }
+
+// Client returns an *http.Client whose requests go through the host, for
+// clients that take one, such as aws-sdk-go-v2's (its HTTPClient option,
+// or config.WithHTTPClient).
+func Client() *http.Client { return &http.Client{Transport: Transport{}} }

@@ -26,6 +26,10 @@ const (
 	// handles the request envelope at ptr and returns the address of a
 	// 12-byte result record.
 	ExportInvoke = "wasmlambda_v1_invoke"
+	// ExportShutdown is the optional `wasmlambda_v1_shutdown() -> ()`: the
+	// host calls it when it closes a healthy warm instance, as AWS sends
+	// SIGTERM, so that the guest runs its shutdown hooks.
+	ExportShutdown = "wasmlambda_v1_shutdown"
 	// ExportInitialize is the WASI reactor initialiser, called once if present.
 	ExportInitialize = "_initialize"
 	// ExportStart is the WASI command entry point (compatibility mode).
@@ -55,6 +59,15 @@ const FlagTraceID = 1 << 0
 // HeaderSize is the size of the fixed part of a request envelope.
 const HeaderSize = 20
 
+// FlagEnv is the flag of a request envelope followed, after its payload,
+// (and after the trace ID, when FlagTraceID is set too) by environment
+// variables to set before the handler runs: a u32 count,
+// then that many pairs of fields, a name and a value. The host sends them
+// when the execution role's credentials have changed since the instance
+// last saw them. A guest that does not know the flag ignores what follows
+// the payload.
+const FlagEnv = 1 << 1
+
 // Request is the request envelope: the invocation context and the event.
 type Request struct {
 	// DeadlineMs is the deadline in milliseconds since the Unix epoch.
@@ -75,6 +88,9 @@ type Request struct {
 	// TraceID is the AWS X-Ray trace ID ("Root=…;Parent=…;Sampled=…"), or
 	// empty. It travels after the payload, flagged by FlagTraceID.
 	TraceID string
+	// Env are environment variables to set before the handler runs,
+	// sent after the payload with FlagEnv; none: the flag is clear.
+	Env [][2]string
 }
 
 // Size is the encoded size of r in bytes.
@@ -83,6 +99,9 @@ func (r *Request) Size() int {
 		len(r.InvokedFunctionARN) + len(r.ClientContext) + len(r.Identity) + len(r.Payload)
 	if r.TraceID != "" {
 		n += 4 + len(r.TraceID)
+	}
+	if len(r.Env) > 0 {
+		n += headerSize(r.Env)
 	}
 	return n
 }
@@ -97,6 +116,9 @@ func (r *Request) Encode(dst []byte) int {
 	if r.TraceID != "" {
 		flags |= FlagTraceID
 	}
+	if len(r.Env) > 0 {
+		flags |= FlagEnv
+	}
 	le.PutUint32(dst[4:], flags)
 	le.PutUint64(dst[8:], uint64(r.DeadlineMs))
 	le.PutUint32(dst[16:], r.MemoryMB)
@@ -110,6 +132,9 @@ func (r *Request) Encode(dst []byte) int {
 	n += putBytes(dst[n:], r.Payload)
 	if r.TraceID != "" {
 		n += putString(dst[n:], r.TraceID)
+	}
+	if len(r.Env) > 0 {
+		n += putHeader(dst[n:], r.Env)
 	}
 	return n
 }
@@ -134,7 +159,14 @@ func DecodeRequest(b []byte) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
+	var env [][2]string
+	if v.Env != nil {
+		if err := EachEnv(v.Env, func(k, val []byte) { env = append(env, [2]string{string(k), string(val)}) }); err != nil {
+			return Request{}, err
+		}
+	}
 	return Request{
+		Env:                env,
 		DeadlineMs:         v.DeadlineMs,
 		MemoryMB:           v.MemoryMB,
 		RequestID:          string(v.RequestID),
@@ -163,6 +195,27 @@ type RequestView struct {
 	Identity           []byte
 	Payload            []byte
 	TraceID            []byte // empty without FlagTraceID
+	// Env is what follows the payload when the envelope has FlagEnv: the
+	// variables to set, encoded; EachEnv reads them.
+	Env []byte
+}
+
+// EachEnv calls fn with each variable of env, a RequestView's Env, which
+// alias it, and reports whether env is well formed.
+func EachEnv(env []byte, fn func(name, value []byte)) error {
+	d := decoder{b: env}
+	if len(env) < 4 {
+		return fmt.Errorf("%w: truncated environment count", ErrMalformed)
+	}
+	n := binary.LittleEndian.Uint32(env)
+	d.off = 4
+	for i := uint32(0); i < n && d.err == nil; i++ {
+		k, v := d.field(), d.field()
+		if d.err == nil {
+			fn(k, v)
+		}
+	}
+	return d.err
 }
 
 // DecodeRequestView decodes a request envelope without allocating (except
@@ -191,6 +244,9 @@ func DecodeRequestView(b []byte) (RequestView, error) {
 	}
 	if d.err != nil {
 		return RequestView{}, d.err
+	}
+	if le.Uint32(b[4:])&FlagEnv != 0 {
+		r.Env = b[d.off:]
 	}
 	return r, nil
 }

@@ -164,11 +164,39 @@ func TestDecodeRequestView(t *testing.T) {
 func TestDecodeRequestIgnoresFlagsAndTrailingBytes(t *testing.T) {
 	r := fullRequest()
 	b := encode(t, &r)
-	binary.LittleEndian.PutUint32(b[4:], 0xdeadbeef&^FlagTraceID)
+	binary.LittleEndian.PutUint32(b[4:], 0xdeadbeef&^(FlagTraceID|FlagEnv)) // every flag it does not know
 	b = append(b, "trailing garbage"...)
 	got, err := DecodeRequest(b)
 	require.NoError(t, err)
 	requireSameRequest(t, r, got)
+}
+
+// TestRequestEnv: variables sent after the payload with FlagEnv, which a
+// decoder that knows no flag skips.
+func TestRequestEnv(t *testing.T) {
+	r := fullRequest()
+	r.Env = [][2]string{{"AWS_ACCESS_KEY_ID", "AKID"}, {"AWS_SECRET_ACCESS_KEY", "secret"}, {"EMPTY", ""}}
+	b := encode(t, &r)
+	require.Equal(t, uint32(FlagEnv), binary.LittleEndian.Uint32(b[4:]))
+	got, err := DecodeRequest(b)
+	require.NoError(t, err)
+	requireSameRequest(t, r, got)
+	require.Equal(t, r.Env, got.Env)
+	require.Equal(t, b, encode(t, &got))
+
+	// The payload is the same as without the flag: a guest that knows
+	// no flag reads what it always read.
+	plain := fullRequest()
+	v, err := DecodeRequestView(b)
+	require.NoError(t, err)
+	require.Equal(t, plain.Payload, v.Payload)
+
+	_, err = DecodeRequest(append(encode(t, &plain)[:len(encode(t, &plain)):len(encode(t, &plain))], 5, 0, 0, 0))
+	require.NoError(t, err, "no flag: trailing bytes are ignored")
+	bad := encode(t, &plain)
+	binary.LittleEndian.PutUint32(bad[4:], FlagEnv)
+	_, err = DecodeRequest(append(bad, 5, 0, 0, 0))
+	require.ErrorIs(t, err, ErrMalformed)
 }
 
 // header returns a valid 20-byte header followed by fields, each a 4-byte
@@ -499,4 +527,27 @@ func TestRequestTraceID(t *testing.T) {
 		_, err := DecodeRequestView(b[:cut])
 		require.ErrorIs(t, err, ErrMalformed, "cut at %d", cut)
 	}
+}
+
+// TestRequestTraceIDAndEnv: with both flags, the trace ID comes right
+// after the payload and the variables after it, and each side reads both.
+func TestRequestTraceIDAndEnv(t *testing.T) {
+	r := fullRequest()
+	r.TraceID = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+	r.Env = [][2]string{{"AWS_ACCESS_KEY_ID", "AKID"}, {"AWS_SESSION_TOKEN", "token"}}
+	b := encode(t, &r)
+	require.Equal(t, uint32(FlagTraceID|FlagEnv), binary.LittleEndian.Uint32(b[4:]))
+	got, err := DecodeRequest(b)
+	require.NoError(t, err)
+	requireSameRequest(t, r, got)
+	require.Equal(t, r.TraceID, got.TraceID)
+	require.Equal(t, r.Env, got.Env)
+	require.Equal(t, b, encode(t, &got))
+
+	v, err := DecodeRequestView(b)
+	require.NoError(t, err)
+	require.Equal(t, r.TraceID, string(v.TraceID))
+	var env [][2]string
+	require.NoError(t, EachEnv(v.Env, func(k, val []byte) { env = append(env, [2]string{string(k), string(val)}) }))
+	require.Equal(t, r.Env, env)
 }

@@ -253,6 +253,25 @@ func memoryBytes(mem api.Memory) uint64 {
 // Close releases the instance.
 func (in *Instance) Close(ctx context.Context) error { return in.mod.Close(ctx) }
 
+// Shutdown calls the guest's wasmlambda_v1_shutdown under ctx, if it
+// exports it, so that it runs its shutdown hooks before the instance is
+// closed. An error means the call trapped, exited or ran out of ctx.
+func (in *Instance) Shutdown(ctx context.Context) error {
+	if !in.m.hasShutdown {
+		return nil
+	}
+	if in.host != nil {
+		ctx = withHost(ctx, in.host)
+		defer in.host.reset()
+	}
+	in.setDone(ctx)
+	defer in.done.Store(nil)
+	if err := callGuest(ctx, in.mod.ExportedFunction(abi.ExportShutdown), nil); err != nil {
+		return in.m.fault(ctx, in.lim, in.mem, err)
+	}
+	return nil
+}
+
 // fault classifies an error from a call into the guest, whose memory is
 // mem (nil before it exists) and limited by lim.
 func (m *Module) fault(ctx context.Context, lim *limiter, mem api.Memory, err error) *Fault {

@@ -96,6 +96,11 @@ type Module struct {
 	hasStart   bool
 	hasHost    bool // it imports host functions
 	limitPages uint32
+	// abiExports: it exports wasmlambda_v1_alloc and wasmlambda_v1_invoke,
+	// whatever its mode (a Go command carries them too).
+	abiExports bool
+	// hasShutdown: it exports wasmlambda_v1_shutdown, () -> ().
+	hasShutdown bool
 }
 
 // wasiOnce computes, once per process, the WASI functions wazero provides.
@@ -178,9 +183,24 @@ func (m *Module) compile(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	m.mode, m.hasInit = mode, hasInit
-	_, m.hasStart = cm.ExportedFunctions()[StartExport]
+	fns := cm.ExportedFunctions()
+	_, m.hasStart = fns[StartExport]
+	_, hasAlloc := fns[abi.ExportAlloc]
+	_, hasInvoke := fns[abi.ExportInvoke]
+	m.abiExports = hasAlloc && hasInvoke
+	if sd, ok := fns[abi.ExportShutdown]; ok && mode == ModeABI {
+		if !hasTypes(sd, nil, nil) {
+			return fmt.Errorf("export %s has signature %s, want () -> ()", abi.ExportShutdown, signature(sd))
+		}
+		m.hasShutdown = true
+	}
 	return nil
 }
+
+// CarriesABI reports whether the module exports the ABI v1 functions,
+// whatever its mode: a command that does was built as one by mistake,
+// such as a Go guest built without -buildmode=c-shared.
+func (m *Module) CarriesABI() bool { return m.abiExports }
 
 // checkImports refuses an import the host does not provide or the guest
 // may not use, and reports whether the guest imports host functions.
