@@ -159,8 +159,9 @@ func (vs *versions) putAlias(a Alias, create bool) error {
 	return nil
 }
 
-// DeleteAlias deletes an alias. Triggers and destinations that target it
-// fail from then on with ErrNotFound.
+// DeleteAlias deletes an alias, and the asynchronous configuration put
+// for it. Triggers and destinations that target it fail from then on with
+// ErrNotFound.
 func (f *Function) DeleteAlias(name string) error {
 	vs := f.vs
 	vs.mu.Lock()
@@ -172,6 +173,7 @@ func (f *Function) DeleteAlias(name string) error {
 	next := maps.Clone(old)
 	delete(next, name)
 	vs.aliases.Store(&next)
+	f.async.setEventConfig(name, nil) // its asynchronous configuration goes with it
 	return nil
 }
 
