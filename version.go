@@ -491,6 +491,8 @@ func (f *Function) Versions() []VersionInfo {
 //
 // # Errors
 //
+//   - ErrInvalidConfig: FunctionConfig.Version labels $LATEST with a
+//     number, which would name a published version too.
 //   - ErrClosed: the function is closing.
 //   - an error compiling the module again (rare: it is cached).
 func (f *Function) PublishVersion(ctx context.Context, description string) (string, error) {
@@ -501,6 +503,9 @@ func (f *Function) PublishVersion(ctx context.Context, description string) (stri
 		return "", serviceError(ErrClosed, "Function not found: %s (closed)", f.arn)
 	}
 	cur := vs.latest.Load()
+	if allDigitsRE.MatchString(f.cfg.Version) {
+		return "", invalidConfig("function %s: FunctionConfig.Version %q labels $LATEST with a number that a published version would take too: leave it unset (\"$LATEST\") to publish versions", f.name, f.cfg.Version)
+	}
 	pub := *vs.published.Load()
 	if cur.inc.codeSHA == "" {
 		cur.inc.codeSHA = codeSHA(cur.inc.code)

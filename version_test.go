@@ -468,3 +468,41 @@ func TestProvisionedConcurrencyOnAlias(t *testing.T) {
 	m, _ = warm(v2)
 	require.Zero(t, m)
 }
+
+// TestVersionLabel checks FunctionConfig.Version: unset, the unqualified
+// function reports $LATEST everywhere, as AWS does; a label is reported
+// instead, and one that is a number cannot be published, since a version
+// would share it.
+func TestVersionLabel(t *testing.T) {
+	rt := newRuntime(t, lambda.Options{})
+	code := testguest.C(t, "echo", true)
+	for _, tc := range []struct {
+		label, want string
+		publish     bool
+	}{
+		{"", "$LATEST", true},
+		{"build-42", "build-42", true},
+		{"7", "7", false},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			f := deploy(t, rt, lambda.FunctionConfig{Name: "label" + strconv.Itoa(len(tc.label)), Code: code, Version: tc.label})
+			w, executed := invokeWhoami(t, f)
+			require.Equal(t, tc.want, w.FunctionVersion)
+			require.Equal(t, tc.want, executed)
+			require.Equal(t, f.ARN(), w.InvokedFunctionArn)
+			v, err := f.PublishVersion(t.Context(), "")
+			if !tc.publish {
+				require.ErrorIs(t, err, lambda.ErrInvalidConfig)
+				require.Contains(t, err.Error(), `FunctionConfig.Version "7"`)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, "1", v)
+			w, executed = invokeWhoami(t, f, lambda.WithQualifier(v))
+			require.Equal(t, "1", w.FunctionVersion)
+			require.Equal(t, "1", executed)
+			_, executed = invokeWhoami(t, f)
+			require.Equal(t, tc.want, executed, "the unqualified function is still $LATEST")
+		})
+	}
+}
