@@ -217,7 +217,9 @@ type AsyncStats struct {
 // InvokeAsync accepts an event for asynchronous invocation and returns its
 // request ID at once, as AWS's Event invocation type answers 202. The event
 // then runs with the retries, maximum age, dead-letter sink and
-// destinations of the function's AsyncConfig. An accepted event is never
+// destinations of the function's AsyncConfig, or the retries, age and
+// destinations put for its qualifier (PutFunctionEventInvokeConfig), as
+// they are at each attempt. An accepted event is never
 // dropped: it succeeds, or reaches the dead-letter sink (or the runtime's
 // undelivered file). Without a state directory, that holds while the
 // process lives: a crash loses the queue. With one (Options.StateDir), the
