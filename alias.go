@@ -152,15 +152,22 @@ func (vs *versions) putAlias(a Alias, create bool) error {
 	case !create && !exists:
 		return serviceError(ErrNotFound, "Alias not found: %s:%s", vs.f.arn, a.Name)
 	}
+	if al.latest && vs.pcAlias[a.Name] > 0 {
+		return invalidConfig("Provisioned Concurrency Configs cannot be applied to unpublished function versions: alias %s of function %s has provisioned concurrency; remove it before pointing the alias to $LATEST", a.Name, vs.f.name)
+	}
 	next := maps.Clone(old)
 	next[a.Name] = al
 	vs.multi.Store(true)
 	vs.aliases.Store(&next)
+	if vs.pcAlias[a.Name] > 0 {
+		vs.provisionLocked(true) // it follows the alias
+	}
 	return nil
 }
 
-// DeleteAlias deletes an alias. Triggers and destinations that target it
-// fail from then on with ErrNotFound.
+// DeleteAlias deletes an alias, and the asynchronous configuration and
+// provisioned concurrency put for it. Triggers and destinations that target it fail from then on with
+// ErrNotFound.
 func (f *Function) DeleteAlias(name string) error {
 	vs := f.vs
 	vs.mu.Lock()
@@ -172,6 +179,11 @@ func (f *Function) DeleteAlias(name string) error {
 	next := maps.Clone(old)
 	delete(next, name)
 	vs.aliases.Store(&next)
+	f.async.setEventConfig(name, nil) // its asynchronous configuration goes with it
+	if vs.pcAlias[name] > 0 {
+		delete(vs.pcAlias, name) // and its provisioned concurrency
+		vs.provisionLocked(true)
+	}
 	return nil
 }
 

@@ -217,7 +217,9 @@ type AsyncStats struct {
 // InvokeAsync accepts an event for asynchronous invocation and returns its
 // request ID at once, as AWS's Event invocation type answers 202. The event
 // then runs with the retries, maximum age, dead-letter sink and
-// destinations of the function's AsyncConfig. An accepted event is never
+// destinations of the function's AsyncConfig, or the retries, age and
+// destinations put for its qualifier (PutFunctionEventInvokeConfig), as
+// they are at each attempt. An accepted event is never
 // dropped: it succeeds, or reaches the dead-letter sink (or the runtime's
 // undelivered file). Without a state directory, that holds while the
 // process lives: a crash loses the queue. With one (Options.StateDir), the
@@ -266,8 +268,14 @@ type asyncEvent struct {
 	// ExecutedVersion the version its last attempt ran.
 	Qualifier       string `json:"qualifier,omitempty"`
 	ExecutedVersion string `json:"executedVersion,omitempty"`
+	// OwnConfig says the qualifier had a configuration of its own
+	// (PutFunctionEventInvokeConfig) when the event was accepted.
+	OwnConfig bool `json:"ownConfig,omitempty"`
 
 	throttleWait time.Duration
+	// recovered: loaded from the state directory at Deploy, when the
+	// qualifier and its configuration may not have been made again yet.
+	recovered bool
 }
 
 // attemptFailure is how an attempt failed.
@@ -353,6 +361,11 @@ type asyncEngine struct {
 
 	outs [numTargets]*outbox
 
+	// def is the function's configuration of its events, from cfg, and
+	// qualified the configurations put for qualifiers, by configKey.
+	def       *eventConfig
+	qualified atomic.Pointer[map[string]*eventConfig]
+
 	accepted, recovered, rejected, attempts, retried, throttles atomic.Int64
 	succeeded, deadLettered, expired                            atomic.Int64
 	deadLetterErrors, destinationErrors, undelivered            atomic.Int64
@@ -361,6 +374,7 @@ type asyncEngine struct {
 func newAsyncEngine(c asyncEngineConfig) *asyncEngine {
 	e := &asyncEngine{asyncEngineConfig: c, accepting: true, closeDone: make(chan struct{})}
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
+	e.def = &eventConfig{retries: c.retries, maxAge: c.cfg.MaxEventAge, onSuccess: c.cfg.OnSuccess, onFailure: c.cfg.OnFailure}
 	for t := range e.outs {
 		e.outs[t] = &outbox{e: e, target: target(t), undeliveredFile: c.undeliveredFile, stop: make(chan struct{})}
 	}
@@ -395,6 +409,7 @@ func (e *asyncEngine) recover() error {
 			return fmt.Errorf("event %d in %s: %w", rec.Seq, e.store.Path(), err)
 		}
 		ev.seq = rec.Seq
+		ev.recovered = true
 		e.outstanding++
 		if ev.Due.After(now) {
 			heap.Push(&e.delayed, ev)
@@ -412,6 +427,7 @@ func (e *asyncEngine) recover() error {
 			return fmt.Errorf("record %d in %s: %w", rec.Seq, e.store.Path(), err)
 		}
 		it.seq = rec.Seq
+		it.recovered = true
 		e.outs[it.Target].push(it)
 	}
 	if len(events)+len(items) > 0 && e.logger != nil {
@@ -476,6 +492,7 @@ func (e *asyncEngine) accept(ctx context.Context, payload []byte, opts []InvokeO
 		ClientContext: clone(o.clientContext),
 		Identity:      clone(o.identity),
 		Qualifier:     o.qualifier,
+		OwnConfig:     e.eventConfig(o.qualifier).own,
 		AcceptedAt:    time.Now(),
 		Trigger:       o.trigger,
 		TraceID:       o.traceID,
@@ -593,8 +610,17 @@ func (e *asyncEngine) work() {
 // attempt invokes ev once and decides what follows.
 func (e *asyncEngine) attempt(ev *asyncEvent) {
 	now := time.Now()
-	if !now.Before(ev.AcceptedAt.Add(e.cfg.MaxEventAge)) {
+	c := e.eventConfig(ev.Qualifier)
+	expiry := ev.AcceptedAt.Add(c.maxAge)
+	if !now.Before(expiry) {
 		e.fail(ev, ConditionEventAgeExceeded, true)
+		return
+	}
+	if ev.recovered && ev.OwnConfig && !c.own {
+		// Recovered before its qualifier's configuration was put again:
+		// wait for it, rather than run by another's.
+		ev.Last = &attemptFailure{Code: 404, Type: ErrNotFound.Code, Message: "The function " + e.arn + ":" + configKey(ev.Qualifier) + " doesn't have an EventInvokeConfig (yet: the event was recovered from the state directory)"}
+		e.delay(ev, e.waitLonger(ev), expiry)
 		return
 	}
 	counted := false
@@ -619,12 +645,11 @@ func (e *asyncEngine) attempt(ev *asyncEvent) {
 	// The event waits for a sandbox no longer than its age allows; the
 	// attempt is counted once a sandbox is granted, so that a throttle is
 	// not one.
-	expiry := ev.AcceptedAt.Add(e.cfg.MaxEventAge)
 	waitCtx, cancel := context.WithDeadline(e.runCtx, expiry)
 	resp, err := e.invoke(e.runCtx, waitCtx, ev.Payload, &opts, count)
 	cancel()
 	if err == nil {
-		e.succeed(ev, resp)
+		e.succeed(ev, resp, c)
 		return
 	}
 	var fe *FunctionError
@@ -640,6 +665,12 @@ func (e *asyncEngine) attempt(ev *asyncEvent) {
 	case !isFunc && !counted && errors.Is(err, context.DeadlineExceeded):
 		e.fail(ev, ConditionEventAgeExceeded, true)
 		return
+	case !isFunc && !counted && ev.recovered && errors.Is(err, ErrNotFound):
+		// Recovered before the host made its version or alias again:
+		// wait for it, without counting an attempt.
+		ev.Last = &attemptFailure{Code: 404, Type: ErrNotFound.Code, Message: err.Error()}
+		e.delay(ev, e.waitLonger(ev), expiry)
+		return
 	}
 	var wait time.Duration
 	switch {
@@ -647,7 +678,7 @@ func (e *asyncEngine) attempt(ev *asyncEvent) {
 		count() // an init failure fails before the sandbox is granted
 		ev.Last = &attemptFailure{Code: 200, Type: fe.Type, Message: fe.Message, Response: fe.Payload(), Function: true}
 		ev.throttleWait = 0
-		if ev.Attempts > e.retries {
+		if ev.Attempts > c.retries {
 			e.fail(ev, ConditionRetriesExhausted, true)
 			return
 		}
@@ -655,12 +686,7 @@ func (e *asyncEngine) attempt(ev *asyncEvent) {
 	case errors.Is(err, ErrThrottled):
 		e.throttles.Add(1)
 		ev.Last = &attemptFailure{Code: 429, Type: ErrThrottled.Code, Message: err.Error()}
-		if ev.throttleWait == 0 {
-			ev.throttleWait = e.cfg.ThrottleBackoffMin
-		} else {
-			ev.throttleWait = min(2*ev.throttleWait, e.cfg.ThrottleBackoffMax)
-		}
-		wait = ev.throttleWait
+		wait = e.waitLonger(ev)
 	default:
 		// The runtime failed the invocation, not the function: count it
 		// as an attempt that failed.
@@ -671,12 +697,29 @@ func (e *asyncEngine) attempt(ev *asyncEvent) {
 		}
 		ev.Last = &attemptFailure{Code: code, Type: typ, Message: err.Error()}
 		count()
-		if ev.Attempts > e.retries {
+		if ev.Attempts > c.retries {
 			e.fail(ev, ConditionRetriesExhausted, true)
 			return
 		}
 		wait = e.cfg.RetryBackoff[min(ev.Attempts-1, len(e.cfg.RetryBackoff)-1)]
 	}
+	e.delay(ev, wait, expiry)
+}
+
+// waitLonger returns the next wait of an event that was not attempted: a
+// throttle's, which grows.
+func (e *asyncEngine) waitLonger(ev *asyncEvent) time.Duration {
+	if ev.throttleWait == 0 {
+		ev.throttleWait = e.cfg.ThrottleBackoffMin
+	} else {
+		ev.throttleWait = min(2*ev.throttleWait, e.cfg.ThrottleBackoffMax)
+	}
+	return ev.throttleWait
+}
+
+// delay puts ev, taken by a worker, back to wait, no later than its
+// expiry.
+func (e *asyncEngine) delay(ev *asyncEvent, wait time.Duration, expiry time.Time) {
 	ev.Due = time.Now().Add(wait)
 	if ev.Due.After(expiry) {
 		// It would age out while waiting: try at the expiry, which fails
@@ -703,11 +746,11 @@ func (e *asyncEngine) journalError(what string, err error) {
 	}
 }
 
-// succeed finishes an event that succeeded.
-func (e *asyncEngine) succeed(ev *asyncEvent, resp []byte) {
+// succeed finishes an event that succeeded, with c its configuration.
+func (e *asyncEngine) succeed(ev *asyncEvent, resp []byte, c *eventConfig) {
 	var items []*outItem
-	if e.cfg.OnSuccess != nil {
-		items = append(items, &outItem{Target: targetSuccess, Record: e.record(ev, ConditionSuccess, resp), Trigger: ev.Trigger})
+	if c.onSuccess != nil {
+		items = append(items, &outItem{Target: targetSuccess, Record: e.record(ev, ConditionSuccess, resp), Qualifier: ev.Qualifier, OwnConfig: c.own, Trigger: ev.Trigger})
 	}
 	e.finish(ev, items, true)
 	e.succeeded.Add(1)
@@ -716,13 +759,14 @@ func (e *asyncEngine) succeed(ev *asyncEvent, resp []byte) {
 // fail finishes an event that failed for good; running says it was taken
 // from the queue by a worker.
 func (e *asyncEngine) fail(ev *asyncEvent, condition string, running bool) {
-	dl := e.deadLetter(ev, condition)
+	c := e.eventConfig(ev.Qualifier)
+	dl := e.deadLetter(ev, condition, c)
 	var items []*outItem
-	if e.cfg.DeadLetter != nil || e.cfg.OnFailure == nil {
+	if e.cfg.DeadLetter != nil || c.onFailure == nil {
 		items = append(items, &outItem{Target: targetDeadLetter, DeadLetter: dl, Trigger: ev.Trigger})
 	}
-	if e.cfg.OnFailure != nil {
-		items = append(items, &outItem{Target: targetFailure, Record: e.record(ev, condition, nil), DeadLetter: dl, Trigger: ev.Trigger})
+	if c.onFailure != nil {
+		items = append(items, &outItem{Target: targetFailure, Record: e.record(ev, condition, nil), DeadLetter: dl, Qualifier: ev.Qualifier, OwnConfig: c.own, Trigger: ev.Trigger})
 	}
 	e.finish(ev, items, running)
 	e.deadLettered.Add(1)
@@ -805,7 +849,7 @@ func (e *asyncEngine) waitQuiet(ctx context.Context) error {
 }
 
 // deadLetter builds ev's dead letter.
-func (e *asyncEngine) deadLetter(ev *asyncEvent, condition string) *DeadLetter {
+func (e *asyncEngine) deadLetter(ev *asyncEvent, condition string, c *eventConfig) *DeadLetter {
 	dl := &DeadLetter{
 		RequestID:       ev.RequestID,
 		FunctionName:    e.name,
@@ -825,7 +869,7 @@ func (e *asyncEngine) deadLetter(ev *asyncEvent, condition string) *DeadLetter {
 	case condition == ConditionShutdown:
 		dl.ErrorCode, dl.ErrorType, dl.ErrorMessage = 503, "ServiceException", "function "+e.name+" closed before the event could run"
 	default:
-		dl.ErrorCode, dl.ErrorType, dl.ErrorMessage = 429, ErrThrottled.Code, "the event waited past its maximum age of "+e.cfg.MaxEventAge.String()+" without an attempt"
+		dl.ErrorCode, dl.ErrorType, dl.ErrorMessage = 429, ErrThrottled.Code, "the event waited past its maximum age of "+c.maxAge.String()+" without an attempt"
 	}
 	return dl
 }

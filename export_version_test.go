@@ -18,3 +18,13 @@ func ResolveQualifier(f *Function, q string) error {
 	v.leave()
 	return nil
 }
+
+// VersionStats returns the pool stats of version q of f, for the tests of
+// package lambda_test.
+func VersionStats(f *Function, q string) PoolStats {
+	v, err := f.vs.lookup(q)
+	if err != nil {
+		panic(err)
+	}
+	return v.pool.snapshot()
+}

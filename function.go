@@ -74,7 +74,15 @@ type FunctionConfig struct {
 	// CodePath is a file holding the code: a wasm module or a zip.
 	CodePath string
 
-	// Version is the function version the guest sees. Default "$LATEST".
+	// Version is the version the unqualified function and $LATEST report:
+	// in the guest's AWS_LAMBDA_FUNCTION_VERSION and lambdacontext, in
+	// WithExecutedVersion, and in the executedVersion and functionArn of
+	// invocation records and dead letters. Default "$LATEST", which is
+	// what AWS reports: leave it unset to behave as AWS does. Set, it is a
+	// label of the deployment, for hosts that do not publish versions;
+	// PublishVersion refuses a label that is a number, which a published
+	// version would share. Published versions report their numbers
+	// whatever it is.
 	Version string
 
 	// Handler is the value of _HANDLER in the guest's environment. Default

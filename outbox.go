@@ -41,6 +41,12 @@ type outItem struct {
 	// Trigger is the trigger that sent the event, or "", for the
 	// observer.
 	Trigger string
+	// Qualifier is the one the event was sent to, whose destinations
+	// take a record, and OwnConfig says it had a configuration of its own
+	// when the event finished.
+	Qualifier string
+	OwnConfig bool
+	recovered bool // loaded from the state directory at Deploy
 }
 
 // outItemJSON is outItem as the journal keeps it. The payload is kept as
@@ -50,11 +56,13 @@ type outItemJSON struct {
 	DeadLetter *deadLetterJSON   `json:"deadLetter,omitempty"`
 	Payload    []byte            `json:"payload,omitempty"`
 	Record     *InvocationRecord `json:"record,omitempty"`
+	Qualifier  string            `json:"qualifier,omitempty"`
+	OwnConfig  bool              `json:"ownConfig,omitempty"`
 	Trigger    string            `json:"trigger,omitempty"`
 }
 
 func (it *outItem) MarshalJSON() ([]byte, error) {
-	j := outItemJSON{Target: it.Target, Record: it.Record, Trigger: it.Trigger}
+	j := outItemJSON{Target: it.Target, Record: it.Record, Qualifier: it.Qualifier, OwnConfig: it.OwnConfig, Trigger: it.Trigger}
 	if it.DeadLetter != nil {
 		j.DeadLetter = (*deadLetterJSON)(it.DeadLetter)
 		j.Payload = it.DeadLetter.Payload
@@ -70,7 +78,7 @@ func (it *outItem) UnmarshalJSON(b []byte) error {
 	if j.Target < 0 || j.Target >= numTargets {
 		return fmt.Errorf("unknown target %d", j.Target)
 	}
-	it.Target, it.Record, it.Trigger = j.Target, j.Record, j.Trigger
+	it.Target, it.Record, it.Qualifier, it.OwnConfig, it.Trigger = j.Target, j.Record, j.Qualifier, j.OwnConfig, j.Trigger
 	if j.DeadLetter != nil {
 		it.DeadLetter = (*DeadLetter)(j.DeadLetter)
 		it.DeadLetter.Payload = j.Payload
@@ -194,22 +202,30 @@ func (o *outbox) deliver(ctx context.Context, it *outItem) (err error) {
 			sink = fs
 		}
 		return sink.Send(ctx, it.DeadLetter)
+	}
+	c := e.eventConfig(it.Qualifier)
+	if it.recovered && it.OwnConfig && !c.own {
+		// Recovered before the qualifier's configuration was put again:
+		// wait for its destination.
+		return serviceError(ErrNotFound, "The function %s:%s doesn't have an EventInvokeConfig yet: the record waits for it", e.arn, configKey(it.Qualifier))
+	}
+	switch o.target {
 	case targetSuccess:
-		if e.cfg.OnSuccess == nil {
+		if c.onSuccess == nil {
 			// Journaled for a destination the function no longer has.
 			if e.logger != nil {
 				e.logger.Warn("success record dropped: the function has no on-success destination now", slog.String("request_id", it.requestID()))
 			}
 			return nil
 		}
-		return e.cfg.OnSuccess.Deliver(ctx, it.Record)
+		return c.onSuccess.Deliver(ctx, it.Record)
 	default:
-		if e.cfg.OnFailure == nil {
+		if c.onFailure == nil {
 			// Journaled for a destination the function no longer has:
 			// the dead letter takes the dead-letter path instead.
 			return e.enqueue(&outItem{Target: targetDeadLetter, DeadLetter: it.DeadLetter, Trigger: it.Trigger})
 		}
-		return e.cfg.OnFailure.Deliver(ctx, it.Record)
+		return c.onFailure.Deliver(ctx, it.Record)
 	}
 }
 

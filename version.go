@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
@@ -120,6 +121,11 @@ type versions struct {
 	retiring []*Function // retired incarnations, until shut down
 	drains   sync.WaitGroup
 	quit     chan struct{} // closed by close: drains shut down at once
+
+	// pcVersion and pcAlias are the provisioned concurrency put on
+	// versions and on aliases (PutProvisionedConcurrency), under mu.
+	pcVersion map[string]int
+	pcAlias   map[string]int
 }
 
 func newVersions(f *Function) *versions {
@@ -485,6 +491,8 @@ func (f *Function) Versions() []VersionInfo {
 //
 // # Errors
 //
+//   - ErrInvalidConfig: FunctionConfig.Version labels $LATEST with a
+//     number, which would name a published version too.
 //   - ErrClosed: the function is closing.
 //   - an error compiling the module again (rare: it is cached).
 func (f *Function) PublishVersion(ctx context.Context, description string) (string, error) {
@@ -495,6 +503,9 @@ func (f *Function) PublishVersion(ctx context.Context, description string) (stri
 		return "", serviceError(ErrClosed, "Function not found: %s (closed)", f.arn)
 	}
 	cur := vs.latest.Load()
+	if allDigitsRE.MatchString(f.cfg.Version) {
+		return "", invalidConfig("function %s: FunctionConfig.Version %q labels $LATEST with a number that a published version would take too: leave it unset (\"$LATEST\") to publish versions", f.name, f.cfg.Version)
+	}
 	pub := *vs.published.Load()
 	if cur.inc.codeSHA == "" {
 		cur.inc.codeSHA = codeSHA(cur.inc.code)
@@ -536,44 +547,123 @@ func nonNil(m map[string]string) map[string]string {
 	return maps.Clone(m)
 }
 
-// PutProvisionedConcurrency keeps n sandboxes of a published version
-// initialised, as AWS's PutProvisionedConcurrencyConfig, and returns once
-// they are; 0 removes the setting. As on AWS, $LATEST takes none this way
-// (its MinWarm is FunctionConfig.MinWarm, set by Deploy or Update), and an
-// alias takes none here either: set it on the version the alias points to.
+// PutProvisionedConcurrency keeps n sandboxes of a published version, or
+// of the versions an alias points to, initialised, as AWS's
+// PutProvisionedConcurrencyConfig, and returns once they are; 0 removes the
+// setting. As on AWS, $LATEST takes none this way (its MinWarm is
+// FunctionConfig.MinWarm, set by Deploy or Update), nor does an alias that
+// points to $LATEST.
+//
+// An alias's provisioned concurrency warms the version it points to, and
+// follows it when UpdateAlias moves it: the new version warms in the
+// background, and the old one's surplus sandboxes close once idle past the
+// idle timeout. An alias with weights splits it between its two versions
+// by the weight, as AWS does: the second version gets n × weight, rounded,
+// and the first the rest. A version's sandboxes kept warm are the sum of
+// its own setting and its shares of its aliases' settings.
 //
 // # Errors
 //
-//   - ErrNotFound: no such version.
-//   - ErrInvalidConfig: $LATEST or an alias, or n out of 0 to the
-//     function's MaxConcurrency.
+//   - ErrNotFound: no such version or alias.
+//   - ErrInvalidConfig: $LATEST or an alias pointing to it, or n out of 0
+//     to the function's MaxConcurrency.
 //   - a *FunctionError of type Runtime.InitError: a sandbox failed to
 //     initialise.
-func (f *Function) PutProvisionedConcurrency(ctx context.Context, version string, n int) error {
-	if version == "" || version == LatestVersion {
+func (f *Function) PutProvisionedConcurrency(ctx context.Context, qualifier string, n int) error {
+	if qualifier == "" || qualifier == LatestVersion {
 		return invalidConfig("Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
 	}
-	if version[0] < '0' || version[0] > '9' {
-		return invalidConfig("function %s: provisioned concurrency of alias %s: set it on the version it points to", f.name, version)
-	}
-	v, err := f.vs.lookup(version)
-	if err != nil {
+	vs := f.vs
+	vs.mu.Lock()
+	if _, err := vs.lookup(qualifier); err != nil {
+		vs.mu.Unlock()
 		return err
 	}
-	if n < 0 || n > v.cfg.MaxConcurrency {
-		return invalidConfig("function %s: provisioned concurrency %d: want 0 to MaxConcurrency (%d)", f.name, n, v.cfg.MaxConcurrency)
+	isAlias := qualifier[0] < '0' || qualifier[0] > '9'
+	if isAlias && (*vs.aliases.Load())[qualifier].latest {
+		vs.mu.Unlock()
+		return invalidConfig("Provisioned Concurrency Configs cannot be applied to unpublished function versions: alias %s of function %s points to $LATEST", qualifier, f.name)
 	}
+	if maxC := vs.latest.Load().cfg.MaxConcurrency; n < 0 || n > maxC {
+		vs.mu.Unlock()
+		return invalidConfig("function %s: provisioned concurrency %d: want 0 to MaxConcurrency (%d)", f.name, n, maxC)
+	}
+	m := &vs.pcVersion
+	if isAlias {
+		m = &vs.pcAlias
+	}
+	if *m == nil {
+		*m = map[string]int{}
+	}
+	if n == 0 {
+		delete(*m, qualifier)
+	} else {
+		(*m)[qualifier] = n
+	}
+	changed := vs.provisionLocked(false)
+	vs.mu.Unlock()
+	for _, v := range changed {
+		if err := v.warm(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// provisionLocked sets each published version's MinWarm to its
+// provisioned concurrency, its own and its aliases' shares, and returns
+// the versions whose MinWarm grew. With background, their pools warm up in
+// the background; otherwise the caller warms them.
+func (vs *versions) provisionLocked(background bool) []*Function {
+	want := map[*Function]int{}
+	pub := *vs.published.Load()
+	for q, n := range vs.pcVersion {
+		if i, err := strconv.Atoi(q); err == nil && i >= 1 && i <= len(pub) {
+			want[pub[i-1]] += n
+		}
+	}
+	for name, n := range vs.pcAlias {
+		a := (*vs.aliases.Load())[name]
+		if a == nil || a.latest {
+			continue
+		}
+		second := 0
+		if a.secondary != nil {
+			second = int(math.Round(float64(n) * a.weight))
+			want[a.secondary] += second
+		}
+		want[a.primary] += n - second
+	}
+	var grew []*Function
+	for _, v := range pub {
+		p := v.pool
+		p.mu.Lock()
+		if want[v] > p.minWarm {
+			grew = append(grew, v)
+		}
+		p.minWarm = want[v]
+		if background {
+			p.replenishLocked()
+		}
+		p.armJanitorLocked()
+		p.mu.Unlock()
+	}
+	return grew
+}
+
+// warm initialises v's sandboxes up to its MinWarm, and returns once they
+// are.
+func (v *Function) warm(ctx context.Context) error {
 	p := v.pool
-	p.mu.Lock()
-	p.minWarm = n
-	missing := n - p.numOpen
-	p.armJanitorLocked()
-	p.mu.Unlock()
-	for range max(missing, 0) {
+	for {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
 			return serviceError(ErrClosed, "Function not found: %s (closed)", v.arn)
+		}
+		if p.numOpen >= p.minWarm {
+			p.mu.Unlock()
+			return nil
 		}
 		p.numOpen++
 		p.creating++
@@ -598,5 +688,4 @@ func (f *Function) PutProvisionedConcurrency(ctx context.Context, version string
 		p.putIdleLocked(sb)
 		p.mu.Unlock()
 	}
-	return nil
 }

@@ -407,3 +407,102 @@ func TestTriggerAndDestinationTargetAlias(t *testing.T) {
 	require.Equal(t, "1", inner.ResponseContext.ExecutedVersion)
 	require.NoError(t, att.Detach(t.Context()))
 }
+
+// TestProvisionedConcurrencyOnAlias puts provisioned concurrency on an
+// alias: it warms the alias's version, splits by the weight between two,
+// follows the alias as it moves, and is refused with $LATEST.
+func TestProvisionedConcurrencyOnAlias(t *testing.T) {
+	rt := newRuntime(t, lambda.Options{})
+	f := deploy(t, rt, lambda.FunctionConfig{Name: "pcalias", Code: testguest.WAT(t, "counter"), IdleTimeout: 50 * time.Millisecond})
+	v1, err := f.PublishVersion(t.Context(), "")
+	require.NoError(t, err)
+	require.NoError(t, f.Update(t.Context(), lambda.FunctionConfig{Timeout: 2 * time.Second}))
+	v2, err := f.PublishVersion(t.Context(), "")
+	require.NoError(t, err)
+	require.NoError(t, f.CreateAlias(lambda.Alias{Name: "live", FunctionVersion: v1}))
+	warm := func(v string) (minWarm, idle int) {
+		s := lambda.VersionStats(f, v)
+		return s.MinWarm, s.Idle
+	}
+	eventually := func(v string, want int) {
+		t.Helper()
+		require.Eventually(t, func() bool { m, i := warm(v); return m == want && i >= want }, 30*time.Second, 10*time.Millisecond, "version %s: want %d warm", v)
+	}
+
+	require.NoError(t, f.PutProvisionedConcurrency(t.Context(), "live", 4))
+	m, idle := warm(v1)
+	require.Equal(t, 4, m, "the alias's version is kept warm")
+	require.Equal(t, 4, idle, "warm once the call returns")
+	m, _ = warm(v2)
+	require.Zero(t, m)
+
+	// A version's own setting adds to its aliases'.
+	require.NoError(t, f.PutProvisionedConcurrency(t.Context(), v1, 1))
+	m, _ = warm(v1)
+	require.Equal(t, 5, m)
+	require.NoError(t, f.PutProvisionedConcurrency(t.Context(), v1, 0))
+
+	// Weights split it: 25% of 4 to version 2.
+	require.NoError(t, f.UpdateAlias(lambda.Alias{Name: "live", FunctionVersion: v1, AdditionalVersionWeights: map[string]float64{v2: 0.25}}))
+	eventually(v1, 3)
+	eventually(v2, 1)
+
+	// Moved, it follows the alias.
+	require.NoError(t, f.UpdateAlias(lambda.Alias{Name: "live", FunctionVersion: v2}))
+	eventually(v2, 4)
+	m, _ = warm(v1)
+	require.Zero(t, m)
+	require.Eventually(t, func() bool { return lambda.VersionStats(f, v1).Open == 0 }, 30*time.Second, 10*time.Millisecond, "the old version's sandboxes close once idle")
+
+	// $LATEST takes none, directly or through an alias.
+	err = f.UpdateAlias(lambda.Alias{Name: "live", FunctionVersion: "$LATEST"})
+	require.ErrorIs(t, err, lambda.ErrInvalidConfig)
+	require.Contains(t, err.Error(), "Provisioned Concurrency Configs cannot be applied to unpublished function versions")
+	require.NoError(t, f.CreateAlias(lambda.Alias{Name: "head", FunctionVersion: "$LATEST"}))
+	err = f.PutProvisionedConcurrency(t.Context(), "head", 1)
+	require.ErrorIs(t, err, lambda.ErrInvalidConfig)
+	require.ErrorIs(t, f.PutProvisionedConcurrency(t.Context(), "nope", 1), lambda.ErrNotFound)
+
+	// Deleting the alias, or putting 0, removes it.
+	require.NoError(t, f.DeleteAlias("live"))
+	m, _ = warm(v2)
+	require.Zero(t, m)
+}
+
+// TestVersionLabel checks FunctionConfig.Version: unset, the unqualified
+// function reports $LATEST everywhere, as AWS does; a label is reported
+// instead, and one that is a number cannot be published, since a version
+// would share it.
+func TestVersionLabel(t *testing.T) {
+	rt := newRuntime(t, lambda.Options{})
+	code := testguest.C(t, "echo", true)
+	for _, tc := range []struct {
+		label, want string
+		publish     bool
+	}{
+		{"", "$LATEST", true},
+		{"build-42", "build-42", true},
+		{"7", "7", false},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			f := deploy(t, rt, lambda.FunctionConfig{Name: "label" + strconv.Itoa(len(tc.label)), Code: code, Version: tc.label})
+			w, executed := invokeWhoami(t, f)
+			require.Equal(t, tc.want, w.FunctionVersion)
+			require.Equal(t, tc.want, executed)
+			require.Equal(t, f.ARN(), w.InvokedFunctionArn)
+			v, err := f.PublishVersion(t.Context(), "")
+			if !tc.publish {
+				require.ErrorIs(t, err, lambda.ErrInvalidConfig)
+				require.Contains(t, err.Error(), `FunctionConfig.Version "7"`)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, "1", v)
+			w, executed = invokeWhoami(t, f, lambda.WithQualifier(v))
+			require.Equal(t, "1", w.FunctionVersion)
+			require.Equal(t, "1", executed)
+			_, executed = invokeWhoami(t, f)
+			require.Equal(t, tc.want, executed, "the unqualified function is still $LATEST")
+		})
+	}
+}
