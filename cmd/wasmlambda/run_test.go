@@ -126,7 +126,7 @@ functions:
       - schedule: {expression: rate(1 minute)}
         sqs: {queue: q}
 `,
-		want: []string{`cfg.yaml:6:9: functions[0].triggers[0]: want one of schedule, sqs and s3`},
+		want: []string{`cfg.yaml:6:9: functions[0].triggers[0]: want one of schedule, sqs, s3 and http`},
 	}, {
 		name: "overlapping S3 rules",
 		config: `buckets: [{name: uploads}]
@@ -226,6 +226,48 @@ functions:
     environment: [A, B]
 `,
 		want: []string{`cfg.yaml:4:18: functions[0].environment: want a mapping, got a list`},
+	}, {
+		name: "HTTP triggers with bad fields",
+		config: `functions:
+  - name: api
+    code: api.wasm
+    triggers:
+      - http: {port: 0}
+      - http: {port: 8080, path: api/}
+      - http: {port: 8081, front: websocket}
+      - http: {port: 8082, front: httpApi, streaming: true}
+      - http: {port: 8083, integrationTimeout: 5s}
+`,
+		want: []string{
+			`cfg.yaml:5:22: functions[0].triggers[0].http.port: required: a port of 127.0.0.1, 1 to 65535, got 0`,
+			`cfg.yaml:6:34: functions[0].triggers[1].http.path: want an absolute path such as /orders, without a trailing slash, got "api/"`,
+			`cfg.yaml:7:35: functions[0].triggers[2].http.front: want functionUrl, httpApi or restApi, got "websocket"`,
+			`cfg.yaml:8:55: functions[0].triggers[3].http.streaming: only a function URL (front: functionUrl) streams responses`,
+			`cfg.yaml:9:48: functions[0].triggers[4].http.integrationTimeout: only an API Gateway front door (httpApi, restApi) has one`,
+		},
+	}, {
+		name: "an unknown field of an HTTP trigger",
+		config: `functions:
+  - name: api
+    code: api.wasm
+    triggers:
+      - http: {port: 8084, method: GET}
+`,
+		want: []string{`cfg.yaml:5:28: functions[0].triggers[0].http.method: unknown field; the fields are front, integrationTimeout, path, port, streaming`},
+	}, {
+		name: "two HTTP triggers on one port and path",
+		config: `functions:
+  - name: orders
+    code: orders.wasm
+    triggers:
+      - http: {port: 8080, path: /orders}
+  - name: users
+    code: users.wasm
+    triggers:
+      - http: {port: 8080, path: /orders}
+      - http: {port: 8080}
+`,
+		want: []string{`cfg.yaml:9:34: functions[1].triggers[0].http.path: port 8080 serves function orders's trigger http-8080 at /orders already: give each trigger on a port its own path`},
 	}, {
 		name:   "YAML that does not parse",
 		config: "functions:\n  - name: f\n    code: x.wasm\n   memory: 128\n",
