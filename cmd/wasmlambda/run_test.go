@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -537,4 +539,69 @@ func TestReadmeConfig(t *testing.T) {
 	r = cli(t, dir, "", "run", "--check")
 	require.Equal(t, exitError, r.code, "%s", r)
 	require.Contains(t, r.stderr, "functions[0].memory: want 128 to 10240 MB, got 64")
+}
+
+// TestRunHTTP runs two functions behind HTTP triggers that share a port of
+// 127.0.0.1, one at /echo and one at the root, and calls them with a real
+// HTTP client.
+func TestRunHTTP(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "echo.wasm"), testguest.Go(t, "echo"), 0o644))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+
+	writeFile(t, dir, "wasmlambda.yaml", fmt.Sprintf(`cacheDir: %s
+functions:
+  - name: echo
+    code: echo.wasm
+    triggers:
+      - http: {port: %d, path: /echo}
+  - name: root
+    code: echo.wasm
+    triggers:
+      - http: {port: %d, front: httpApi}
+`, cacheDir(), port, port))
+	s := start(t, dir, "run")
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	s.waitOutput(t, commandTimeout,
+		fmt.Sprintf("wasmlambda: echo: trigger http-%d, function URL on %s/echo\n", port, base),
+		fmt.Sprintf("wasmlambda: root: trigger http-%d, HTTP API on %s/\n", port, base),
+		fmt.Sprintf("wasmlambda: listening on %s\n", base),
+		"wasmlambda: running 2 functions and 2 triggers",
+	)
+
+	// The echo guest answers with the event, which is not a response
+	// object: the inferred response, the event as a JSON body.
+	get := func(path string) (int, map[string]any) {
+		resp, err := http.Get(base + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var ev map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&ev))
+		return resp.StatusCode, ev
+	}
+	for _, tc := range []struct {
+		path, rawPath, query, routeKey string
+	}{
+		{"/echo/orders/7?full=1", "/orders/7", "full=1", "$default"}, // the prefix stripped
+		{"/echo", "/", "", "$default"},
+		{"/users?id=1", "/users", "id=1", "$default"},
+	} {
+		status, ev := get(tc.path)
+		require.Equal(t, http.StatusOK, status, tc.path)
+		require.Equal(t, tc.rawPath, ev["rawPath"], tc.path)
+		require.Equal(t, tc.query, ev["rawQueryString"], tc.path)
+		require.Equal(t, tc.routeKey, ev["routeKey"], tc.path)
+		require.Equal(t, "GET", ev["requestContext"].(map[string]any)["http"].(map[string]any)["method"], tc.path)
+	}
+
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+	require.Equal(t, 0, s.wait(t, time.Minute), "a graceful shutdown exits 0")
+	out := s.stderr.String()
+	require.Contains(t, out, fmt.Sprintf("wasmlambda: echo: 2 invocations, 1 cold start; http-%d: 2 events\n", port))
+	require.Contains(t, out, fmt.Sprintf("wasmlambda: root: 1 invocation, 1 cold start; http-%d: 1 event\n", port))
+	_, err = http.Get(base + "/users")
+	require.Error(t, err, "the port is closed after the shutdown")
 }
