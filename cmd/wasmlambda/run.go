@@ -56,6 +56,10 @@ asynchronous events accepted are run to the end (retries included) or kept
 in the state directory, and dead letters are delivered. A second signal
 stops at once.
 
+Triggers are schedules, SQS queues, S3 buckets and HTTP ports of
+127.0.0.1 (a function URL, an HTTP API or a REST API; several functions
+may share a port, each at its own path).
+
 Compiling a module takes about a second the first time; run shows each
 while it compiles. Later runs find the modules in the compilation cache.
 

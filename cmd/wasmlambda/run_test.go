@@ -532,7 +532,7 @@ func TestReadmeConfig(t *testing.T) {
 	writeFile(t, dir, "wasmlambda.yaml", example)
 	r := cli(t, dir, "", "run", "--check")
 	require.Equal(t, 0, r.code, "%s", r)
-	require.Equal(t, "wasmlambda: wasmlambda.yaml: 2 functions and 3 triggers, no error found\n", r.stderr)
+	require.Equal(t, "wasmlambda: wasmlambda.yaml: 3 functions and 4 triggers, no error found\n", r.stderr)
 
 	// --check finds what run would refuse.
 	writeFile(t, dir, "wasmlambda.yaml", strings.Replace(example, "memory: 256", "memory: 64", 1))
