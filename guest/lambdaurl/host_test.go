@@ -1,3 +1,7 @@
+//go:build !wasip1
+
+// The host side is not built for wasip1: this test runs natively only.
+
 package lambdaurl
 
 import (
