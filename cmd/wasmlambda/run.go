@@ -165,8 +165,10 @@ type app struct {
 	// attached holds each function's attachments, by the function's index.
 	attached [][]*lambda.Attachment
 	triggers int
-	// muxes are the HTTP triggers' muxes, by port, and servers serve them.
+	// muxes are the HTTP triggers' muxes, by port, portAt the first
+	// trigger on each, and servers serve them.
 	muxes   map[int]*http.ServeMux
+	portAt  map[int]at
 	servers []*http.Server
 }
 
@@ -316,12 +318,12 @@ func (a *app) start(ctx context.Context) error {
 // mountHTTP mounts an HTTP trigger on its port's mux.
 func (a *app) mountHTTP(h *httpTrigger, trig *httpfn.Trigger) {
 	if a.muxes == nil {
-		a.muxes = map[int]*http.ServeMux{}
+		a.muxes, a.portAt = map[int]*http.ServeMux{}, map[int]at{}
 	}
 	mux := a.muxes[h.Port]
 	if mux == nil {
 		mux = http.NewServeMux()
-		a.muxes[h.Port] = mux
+		a.muxes[h.Port], a.portAt[h.Port] = mux, h.At
 	}
 	pattern, prefix := h.mount()
 	var handler http.Handler = trig
@@ -348,7 +350,7 @@ func (a *app) serveHTTP() error {
 	for _, port := range ports {
 		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
-			return fmt.Errorf("HTTP triggers: %w", err)
+			return a.errAt(a.portAt[port], fmt.Errorf("port %d: %w", port, err))
 		}
 		srv := &http.Server{Handler: a.muxes[port], ReadHeaderTimeout: time.Minute, ErrorLog: log.New(io.Discard, "", 0)}
 		a.servers = append(a.servers, srv)

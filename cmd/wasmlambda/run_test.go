@@ -333,6 +333,28 @@ func TestRunDeployErrors(t *testing.T) {
 	require.Contains(t, r.stderr, `cfg.yaml:2:5: functions[0]: code notwasm.wasm: not a wasm module or a zip (it begins "hello")`)
 }
 
+// TestRunPortInUse checks that an HTTP trigger's port that cannot be
+// listened on is named by where it is in the file.
+func TestRunPortInUse(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "echo.wasm"), testguest.Go(t, "echo"), 0o644))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	writeFile(t, dir, "cfg.yaml", fmt.Sprintf(`cacheDir: %s
+functions:
+  - name: echo
+    code: echo.wasm
+    triggers:
+      - http: {port: %d}
+`, cacheDir(), port))
+	r := cli(t, dir, "", "run", "--config", "cfg.yaml")
+	require.Equal(t, exitError, r.code, "%s", r)
+	require.Contains(t, r.stderr, fmt.Sprintf("cfg.yaml:6:15: functions[0].triggers[0].http: port %d: listen tcp 127.0.0.1:%d: bind: address already in use", port, port), "%s", r)
+}
+
 // record is what the tests read of an invocation record.
 type record struct {
 	RequestContext struct {
