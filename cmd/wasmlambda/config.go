@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
 	lambda "github.com/wasmlambda/lambda"
+	"github.com/wasmlambda/lambda/trigger/httpfn"
 	"github.com/wasmlambda/lambda/trigger/s3"
 	"github.com/wasmlambda/lambda/trigger/schedule"
 	"github.com/wasmlambda/lambda/trigger/sqs"
@@ -189,6 +191,34 @@ type triggerConfig struct {
 	Schedule *scheduleTrigger `yaml:"schedule"`
 	SQS      *sqsTrigger      `yaml:"sqs"`
 	S3       *s3Trigger       `yaml:"s3"`
+	HTTP     *httpTrigger     `yaml:"http"`
+}
+
+// httpTrigger serves the function over HTTP on 127.0.0.1:Port, at Path.
+// Triggers on one port share its listener, each on its own path.
+type httpTrigger struct {
+	At   at
+	Port int `yaml:"port"`
+	// Path is the prefix the function is mounted at; the function sees
+	// the path after it, as behind a function URL. Default "/": every path.
+	Path string `yaml:"path"`
+	// Front is functionUrl (default), httpApi or restApi.
+	Front              string        `yaml:"front"`
+	Streaming          bool          `yaml:"streaming"`
+	IntegrationTimeout time.Duration `yaml:"integrationTimeout"`
+}
+
+// fronts are the front doors an HTTP trigger may mirror, by their names in
+// the config.
+var fronts = map[string]httpfn.Front{"functionUrl": httpfn.FunctionURL, "httpApi": httpfn.HTTPAPI, "restApi": httpfn.RESTAPI}
+
+// mount is the pattern of the trigger's path on its port's mux, and the
+// prefix to strip ("" for the root).
+func (h *httpTrigger) mount() (pattern, prefix string) {
+	if h.Path == "" || h.Path == "/" {
+		return "/", ""
+	}
+	return h.Path + "/", h.Path
 }
 
 type scheduleTrigger struct {
@@ -359,6 +389,7 @@ func (c *config) check(d *decoder) {
 		}
 	}
 	seenFunction := map[string]bool{}
+	mounts := map[string]string{} // "port path" -> the trigger there
 	for i := range c.Functions {
 		f := &c.Functions[i]
 		checkName(d, f.At, "function", f.Name, seenFunction)
@@ -431,6 +462,14 @@ func (c *config) check(d *decoder) {
 				d.failField(t.At, "name", "the function has another trigger named %q; give each a name", t.Name)
 			}
 			triggers[t.Name] = true
+			if h := t.HTTP; h != nil && h.Port > 0 && h.Port < 65536 {
+				pattern, _ := h.mount()
+				key := fmt.Sprintf("%d %s", h.Port, pattern)
+				if other, ok := mounts[key]; ok {
+					d.failField(h.At, "path", "port %d serves %s at %s already: give each trigger on a port its own path", h.Port, other, or(h.Path, "/"))
+				}
+				mounts[key] = fmt.Sprintf("function %s's trigger %s", f.Name, t.Name)
+			}
 		}
 	}
 }
@@ -493,16 +532,18 @@ func checkSink(d *decoder, parent at, field string, s *sinkConfig, queues map[st
 // its kind and source, such as sqs-orders, s3-uploads or schedule.
 func checkTrigger(d *decoder, t *triggerConfig, queues map[string]*queueConfig, buckets map[string]*bucketConfig) {
 	kinds := 0
-	for _, set := range []bool{t.Schedule != nil, t.SQS != nil, t.S3 != nil} {
+	for _, set := range []bool{t.Schedule != nil, t.SQS != nil, t.S3 != nil, t.HTTP != nil} {
 		if set {
 			kinds++
 		}
 	}
 	if kinds != 1 {
-		d.failf(t.At.Line, t.At.Column, t.At.Path, "want one of schedule, sqs and s3")
+		d.failf(t.At.Line, t.At.Column, t.At.Path, "want one of schedule, sqs, s3 and http")
 		return
 	}
 	switch {
+	case t.HTTP != nil:
+		checkHTTP(d, t)
 	case t.Schedule != nil:
 		s := t.Schedule
 		if t.Name == "" {
@@ -579,6 +620,34 @@ func checkTrigger(d *decoder, t *triggerConfig, queues map[string]*queueConfig, 
 		if err := s3.ValidateRules(s.rules()); err != nil {
 			d.failf(s.At.Line, s.At.Column, s.At.Path, "%v", err)
 		}
+	}
+}
+
+// checkHTTP checks an HTTP trigger and names it when it has no name:
+// http-PORT.
+func checkHTTP(d *decoder, t *triggerConfig) {
+	h := t.HTTP
+	if h.Port < 1 || h.Port > 65535 {
+		d.failField(h.At, "port", "required: a port of 127.0.0.1, 1 to 65535, got %d", h.Port)
+	} else if t.Name == "" {
+		t.Name = fmt.Sprintf("http-%d", h.Port)
+	}
+	if p := h.Path; p != "" && (!strings.HasPrefix(p, "/") || p != "/" && (strings.HasSuffix(p, "/") || path.Clean(p) != p) || strings.ContainsAny(p, "{}? ")) {
+		d.failField(h.At, "path", "want an absolute path such as /orders, without a trailing slash, got %q", p)
+	}
+	front, ok := fronts[or(h.Front, "functionUrl")]
+	if !ok {
+		d.failField(h.At, "front", "want functionUrl, httpApi or restApi, got %q", h.Front)
+		return
+	}
+	if h.Streaming && front != httpfn.FunctionURL {
+		d.failField(h.At, "streaming", "only a function URL (front: functionUrl) streams responses")
+	}
+	switch {
+	case h.IntegrationTimeout < 0:
+		d.failField(h.At, "integrationTimeout", "want a positive duration, got %v", h.IntegrationTimeout)
+	case h.IntegrationTimeout > 0 && front == httpfn.FunctionURL:
+		d.failField(h.At, "integrationTimeout", "only an API Gateway front door (httpApi, restApi) has one; a function URL waits for the function's timeout")
 	}
 }
 

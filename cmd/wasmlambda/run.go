@@ -5,11 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +28,7 @@ import (
 
 	lambda "github.com/wasmlambda/lambda"
 	"github.com/wasmlambda/lambda/lambdatest"
+	"github.com/wasmlambda/lambda/trigger/httpfn"
 	"github.com/wasmlambda/lambda/trigger/s3"
 	"github.com/wasmlambda/lambda/trigger/s3/awss3"
 	"github.com/wasmlambda/lambda/trigger/schedule"
@@ -50,6 +56,10 @@ Then it shuts down gracefully: triggers stop and hand back what they hold,
 asynchronous events accepted are run to the end (retries included) or kept
 in the state directory, and dead letters are delivered. A second signal
 stops at once.
+
+Triggers are schedules, SQS queues, S3 buckets and HTTP ports of
+127.0.0.1 (a function URL, an HTTP API or a REST API; several functions
+may share a port, each at its own path).
 
 Compiling a module takes about a second the first time; run shows each
 while it compiles. Later runs find the modules in the compilation cache.
@@ -161,6 +171,11 @@ type app struct {
 	// attached holds each function's attachments, by the function's index.
 	attached [][]*lambda.Attachment
 	triggers int
+	// muxes are the HTTP triggers' muxes, by port, portAt the first
+	// trigger on each, and servers serve them.
+	muxes   map[int]*http.ServeMux
+	portAt  map[int]at
+	servers []*http.Server
 }
 
 // amazonHandle is a bucket of Amazon S3, or of a store that speaks its
@@ -310,6 +325,51 @@ func (a *app) start(ctx context.Context) error {
 			a.triggers++
 			a.p.Printf("%s: trigger %s, %s", f.Name, t.Name, what)
 		}
+	}
+	return a.serveHTTP()
+}
+
+// mountHTTP mounts an HTTP trigger on its port's mux.
+func (a *app) mountHTTP(h *httpTrigger, trig *httpfn.Trigger) {
+	if a.muxes == nil {
+		a.muxes, a.portAt = map[int]*http.ServeMux{}, map[int]at{}
+	}
+	mux := a.muxes[h.Port]
+	if mux == nil {
+		mux = http.NewServeMux()
+		a.muxes[h.Port], a.portAt[h.Port] = mux, h.At
+	}
+	pattern, prefix := h.mount()
+	var handler http.Handler = trig
+	if prefix != "" {
+		handler = http.StripPrefix(prefix, trig)
+		// The prefix alone is the function's root, as a function URL's
+		// domain alone is.
+		mux.Handle(prefix, http.StripPrefix(prefix, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.URL.Path, r.URL.RawPath = "/", ""
+			trig.ServeHTTP(w, r)
+		})))
+	}
+	mux.Handle(pattern, handler)
+}
+
+// serveHTTP listens on the HTTP triggers' ports, once every trigger is
+// attached.
+func (a *app) serveHTTP() error {
+	ports := make([]int, 0, len(a.muxes))
+	for port := range a.muxes {
+		ports = append(ports, port)
+	}
+	slices.Sort(ports)
+	for _, port := range ports {
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			return a.errAt(a.portAt[port], fmt.Errorf("port %d: %w", port, err))
+		}
+		srv := &http.Server{Handler: a.muxes[port], ReadHeaderTimeout: time.Minute, ErrorLog: log.New(io.Discard, "", 0)}
+		a.servers = append(a.servers, srv)
+		go func() { _ = srv.Serve(ln) }()
+		a.p.Printf("listening on http://%s", ln.Addr())
 	}
 	return nil
 }
@@ -638,6 +698,16 @@ func (d *fileDestination) Deliver(_ context.Context, rec *lambda.InvocationRecor
 // trigger is the trigger t of function fn, and what it is for a person.
 func (a *app) trigger(fn string, t triggerConfig) (lambda.Trigger, string) {
 	switch {
+	case t.HTTP != nil:
+		h := t.HTTP
+		front := fronts[or(h.Front, "functionUrl")]
+		trig := httpfn.New(httpfn.Options{Front: front, Streaming: h.Streaming, IntegrationTimeout: h.IntegrationTimeout})
+		a.mountHTTP(h, trig)
+		what := fmt.Sprintf("%s on http://127.0.0.1:%d%s", front, h.Port, or(h.Path, "/"))
+		if h.Streaming {
+			what += ", streaming"
+		}
+		return trig, what
 	case t.Schedule != nil:
 		s := t.Schedule
 		what := "schedule " + s.Expression
@@ -709,6 +779,12 @@ func (a *app) keptWhere() string {
 // delivers the dead letters), then the queues and buckets, then the files.
 func (a *app) close(ctx context.Context) error {
 	var err error
+	// The HTTP listeners first: no new request, and those in flight end.
+	for _, srv := range a.servers {
+		if e := srv.Shutdown(ctx); e != nil {
+			err = errors.Join(err, srv.Close())
+		}
+	}
 	if a.rt != nil {
 		err = a.rt.Close(ctx)
 		var ue *lambda.UndeliveredError

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -126,7 +128,7 @@ functions:
       - schedule: {expression: rate(1 minute)}
         sqs: {queue: q}
 `,
-		want: []string{`cfg.yaml:6:9: functions[0].triggers[0]: want one of schedule, sqs and s3`},
+		want: []string{`cfg.yaml:6:9: functions[0].triggers[0]: want one of schedule, sqs, s3 and http`},
 	}, {
 		name: "overlapping S3 rules",
 		config: `buckets: [{name: uploads}]
@@ -227,6 +229,48 @@ functions:
 `,
 		want: []string{`cfg.yaml:4:18: functions[0].environment: want a mapping, got a list`},
 	}, {
+		name: "HTTP triggers with bad fields",
+		config: `functions:
+  - name: api
+    code: api.wasm
+    triggers:
+      - http: {port: 0}
+      - http: {port: 8080, path: api/}
+      - http: {port: 8081, front: websocket}
+      - http: {port: 8082, front: httpApi, streaming: true}
+      - http: {port: 8083, integrationTimeout: 5s}
+`,
+		want: []string{
+			`cfg.yaml:5:22: functions[0].triggers[0].http.port: required: a port of 127.0.0.1, 1 to 65535, got 0`,
+			`cfg.yaml:6:34: functions[0].triggers[1].http.path: want an absolute path such as /orders, without a trailing slash, got "api/"`,
+			`cfg.yaml:7:35: functions[0].triggers[2].http.front: want functionUrl, httpApi or restApi, got "websocket"`,
+			`cfg.yaml:8:55: functions[0].triggers[3].http.streaming: only a function URL (front: functionUrl) streams responses`,
+			`cfg.yaml:9:48: functions[0].triggers[4].http.integrationTimeout: only an API Gateway front door (httpApi, restApi) has one`,
+		},
+	}, {
+		name: "an unknown field of an HTTP trigger",
+		config: `functions:
+  - name: api
+    code: api.wasm
+    triggers:
+      - http: {port: 8084, method: GET}
+`,
+		want: []string{`cfg.yaml:5:28: functions[0].triggers[0].http.method: unknown field; the fields are front, integrationTimeout, path, port, streaming`},
+	}, {
+		name: "two HTTP triggers on one port and path",
+		config: `functions:
+  - name: orders
+    code: orders.wasm
+    triggers:
+      - http: {port: 8080, path: /orders}
+  - name: users
+    code: users.wasm
+    triggers:
+      - http: {port: 8080, path: /orders}
+      - http: {port: 8080}
+`,
+		want: []string{`cfg.yaml:9:34: functions[1].triggers[0].http.path: port 8080 serves function orders's trigger http-8080 at /orders already: give each trigger on a port its own path`},
+	}, {
 		name:   "YAML that does not parse",
 		config: "functions:\n  - name: f\n    code: x.wasm\n   memory: 128\n",
 		want:   []string{`cfg.yaml:4: not valid YAML: did not find expected '-' indicator`},
@@ -287,6 +331,28 @@ func TestRunDeployErrors(t *testing.T) {
 	r = cli(t, dir, "", "run", "--config", "cfg.yaml")
 	require.Equal(t, exitError, r.code, "%s", r)
 	require.Contains(t, r.stderr, `cfg.yaml:2:5: functions[0]: code notwasm.wasm: not a wasm module or a zip (it begins "hello")`)
+}
+
+// TestRunPortInUse checks that an HTTP trigger's port that cannot be
+// listened on is named by where it is in the file.
+func TestRunPortInUse(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "echo.wasm"), testguest.Go(t, "echo"), 0o644))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	writeFile(t, dir, "cfg.yaml", fmt.Sprintf(`cacheDir: %s
+functions:
+  - name: echo
+    code: echo.wasm
+    triggers:
+      - http: {port: %d}
+`, cacheDir(), port))
+	r := cli(t, dir, "", "run", "--config", "cfg.yaml")
+	require.Equal(t, exitError, r.code, "%s", r)
+	require.Contains(t, r.stderr, fmt.Sprintf("cfg.yaml:6:15: functions[0].triggers[0].http: port %d: listen tcp 127.0.0.1:%d: bind: address already in use", port, port), "%s", r)
 }
 
 // record is what the tests read of an invocation record.
@@ -488,11 +554,76 @@ func TestReadmeConfig(t *testing.T) {
 	writeFile(t, dir, "wasmlambda.yaml", example)
 	r := cli(t, dir, "", "run", "--check")
 	require.Equal(t, 0, r.code, "%s", r)
-	require.Equal(t, "wasmlambda: wasmlambda.yaml: 2 functions and 3 triggers, no error found\n", r.stderr)
+	require.Equal(t, "wasmlambda: wasmlambda.yaml: 3 functions and 4 triggers, no error found\n", r.stderr)
 
 	// --check finds what run would refuse.
 	writeFile(t, dir, "wasmlambda.yaml", strings.Replace(example, "memory: 256", "memory: 64", 1))
 	r = cli(t, dir, "", "run", "--check")
 	require.Equal(t, exitError, r.code, "%s", r)
 	require.Contains(t, r.stderr, "functions[0].memory: want 128 to 10240 MB, got 64")
+}
+
+// TestRunHTTP runs two functions behind HTTP triggers that share a port of
+// 127.0.0.1, one at /echo and one at the root, and calls them with a real
+// HTTP client.
+func TestRunHTTP(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "echo.wasm"), testguest.Go(t, "echo"), 0o644))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+
+	writeFile(t, dir, "wasmlambda.yaml", fmt.Sprintf(`cacheDir: %s
+functions:
+  - name: echo
+    code: echo.wasm
+    triggers:
+      - http: {port: %d, path: /echo}
+  - name: root
+    code: echo.wasm
+    triggers:
+      - http: {port: %d, front: httpApi}
+`, cacheDir(), port, port))
+	s := start(t, dir, "run")
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	s.waitOutput(t, commandTimeout,
+		fmt.Sprintf("wasmlambda: echo: trigger http-%d, function URL on %s/echo\n", port, base),
+		fmt.Sprintf("wasmlambda: root: trigger http-%d, HTTP API on %s/\n", port, base),
+		fmt.Sprintf("wasmlambda: listening on %s\n", base),
+		"wasmlambda: running 2 functions and 2 triggers",
+	)
+
+	// The echo guest answers with the event, which is not a response
+	// object: the inferred response, the event as a JSON body.
+	get := func(path string) (int, map[string]any) {
+		resp, err := http.Get(base + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var ev map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&ev))
+		return resp.StatusCode, ev
+	}
+	for _, tc := range []struct {
+		path, rawPath, query, routeKey string
+	}{
+		{"/echo/orders/7?full=1", "/orders/7", "full=1", "$default"}, // the prefix stripped
+		{"/echo", "/", "", "$default"},
+		{"/users?id=1", "/users", "id=1", "$default"},
+	} {
+		status, ev := get(tc.path)
+		require.Equal(t, http.StatusOK, status, tc.path)
+		require.Equal(t, tc.rawPath, ev["rawPath"], tc.path)
+		require.Equal(t, tc.query, ev["rawQueryString"], tc.path)
+		require.Equal(t, tc.routeKey, ev["routeKey"], tc.path)
+		require.Equal(t, "GET", ev["requestContext"].(map[string]any)["http"].(map[string]any)["method"], tc.path)
+	}
+
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+	require.Equal(t, 0, s.wait(t, time.Minute), "a graceful shutdown exits 0")
+	out := s.stderr.String()
+	require.Contains(t, out, fmt.Sprintf("wasmlambda: echo: 2 invocations, 1 cold start; http-%d: 2 events\n", port))
+	require.Contains(t, out, fmt.Sprintf("wasmlambda: root: 1 invocation, 1 cold start; http-%d: 1 event\n", port))
+	_, err = http.Get(base + "/users")
+	require.Error(t, err, "the port is closed after the shutdown")
 }

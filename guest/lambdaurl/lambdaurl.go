@@ -71,8 +71,11 @@ func RequestFromContext(ctx context.Context) (*events.LambdaFunctionURLRequest, 
 // Invoke serves one event.
 func (hd handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	ev := new(events.LambdaFunctionURLRequest)
-	if err := json.Unmarshal(payload, ev); err != nil {
-		return nil, fmt.Errorf("lambdaurl: decode the event: %w", err)
+	if !decodeEvent(payload, ev) {
+		*ev = events.LambdaFunctionURLRequest{}
+		if err := json.Unmarshal(payload, ev); err != nil {
+			return nil, fmt.Errorf("lambdaurl: decode the event: %w", err)
+		}
 	}
 	req, err := newRequest(context.WithValue(ctx, requestKey{}, ev), ev)
 	if err != nil {
@@ -243,7 +246,7 @@ func (w *responseWriter) finish() ([]byte, error) {
 	} else {
 		resp.Body, resp.IsBase64Encoded = base64.StdEncoding.EncodeToString(w.body), true
 	}
-	return json.Marshal(resp)
+	return encodeResponse(&resp), nil
 }
 
 // joinHeaders is h as a format 2.0 response's headers: a header's values

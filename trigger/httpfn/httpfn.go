@@ -10,8 +10,8 @@
 //
 // The Trigger is attached to its function for its counters and its
 // lifetime: before Start and after Stop it answers 503. With Options.Addr
-// it also listens on that address itself, from Start to Stop (the CLI's
-// run does so).
+// it also listens on that address itself, from Start to Stop. (The CLI's
+// run mounts its HTTP triggers on a mux per port instead, as below.)
 //
 // # Mounting several functions on one mux
 //
