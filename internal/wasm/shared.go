@@ -7,7 +7,6 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync"
-	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -34,9 +33,10 @@ import (
 //   - instances are anonymous, so any number of them, of any function, live
 //     in the one runtime.
 //
-// A deploy of known code hashes it (maphash, seeded per process), compares
-// it with the code kept for the entry, and takes a reference: no rewrite, no
-// compile, no decoding, and no copy of its bytes.
+// A deploy of known code finds its entry by a key that samples it (see key),
+// compares it with the code kept for the entry, and takes a reference: no
+// rewrite, no compile, no decoding, and no copy of its bytes. The copy the
+// entry keeps is made once, by the deploy that compiles it.
 
 // engine is a wazero runtime shared by the modules of one Cache, or owned by
 // one module compiled without a Cache or whose host modules clash with the
@@ -77,13 +77,6 @@ type shared struct {
 	// initPages is the memory's initial size in pages (0 without memory).
 	initPages uint64
 }
-
-// liveShared counts the compiled codes held, in every engine, for tests.
-var liveShared atomic.Int64
-
-// SharedModules reports how many distinct compiled codes the process holds
-// in all engines: the modules that some function still uses.
-func SharedModules() int { return int(liveShared.Load()) }
 
 // newEngine makes a runtime with WASI and the modules every guest may
 // import from the runtime itself.
@@ -142,7 +135,7 @@ func (e *engine) close(ctx context.Context) error {
 // acquire returns the engine's compiled code for cfg.Code, compiling it
 // first if it has none, with a reference the caller releases.
 func (e *engine) acquire(ctx context.Context, cfg *Config) (*shared, error) {
-	h := maphash.Bytes(e.seed, cfg.Code)
+	h := e.key(cfg.Code)
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -163,7 +156,6 @@ func (e *engine) acquire(ctx context.Context, cfg *Config) (*shared, error) {
 	s := &shared{eng: e, hash: h, code: bytes.Clone(cfg.Code), ready: make(chan struct{}), refs: 1}
 	e.modules[h] = append(e.modules[h], s)
 	e.mu.Unlock()
-	liveShared.Add(1)
 	s.err = s.compile(ctx, cfg)
 	close(s.ready)
 	if s.err != nil {
@@ -171,6 +163,36 @@ func (e *engine) acquire(ctx context.Context, cfg *Config) (*shared, error) {
 		return nil, s.err
 	}
 	return s, nil
+}
+
+// Sampling of the key.
+const (
+	keySamples    = 64
+	keySampleSize = 256
+)
+
+// key is the map key of code: a hash of its length and of samples of it,
+// its start, its end and evenly spaced pieces between. Entries are told
+// apart by their whole code, which acquire compares, so the key need not
+// read every byte: it costs microseconds for a module of megabytes, whose
+// whole hash would cost a deploy of known code most of its time.
+func (e *engine) key(code []byte) uint64 {
+	var h maphash.Hash
+	h.SetSeed(e.seed)
+	maphash.WriteComparable(&h, len(code))
+	if len(code) <= keySamples*keySampleSize {
+		h.Write(code)
+		return h.Sum64()
+	}
+	step := (len(code) - keySampleSize) / (keySamples - 1)
+	for i := range keySamples {
+		off := i * step
+		if i == keySamples-1 {
+			off = len(code) - keySampleSize
+		}
+		h.Write(code[off : off+keySampleSize])
+	}
+	return h.Sum64()
 }
 
 // release drops a reference to s, and frees its code with the last one.
@@ -191,7 +213,6 @@ func (e *engine) release(s *shared) {
 		e.modules[s.hash] = list
 	}
 	e.mu.Unlock()
-	liveShared.Add(-1)
 	if s.compiled != nil {
 		_ = s.compiled.Close(context.Background())
 	}
@@ -301,4 +322,3 @@ func (c *Cache) Modules() int {
 	}
 	return n
 }
-
