@@ -99,3 +99,44 @@ func TestManyFunctionsShareCode(t *testing.T) {
 	}
 	require.Zero(t, lambda.SharedModules(rt), "closing the last function frees the module")
 }
+
+// TestSharedCodeKeepsHostStatePerFunction: functions of one code share its
+// compiled module, and each one's host functions are still its own: each
+// reads its own settings, even invoked at once.
+func TestSharedCodeKeepsHostStatePerFunction(t *testing.T) {
+	_, m := newTestHost()
+	rt := newRuntime(t, lambda.Options{HostModules: []*lambda.HostModule{m}})
+	code := testguest.Go(t, "hostcall")
+	fs := make([]*lambda.Function, 4)
+	for i := range fs {
+		fs[i] = deploy(t, rt, lambda.FunctionConfig{
+			Name:         fmt.Sprintf("tenant-%d", i),
+			Code:         code,
+			Capabilities: allGrants,
+			Settings:     map[string]string{"greeting": fmt.Sprintf("hello %d", i)},
+			Timeout:      time.Minute,
+		})
+	}
+	require.Equal(t, 1, lambda.SharedModules(rt))
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*len(fs))
+	for round := range 4 {
+		for i, f := range fs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, err := lambda.InvokeJSON[hostResp](ctx, f, map[string]any{"op": "setting", "key": "greeting"})
+				if err == nil && got.Value != fmt.Sprintf("hello %d", i) {
+					err = fmt.Errorf("round %d: function %d read %q", round, i, got.Value)
+				}
+				errs <- err
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
