@@ -66,6 +66,8 @@ var (
 // the output the last call held back for host_result. An instance serves one
 // call at a time; the state travels in the call's context.
 type hostState struct {
+	// table is the function's host functions.
+	table   hostTable
 	held    bool
 	pending []byte
 }
@@ -100,28 +102,41 @@ type hostFunc struct {
 	panicked     func(ctx context.Context, module, name string, value any, stack []byte)
 }
 
-// instantiateHost adds the granted host modules and the ABI's own module to
-// m's runtime.
-func (m *Module) instantiateHost(ctx context.Context, cfg *Config) error {
+// hostTable is one module's host functions, by module and name.
+type hostTable map[string]map[string]*hostFunc
+
+// newHostTable makes the table of cfg's host modules.
+func newHostTable(cfg *Config) hostTable {
+	t := hostTable{}
 	for _, hm := range cfg.Host {
-		b := m.rt.NewHostModuleBuilder(hm.Name)
+		fns := make(map[string]*hostFunc, len(hm.Funcs))
 		for name, fn := range hm.Funcs {
-			h := &hostFunc{module: hm.Name, name: name, fn: fn, inline: hm.Inline, panicked: cfg.HostPanic}
-			b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(h.call), hostParams, hostResults).Export(name)
+			fns[name] = &hostFunc{module: hm.Name, name: name, fn: fn, inline: hm.Inline, panicked: cfg.HostPanic}
 		}
-		if _, err := b.Instantiate(ctx); err != nil {
-			return fmt.Errorf("instantiate host module %s: %w", hm.Name, err)
-		}
+		t[hm.Name] = fns
 	}
-	_, err := m.rt.NewHostModuleBuilder(abi.ImportModule).
-		NewFunctionBuilder().
-		WithGoModuleFunction(api.GoModuleFunc(hostResult), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, hostResults).
-		Export(abi.ImportHostResult).
-		Instantiate(ctx)
-	if err != nil {
-		return fmt.Errorf("instantiate %s: %w", abi.ImportModule, err)
+	return t
+}
+
+// dispatch is a host function of an engine, shared by the modules of every
+// function: it calls the function of that module and name in the table of
+// the calling instance's own function, which the call's context carries.
+type dispatch struct {
+	module, name string
+}
+
+func (d *dispatch) call(ctx context.Context, mod api.Module, stack []uint64) {
+	st, _ := ctx.Value(hostStateKey{}).(*hostState)
+	var h *hostFunc
+	if st != nil {
+		h = st.table[d.module][d.name]
 	}
-	return nil
+	if h == nil {
+		// Deploy checked the imports against the function's grants, so
+		// this is not reached.
+		panic(&Fault{Kind: FaultTrap, Detail: fmt.Sprintf("host function %s.%s is not granted", d.module, d.name)})
+	}
+	h.call(ctx, mod, stack)
 }
 
 // checkHostImport checks an import that is not WASI's against the host

@@ -146,13 +146,13 @@ func (m *Module) Instantiate(ctx context.Context, ic InstanceConfig) (*Instance,
 	start := time.Now()
 	in := &Instance{m: m, lim: &limiter{limit: m.limitBytes()}}
 	if m.hasHost {
-		in.host = &hostState{}
+		in.host = &hostState{table: m.host}
 		ctx = withHost(ctx, in.host)
 		defer in.host.reset()
 	}
 	in.setDone(ctx)
 	defer in.done.Store(nil)
-	mod, err := m.rt.InstantiateModule(withMemory(ctx, in.lim), m.compiled, m.moduleConfig(ic, &in.done))
+	mod, err := m.sh.eng.rt.InstantiateModule(withMemory(ctx, in.lim), m.sh.compiled, m.moduleConfig(ic, &in.done))
 	if err != nil {
 		return nil, m.fault(ctx, in.lim, nil, err)
 	}
@@ -338,9 +338,9 @@ func (m *Module) RunCommand(ctx context.Context, ic InstanceConfig) (uint32, uin
 	done.Store(&ch)
 	lim := &limiter{limit: m.limitBytes()}
 	if m.hasHost {
-		ctx = withHost(ctx, &hostState{})
+		ctx = withHost(ctx, &hostState{table: m.host})
 	}
-	mod, err := m.rt.InstantiateModule(withMemory(ctx, lim), m.compiled, m.moduleConfig(ic, &done))
+	mod, err := m.sh.eng.rt.InstantiateModule(withMemory(ctx, lim), m.sh.compiled, m.moduleConfig(ic, &done))
 	if err != nil {
 		return 0, 0, m.fault(ctx, lim, nil, err)
 	}

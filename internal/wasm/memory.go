@@ -58,10 +58,9 @@ func (m *sliceMemory) Free() { m.b = nil }
 // secMemory is the memory section's id.
 const secMemory = 5
 
-// checkMemory refuses a module whose memory starts above the limit: the
-// allocator could not give it its first pages. (wazero, whose maximum is
-// maxPages, would let it through.)
-func (m *Module) checkMemory(code []byte) error {
+// memoryPages is the initial size, in pages, of the memory code defines, 0
+// without one. A malformed section is for the compiler to report.
+func memoryPages(code []byte) uint64 {
 	r := reader{b: code, off: 8}
 	for r.off < len(r.b) && r.err == nil {
 		id := r.byte()
@@ -70,18 +69,29 @@ func (m *Module) checkMemory(code []byte) error {
 			continue
 		}
 		sr := reader{b: body}
+		most := uint64(0)
 		for n := sr.count(); n > 0 && sr.err == nil; n-- {
 			flags := sr.byte()
 			pages := sr.leb(10)
 			if flags&1 != 0 {
 				sr.leb(10) // maximum
 			}
-			if sr.err == nil && pages > uint64(m.limitPages) {
-				return fmt.Errorf("the module's memory starts at %d pages of 64 KiB, over the limit of %d pages (%d MiB)",
-					pages, m.limitPages, m.limitBytes()>>20)
+			if sr.err == nil {
+				most = max(most, pages)
 			}
 		}
-		return nil // a malformed section is for the compiler to report
+		return most
+	}
+	return 0
+}
+
+// checkMemory refuses a module whose memory starts at pages, above the
+// limit: the allocator could not give it its first pages. (wazero, whose
+// maximum is maxPages, would let it through.)
+func (m *Module) checkMemory(pages uint64) error {
+	if pages > uint64(m.limitPages) {
+		return fmt.Errorf("the module's memory starts at %d pages of 64 KiB, over the limit of %d pages (%d MiB)",
+			pages, m.limitPages, m.limitBytes()>>20)
 	}
 	return nil
 }

@@ -24,10 +24,16 @@ import (
 const PageSize = 65536
 
 // Cache is a compilation cache shared by every function of a runtime: in
-// memory always, and on disk when it was given a directory.
+// memory always, and on disk when it was given a directory. It holds the
+// runtime's engine, where the modules compiled with it run, and the compiled
+// code they share (see shared.go).
 type Cache struct {
 	cc       wazero.CompilationCache
 	rewrites *rewriteStore // nil without a directory
+
+	mu     sync.Mutex
+	eng    *engine // made at the first compile
+	closed bool
 }
 
 // NewCache returns a compilation cache, kept on disk under dir when dir is
@@ -44,8 +50,37 @@ func NewCache(dir string) (*Cache, error) {
 	return &Cache{cc: cc, rewrites: newRewriteStore(dir)}, nil
 }
 
-// Close releases the cache's compiled code held in memory.
-func (c *Cache) Close(ctx context.Context) error { return c.cc.Close(ctx) }
+// engine returns the cache's engine, made at its first use.
+func (c *Cache) engine(ctx context.Context) (*engine, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, errors.New("the compilation cache is closed")
+	}
+	if c.eng == nil {
+		eng, err := newEngine(ctx, c.cc, false)
+		if err != nil {
+			return nil, err
+		}
+		c.eng = eng
+	}
+	return c.eng, nil
+}
+
+// Close releases the cache's engine, with every instance still open in it,
+// and the compiled code held in memory.
+func (c *Cache) Close(ctx context.Context) error {
+	c.mu.Lock()
+	c.closed = true
+	eng := c.eng
+	c.mu.Unlock()
+	var errs []error
+	if eng != nil {
+		errs = append(errs, eng.close(ctx))
+	}
+	errs = append(errs, c.cc.Close(ctx))
+	return errors.Join(errs...)
+}
 
 // Mode is how a module is driven.
 type Mode int
@@ -83,14 +118,15 @@ type Config struct {
 	HostPanic func(ctx context.Context, module, name string, value any, stack []byte)
 }
 
-// Module is a compiled, validated guest module with its own wazero runtime.
-// The runtime is per module because wazero's memory limit is per runtime;
-// the compiled code is shared through the Cache.
+// Module is one function's view of a compiled, validated guest module: the
+// compiled code, which it shares with every module of the same code compiled
+// with the same Cache, and its own memory limit and host functions.
 //
 // A Module is safe for concurrent use.
 type Module struct {
-	rt         wazero.Runtime
-	compiled   wazero.CompiledModule
+	sh         *shared
+	closeOnce  sync.Once
+	host       hostTable
 	mode       Mode
 	hasInit    bool
 	hasStart   bool
@@ -120,79 +156,88 @@ var wasiOnce = sync.OnceValues(func() (map[string]api.FunctionDefinition, error)
 })
 
 // Compile compiles code and validates it against ABI v1, returning a clear
-// error for malformed wasm, an unsupported import or a missing export.
+// error for malformed wasm, an unsupported import or a missing export. Code
+// compiled with cfg.Cache before, and not yet freed, is not compiled again:
+// the new module shares it.
 func Compile(ctx context.Context, cfg Config) (*Module, error) {
 	if len(cfg.Code) == 0 {
 		return nil, errors.New("the module is empty")
 	}
-	// wazero's maximum is the most a wasm32 memory can have, so that every
-	// grow reaches the allocator, which enforces the limit: see limiter.
-	rc := wazero.NewRuntimeConfigCompiler().
-		WithMemoryLimitPages(maxPages)
+	var eng *engine
 	if cfg.Cache != nil {
-		rc = rc.WithCompilationCache(cfg.Cache.cc)
+		var err error
+		if eng, err = cfg.Cache.engine(ctx); err != nil {
+			return nil, err
+		}
 	}
-	rt := wazero.NewRuntimeWithConfig(ctx, rc)
-	m := &Module{rt: rt, limitPages: cfg.MemoryLimitPages}
-	if err := m.compile(ctx, &cfg); err != nil {
-		_ = rt.Close(ctx)
+	m, err := compileIn(ctx, eng, &cfg)
+	if err == errHostClash {
+		// Another module of the engine has a host module of the same name
+		// without a function this one imports.
+		m, err = compileIn(ctx, nil, &cfg)
+	}
+	return m, err
+}
+
+// errHostClash: the engine cannot serve the module's host imports.
+var errHostClash = errors.New("the engine's host modules clash with the module's")
+
+// compileIn compiles cfg's code in eng, or in an engine of its own when eng
+// is nil.
+func compileIn(ctx context.Context, eng *engine, cfg *Config) (*Module, error) {
+	if eng == nil {
+		var cc wazero.CompilationCache
+		if cfg.Cache != nil {
+			cc = cfg.Cache.cc
+		}
+		var err error
+		if eng, err = newEngine(ctx, cc, true); err != nil {
+			return nil, err
+		}
+	}
+	sh, err := eng.acquire(ctx, cfg)
+	if err != nil {
+		if eng.private {
+			_ = eng.close(ctx)
+		}
+		return nil, err
+	}
+	m := &Module{
+		sh:          sh,
+		mode:        sh.mode,
+		hasInit:     sh.hasInit,
+		hasStart:    sh.hasStart,
+		abiExports:  sh.abiExports,
+		hasShutdown: sh.hasShutdown,
+		limitPages:  cfg.MemoryLimitPages,
+	}
+	if err := m.check(ctx, cfg); err != nil {
+		_ = m.Close(ctx)
 		return nil, err
 	}
 	return m, nil
 }
 
-func (m *Module) compile(ctx context.Context, cfg *Config) error {
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, m.rt); err != nil {
-		return fmt.Errorf("instantiate WASI: %w", err)
-	}
-	if err := m.instantiateHost(ctx, cfg); err != nil {
+// check checks the shared code against the function's own configuration:
+// its memory limit and its host modules.
+func (m *Module) check(ctx context.Context, cfg *Config) error {
+	if err := m.checkMemory(m.sh.initPages); err != nil {
 		return err
 	}
-	_, err := m.rt.NewHostModuleBuilder(CheckModule).
-		NewFunctionBuilder().
-		WithGoModuleFunction(api.GoModuleFunc(checkFunc), nil, []api.ValueType{api.ValueTypeI32}).
-		Export(CheckName).
-		Instantiate(ctx)
-	if err != nil {
-		return fmt.Errorf("instantiate the check module: %w", err)
-	}
-	var disk *rewriteStore
-	if cfg.Cache != nil {
-		disk = cfg.Cache.rewrites
-	}
-	code, err := rewrites.instrument(cfg.Code, disk)
-	if err != nil {
-		return fmt.Errorf("malformed wasm module: %w", err)
-	}
-	if err := checkImportKinds(code); err != nil {
+	var err error
+	if m.hasHost, err = checkImports(m.sh.compiled, cfg); err != nil {
 		return err
 	}
-	if err := m.checkMemory(code); err != nil {
-		return err
+	if !m.hasHost {
+		return nil
 	}
-	cm, err := m.rt.CompileModule(ctx, code)
-	if err != nil {
-		return fmt.Errorf("malformed wasm module: %w", err)
-	}
-	m.compiled = cm
-	if m.hasHost, err = checkImports(cm, cfg); err != nil {
-		return err
-	}
-	mode, hasInit, err := checkExports(cm)
+	m.host = newHostTable(cfg)
+	ok, err := m.sh.eng.provideHost(ctx, m.sh.compiled, cfg.Host)
 	if err != nil {
 		return err
 	}
-	m.mode, m.hasInit = mode, hasInit
-	fns := cm.ExportedFunctions()
-	_, m.hasStart = fns[StartExport]
-	_, hasAlloc := fns[abi.ExportAlloc]
-	_, hasInvoke := fns[abi.ExportInvoke]
-	m.abiExports = hasAlloc && hasInvoke
-	if sd, ok := fns[abi.ExportShutdown]; ok && mode == ModeABI {
-		if !hasTypes(sd, nil, nil) {
-			return fmt.Errorf("export %s has signature %s, want () -> ()", abi.ExportShutdown, signature(sd))
-		}
-		m.hasShutdown = true
+	if !ok {
+		return errHostClash
 	}
 	return nil
 }
@@ -315,8 +360,20 @@ func signature(d api.FunctionDefinition) string {
 // Mode reports how the module is driven.
 func (m *Module) Mode() Mode { return m.mode }
 
-// Close releases the module, its runtime and every instance still open.
-func (m *Module) Close(ctx context.Context) error { return m.rt.Close(ctx) }
+// Close releases the module: its share of the compiled code, freed with the
+// last module that uses it. Its instances must be closed first. Calls after
+// the first do nothing.
+func (m *Module) Close(ctx context.Context) error {
+	var err error
+	m.closeOnce.Do(func() {
+		eng := m.sh.eng
+		eng.release(m.sh)
+		if eng.private {
+			err = eng.close(ctx)
+		}
+	})
+	return err
+}
 
 // randSource is the guest's random source: the host's cryptographic one.
 var randSource = rand.Reader
