@@ -1433,7 +1433,9 @@ func TestInterruptBoundedOverrun(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	gc := time.Now()
 	runtime.GC()
-	if d := time.Since(gc); d > 500*time.Millisecond {
+	// Unbounded, the stall lasts the 16384 fills of 16 MiB, some 256 GiB
+	// of memset: tens of seconds. The bounds leave a loaded machine room.
+	if d := time.Since(gc); d > 5*time.Second {
 		t.Errorf("a garbage collection waited %v for the spinning guest", d)
 	}
 
@@ -1441,7 +1443,7 @@ func TestInterruptBoundedOverrun(t *testing.T) {
 	case err := <-done:
 		defer m.Close(context.Background())
 		requireFault(t, err, FaultDeadline)
-		require.Less(t, time.Since(start), time.Second, "a 100 ms deadline was overrun")
+		require.Less(t, time.Since(start), 5*time.Second, "a 100 ms deadline was overrun")
 	case <-time.After(20 * time.Second):
 		t.Errorf("Invoke did not return within 20 s of a 100 ms deadline")
 		// The instance is still running: leave it open.
