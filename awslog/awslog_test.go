@@ -71,7 +71,7 @@ func TestTextGolden(t *testing.T) {
 		},
 		want: "REPORT RequestId: 9c1e95f4-8857-4877-813e-7c790b9e1c73\tDuration: 41.71 ms\tBilled Duration: 42 ms\tMemory Size: 384 MB\tMax Memory Used: 232 MB\t\n",
 	}, {
-		name: "REPORT of the issue's example", msg: "REPORT",
+		name: "REPORT of the documented example", msg: "REPORT",
 		attrs: []slog.Attr{
 			slog.String("request_id", "r"), slog.Float64("duration_ms", 12.34), slog.Int64("billed_duration_ms", 13),
 			slog.Int("memory_size_mb", 128), slog.Uint64("max_memory_used_mb", 20), slog.Float64("init_duration_ms", 3.45),
