@@ -524,3 +524,36 @@ func FuzzResultRecord(f *testing.F) {
 		require.Len(t, payload, int(wn))
 	})
 }
+
+// TestInstrumentRefusesOutOfRange: an index one past the last function,
+// global or local names, after the rewrite, the check function, the fuel
+// global or a local the rewrite added. wazero would accept the rewrite,
+// and the guest reach its fuel; so instrument refuses the module.
+func TestInstrumentRefusesOutOfRange(t *testing.T) {
+	tests := []struct {
+		name string
+		code []byte
+		want string
+	}{
+		{"local.set of the local after the last", oneFunc(0x41, 0x00, 0x21, 0x00), "local index 0 out of range"},
+		{"local.get of the local after the last", oneFunc(0x20, 0x00, 0x1a), "local index 0 out of range"},
+		{"global.set of the global after the last", oneFunc(0x41, 0x7f, 0x24, 0x00), "global index 0 out of range"},
+		{"global.get of the global after the last", oneFunc(0x23, 0x00, 0x1a), "global index 0 out of range"},
+		{"call of the function after the last", oneFunc(0x10, 0x01), "function index 1 out of range"},
+		{"an export of the global after the last", module(sec(secExport, vec(cat(wname("g"), []byte{externGlobl}, leb(0))))), "global index 0 out of range"},
+		{"an export of the function after the last", module(sec(1, vec([]byte{0x60, 0x00, 0x00})), sec(3, vec(leb(0))),
+			sec(secExport, vec(cat(wname("f"), []byte{externFunc}, leb(1)))), sec(10, vec(funcBody()))), "function index 1 out of range"},
+		{"a start function after the last", module(sec(secStart, leb(0))), "function index 0 out of range"},
+	}
+	rts := newFuzzRuntimes(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Error(t, rts.compile(tt.code), "wazero must refuse the module")
+			out, err := instrument(tt.code)
+			if err == nil {
+				require.Error(t, rts.compile(out), "instrument accepted the module, and wazero its rewrite")
+			}
+			require.ErrorContains(t, err, tt.want)
+		})
+	}
+}
