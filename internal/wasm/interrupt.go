@@ -105,6 +105,7 @@ const (
 	secElement  = 9
 	secCode     = 10
 	secDataCnt  = 12
+	secTable    = 4
 	secTag      = 13
 	externFunc  = 0
 	externGlobl = 3
@@ -293,6 +294,12 @@ func instrumentWith(code []byte, globalOnly bool) ([]byte, error) {
 			definedGlobals = sr.count()
 		case secStart:
 			startFunc = int64(sr.u32())
+		case secTable, secMemory, secData, secTag:
+			// Sections the rewrite copies without reading them: wazero
+			// sizes a slice by their count before reading an item, so a
+			// count the section cannot hold would allocate gigabytes for a
+			// module of a few bytes. Every item takes a byte at least.
+			sr.count()
 		case secExport:
 			if hasExport(s.body, StartExport) {
 				return nil, fmt.Errorf("the module already exports %s, a name the runtime reserves", StartExport)
@@ -1009,8 +1016,8 @@ func (w *rewriter) body(out, fn []byte, t funcType) ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	if locals >= 1<<30 {
-		return nil, fmt.Errorf("%d locals: too many", locals)
+	if locals > maxLocals {
+		return nil, fmt.Errorf("%d locals: too many (at most %d)", locals, maxLocals)
 	}
 	out = appendU32(out, groups+1)
 	out = append(out, fn[declStart:r.off]...)
@@ -1046,6 +1053,11 @@ func (w *rewriter) body(out, fn []byte, t funcType) ([]byte, error) {
 	}
 	return w.instructions(&r, out, true, false)
 }
+
+// maxLocals bounds a function's parameters and locals, as V8 and wasmtime
+// do (50,000): wazero allocates for each local as it compiles, so a body of
+// a few bytes declaring 2^24 of them cost half a gigabyte and seconds.
+const maxLocals = 50000
 
 // errEnclose makes body enclose a function body in a block.
 var errEnclose = errors.New("enclose the body")
