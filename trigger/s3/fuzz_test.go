@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -51,7 +52,12 @@ func FuzzParseNotification(f *testing.F) {
 			require.Equal(t, byte('{'), r[0])
 		}
 		// The records, as the S3 event a function receives, parse back
-		// to themselves.
+		// to themselves. (Event re-encodes what is not UTF-8, which S3
+		// never sends, as U+FFFD; the queue hands records on as they
+		// came.)
+		if !utf8.Valid(body) {
+			return
+		}
 		again, test, err := s3.ParseNotification(s3.Event(recs...))
 		require.NoError(t, err)
 		require.False(t, test)
