@@ -89,8 +89,10 @@ const (
 // dropped, their order. Otherwise a process would load a rewrite made by an
 // older build from a cache directory and run it as if it were this build's.
 // A change that leaves every output byte for byte the same (speed, error
-// messages) needs no bump.
-const rewriterVersion = 3
+// messages) needs no bump, unless it refuses modules an older build
+// accepted: their old rewrites must not be found again (version 4 refuses
+// out-of-range indices).
+const rewriterVersion = 4
 
 const (
 	secCustom   = 0
@@ -103,6 +105,7 @@ const (
 	secElement  = 9
 	secCode     = 10
 	secDataCnt  = 12
+	secTable    = 4
 	secTag      = 13
 	externFunc  = 0
 	externGlobl = 3
@@ -170,6 +173,7 @@ type rewriter struct {
 	fc      fuelCode // the current body's inserted code
 	fuelIn  uint32   // the current body's fuel parameter
 	scratch uint32   // the current body's scratch local
+	locals  uint32   // the current body's parameters and locals
 	frames  []frame  // the current body's open frames
 	labels  []uint32 // a branch's labels
 }
@@ -216,6 +220,29 @@ func (w *rewriter) export(i uint32) uint32 {
 		return x
 	}
 	return w.fn(i) // no such function: wazero refuses the module
+}
+
+// Indices out of range. wazero refuses a module that refers to a function,
+// global or local that does not exist; but the rewrite adds a function, a
+// global and locals, and renumbers, so that such an index would come to
+// name one of them, and wazero accept the rewrite: a guest could then reach
+// its fuel. So the rewrite refuses them itself.
+
+// checkFunc refuses the function index i that is out of range.
+func (w *rewriter) checkFunc(i uint32) error {
+	if n := w.importedFuncs + uint32(len(w.funcTypes)); i >= n {
+		return fmt.Errorf("malformed wasm module: function index %d out of range (%d functions)", i, n)
+	}
+	return nil
+}
+
+// checkGlobal refuses the global index i that is out of range (the fuel
+// global's index is the module's global count).
+func (w *rewriter) checkGlobal(i uint32) error {
+	if i >= w.fuel {
+		return fmt.Errorf("malformed wasm module: global index %d out of range (%d globals)", i, w.fuel)
+	}
+	return nil
 }
 
 // extended returns the index of type t extended with the fuel, as a
@@ -267,6 +294,12 @@ func instrumentWith(code []byte, globalOnly bool) ([]byte, error) {
 			definedGlobals = sr.count()
 		case secStart:
 			startFunc = int64(sr.u32())
+		case secTable, secMemory, secData, secTag:
+			// Sections the rewrite copies without reading them: wazero
+			// sizes a slice by their count before reading an item, so a
+			// count the section cannot hold would allocate gigabytes for a
+			// module of a few bytes. Every item takes a byte at least.
+			sr.count()
 		case secExport:
 			if hasExport(s.body, StartExport) {
 				return nil, fmt.Errorf("the module already exports %s, a name the runtime reserves", StartExport)
@@ -288,6 +321,11 @@ func instrumentWith(code []byte, globalOnly bool) ([]byte, error) {
 	}
 	w.check = w.importedFuncs
 	w.fuel = importedGlobals + definedGlobals
+	if startFunc >= 0 {
+		if err := w.checkFunc(uint32(min(startFunc, 1<<32-1))); err != nil {
+			return nil, fmt.Errorf("start function: %w", err)
+		}
+	}
 	w.extTables = !foreignRefs(secs, w.types)
 	if !globalOnly {
 		if err := w.planWrappers(secs, startFunc); err != nil {
@@ -700,8 +738,16 @@ func (w *rewriter) exports(b, extra []byte) ([]byte, error) {
 		out = appendName(out, r.name())
 		kind := r.byte()
 		idx := r.u32()
-		if kind == externFunc {
+		var err error
+		switch kind {
+		case externFunc:
+			err = w.checkFunc(idx)
 			idx = w.export(idx)
+		case externGlobl:
+			err = w.checkGlobal(idx)
+		}
+		if err != nil && r.err == nil {
+			return nil, fmt.Errorf("export %d: %w", i, err)
 		}
 		out = appendU32(append(out, kind), idx)
 	}
@@ -735,7 +781,11 @@ func (w *rewriter) elements(b []byte) ([]byte, error) {
 		out = appendU32(out, count)
 		for j := uint32(0); j < count && err == nil; j++ {
 			if flags&4 == 0 {
-				out = appendU32(out, w.ref(r.u32()))
+				idx := r.u32()
+				if err = w.checkFunc(idx); err != nil && r.err == nil {
+					return nil, fmt.Errorf("element segment %d: %w", i, err)
+				}
+				out = appendU32(out, w.ref(idx))
 			} else {
 				out, err = w.expr(&r, out)
 			}
@@ -966,19 +1016,21 @@ func (w *rewriter) body(out, fn []byte, t funcType) ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	if locals >= 1<<30 {
-		return nil, fmt.Errorf("%d locals: too many", locals)
+	if locals > maxLocals {
+		return nil, fmt.Errorf("%d locals: too many (at most %d)", locals, maxLocals)
 	}
 	out = appendU32(out, groups+1)
 	out = append(out, fn[declStart:r.off]...)
 	out = append(out, 0x01, 0x7f) // one i32
 	if w.globalOnly {
+		w.locals = uint32(locals)
 		w.fc = w.globalFuel(uint32(locals))
 		out = append(out, w.fc.entry...)
 		return w.instructions(&r, out, true, false)
 	}
 	// The fuel is the parameter after the function's own, so the declared
 	// locals move up by one, and the scratch local comes after them.
+	w.locals = uint32(locals)
 	w.fuelIn, w.scratch = params, uint32(locals)+1
 	w.fc = w.localFuel(w.scratch, w.fuelIn)
 	out = append(out, w.fc.entry...)
@@ -1001,6 +1053,11 @@ func (w *rewriter) body(out, fn []byte, t funcType) ([]byte, error) {
 	}
 	return w.instructions(&r, out, true, false)
 }
+
+// maxLocals bounds a function's parameters and locals, as V8 and wasmtime
+// do (50,000): wazero allocates for each local as it compiles, so a body of
+// a few bytes declaring 2^24 of them cost half a gigabyte and seconds.
+const maxLocals = 50000
 
 // errEnclose makes body enclose a function body in a block.
 var errEnclose = errors.New("enclose the body")
@@ -1145,20 +1202,34 @@ func (w *rewriter) instructions(r *reader, out []byte, fuel, one bool) ([]byte, 
 			continue
 		case 0x20, 0x21, 0x22: // local.get, local.set, local.tee
 			idx := r.u32()
+			if fuel && idx >= w.locals && r.err == nil {
+				return nil, fmt.Errorf("malformed wasm module: local index %d out of range (%d locals)", idx, w.locals)
+			}
 			if pass && idx >= w.fuelIn {
 				flush(at)
 				out = appendU32(append(out, op), idx+1)
 				last = r.off
 			}
 			continue
+		case 0x23, 0x24: // global.get, global.set
+			if err := w.checkGlobal(r.u32()); err != nil && r.err == nil {
+				return nil, err
+			}
+			continue
 		case 0xd2: // ref.func
 			idx := r.u32()
+			if err := w.checkFunc(idx); err != nil && r.err == nil {
+				return nil, err
+			}
 			flush(at)
 			out = appendU32(append(out, op), w.ref(idx))
 			last = r.off
 			continue
 		case 0x10, 0x12: // call, return_call
 			idx := r.u32()
+			if err := w.checkFunc(idx); err != nil && r.err == nil {
+				return nil, err
+			}
 			flush(at)
 			switch {
 			case !pass:
