@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -103,22 +102,6 @@ type Module struct {
 	hasShutdown bool
 }
 
-// wasiOnce computes, once per process, the WASI functions wazero provides.
-var wasiOnce = sync.OnceValues(func() (map[string]api.FunctionDefinition, error) {
-	ctx := context.Background()
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
-	defer rt.Close(ctx)
-	mod, err := wasi_snapshot_preview1.Instantiate(ctx, rt)
-	if err != nil {
-		return nil, err
-	}
-	defs := map[string]api.FunctionDefinition{}
-	for name, d := range mod.(api.Module).ExportedFunctionDefinitions() {
-		defs[name] = d
-	}
-	return defs, nil
-})
-
 // Compile compiles code and validates it against ABI v1, returning a clear
 // error for malformed wasm, an unsupported import or a missing export.
 func Compile(ctx context.Context, cfg Config) (*Module, error) {
@@ -142,40 +125,22 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 }
 
 func (m *Module) compile(ctx context.Context, cfg *Config) error {
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, m.rt); err != nil {
-		return fmt.Errorf("instantiate WASI: %w", err)
+	// The modules the guest imports take no part in its compile, which is
+	// most of a deploy even from the compilation cache (wazero decodes and
+	// validates the whole module first): instantiate them meanwhile, on
+	// another core if there is one. Their error, if any, comes first, as
+	// when they were instantiated first.
+	imports := make(chan error, 1)
+	go func() { imports <- m.instantiateImports(ctx, cfg) }()
+	cm, err := m.compileGuest(ctx, cfg)
+	if ierr := <-imports; ierr != nil {
+		return ierr
 	}
-	if err := m.instantiateHost(ctx, cfg); err != nil {
-		return err
-	}
-	_, err := m.rt.NewHostModuleBuilder(CheckModule).
-		NewFunctionBuilder().
-		WithGoModuleFunction(api.GoModuleFunc(checkFunc), nil, []api.ValueType{api.ValueTypeI32}).
-		Export(CheckName).
-		Instantiate(ctx)
 	if err != nil {
-		return fmt.Errorf("instantiate the check module: %w", err)
-	}
-	var disk *rewriteStore
-	if cfg.Cache != nil {
-		disk = cfg.Cache.rewrites
-	}
-	code, err := rewrites.instrument(cfg.Code, disk)
-	if err != nil {
-		return fmt.Errorf("malformed wasm module: %w", err)
-	}
-	if err := checkImportKinds(code); err != nil {
 		return err
-	}
-	if err := m.checkMemory(code); err != nil {
-		return err
-	}
-	cm, err := m.rt.CompileModule(ctx, code)
-	if err != nil {
-		return fmt.Errorf("malformed wasm module: %w", err)
 	}
 	m.compiled = cm
-	if m.hasHost, err = checkImports(cm, cfg); err != nil {
+	if m.hasHost, err = m.checkImports(cm, cfg); err != nil {
 		return err
 	}
 	mode, hasInit, err := checkExports(cm)
@@ -197,18 +162,61 @@ func (m *Module) compile(ctx context.Context, cfg *Config) error {
 	return nil
 }
 
+// compileGuest instruments the guest's code, from the caches when it can,
+// checks it, and compiles it.
+func (m *Module) compileGuest(ctx context.Context, cfg *Config) (wazero.CompiledModule, error) {
+	var disk *rewriteStore
+	if cfg.Cache != nil {
+		disk = cfg.Cache.rewrites
+	}
+	code, err := rewrites.instrument(cfg.Code, disk)
+	if err != nil {
+		return nil, fmt.Errorf("malformed wasm module: %w", err)
+	}
+	if err := checkImportKinds(code); err != nil {
+		return nil, err
+	}
+	if err := m.checkMemory(code); err != nil {
+		return nil, err
+	}
+	cm, err := m.rt.CompileModule(ctx, code)
+	if err != nil {
+		return nil, fmt.Errorf("malformed wasm module: %w", err)
+	}
+	return cm, nil
+}
+
+// instantiateImports instantiates, in the module's runtime, the modules a
+// guest may import: WASI, the granted host modules, the ABI's own and the
+// instrumented check.
+func (m *Module) instantiateImports(ctx context.Context, cfg *Config) error {
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, m.rt); err != nil {
+		return fmt.Errorf("instantiate WASI: %w", err)
+	}
+	if err := m.instantiateHost(ctx, cfg); err != nil {
+		return err
+	}
+	_, err := m.rt.NewHostModuleBuilder(CheckModule).
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(checkFunc), nil, []api.ValueType{api.ValueTypeI32}).
+		Export(CheckName).
+		Instantiate(ctx)
+	if err != nil {
+		return fmt.Errorf("instantiate the check module: %w", err)
+	}
+	return nil
+}
+
 // CarriesABI reports whether the module exports the ABI v1 functions,
 // whatever its mode: a command that does was built as one by mistake,
 // such as a Go guest built without -buildmode=c-shared.
 func (m *Module) CarriesABI() bool { return m.abiExports }
 
 // checkImports refuses an import the host does not provide or the guest
-// may not use, and reports whether the guest imports host functions.
-func checkImports(cm wazero.CompiledModule, cfg *Config) (bool, error) {
-	wasi, err := wasiOnce()
-	if err != nil {
-		return false, err
-	}
+// may not use, and reports whether the guest imports host functions. The
+// WASI functions are those of the module's runtime, instantiated already.
+func (m *Module) checkImports(cm wazero.CompiledModule, cfg *Config) (bool, error) {
+	wasi := m.rt.Module(wasi_snapshot_preview1.ModuleName).ExportedFunctionDefinitions()
 	for _, d := range cm.ImportedMemories() {
 		mod, name, _ := d.Import()
 		return false, fmt.Errorf("unsupported import %s.%s: a guest must define its own memory", mod, name)
