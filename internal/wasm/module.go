@@ -7,8 +7,10 @@ package wasm
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -67,6 +69,14 @@ func (m Mode) String() string {
 type Config struct {
 	// Code is the wasm binary.
 	Code []byte
+	// CodeFile, when Code is nil, holds the wasm binary instead, from its
+	// start. Compile reads it no further than it must (see
+	// rewriteMemo.instrumentFile), and does not close it.
+	CodeFile *os.File
+	// Rewrite, when Code and CodeFile are not set, is the module as a
+	// Module compiled from a CodeFile kept it (see Module.Rewrite): Compile
+	// compiles it again, with neither the file nor a rewrite.
+	Rewrite *Rewrite
 	// MemoryLimitPages caps the linear memory. A wasm32 memory cannot pass
 	// 65536 pages (4 GiB), whatever the limit.
 	MemoryLimitPages uint32
@@ -100,13 +110,33 @@ type Module struct {
 	abiExports bool
 	// hasShutdown: it exports wasmlambda_v1_shutdown, () -> ().
 	hasShutdown bool
+	// rewrite is the module's, when it was compiled from a CodeFile or a
+	// Rewrite.
+	rewrite *Rewrite
 }
+
+// Rewrite is a module as instrumented for the deadline checks, with the
+// SHA-256 of the original: what a Module compiled from a file keeps, so
+// that the module can be compiled again once the file is gone or changed,
+// without a copy of the original. It must not be modified.
+type Rewrite struct {
+	// SHA256 is the original module's.
+	SHA256 [sha256.Size]byte
+	code   []byte
+}
+
+// Rewrite returns the module's rewrite when it was compiled from
+// Config.CodeFile or Config.Rewrite, and nil when from Config.Code.
+func (m *Module) Rewrite() *Rewrite { return m.rewrite }
+
+// errEmpty is Compile's error for a module of no bytes.
+var errEmpty = errors.New("the module is empty")
 
 // Compile compiles code and validates it against ABI v1, returning a clear
 // error for malformed wasm, an unsupported import or a missing export.
 func Compile(ctx context.Context, cfg Config) (*Module, error) {
-	if len(cfg.Code) == 0 {
-		return nil, errors.New("the module is empty")
+	if len(cfg.Code) == 0 && cfg.CodeFile == nil && cfg.Rewrite == nil {
+		return nil, errEmpty
 	}
 	// wazero's maximum is the most a wasm32 memory can have, so that every
 	// grow reaches the allocator, which enforces the limit: see limiter.
@@ -169,8 +199,24 @@ func (m *Module) compileGuest(ctx context.Context, cfg *Config) (wazero.Compiled
 	if cfg.Cache != nil {
 		disk = cfg.Cache.rewrites
 	}
-	code, err := rewrites.instrument(cfg.Code, disk)
-	if err != nil {
+	var code []byte
+	var err error
+	switch {
+	case len(cfg.Code) > 0:
+		code, err = rewrites.instrument(cfg.Code, disk)
+	case cfg.CodeFile != nil:
+		var key [sha256.Size]byte
+		if code, key, err = rewrites.instrumentFile(cfg.CodeFile, disk); err == nil {
+			m.rewrite = &Rewrite{SHA256: key, code: code}
+		}
+	default:
+		m.rewrite, code = cfg.Rewrite, cfg.Rewrite.code
+	}
+	var re readError
+	switch {
+	case errors.Is(err, errEmpty), errors.As(err, &re):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("malformed wasm module: %w", err)
 	}
 	if err := checkImportKinds(code); err != nil {
