@@ -9,13 +9,13 @@ import (
 	"log/slog"
 	"maps"
 	"os"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/wasmlambda/lambda/internal/lazyregexp"
 	"github.com/wasmlambda/lambda/internal/vfs"
 	"github.com/wasmlambda/lambda/internal/wasm"
 )
@@ -200,8 +200,8 @@ type FunctionConfig struct {
 }
 
 var (
-	nameRE   = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
-	envKeyRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]+$`)
+	nameRE   = lazyregexp.New(`^[a-zA-Z0-9_-]{1,64}$`)
+	envKeyRE = lazyregexp.New(`^[a-zA-Z][a-zA-Z0-9_]+$`)
 )
 
 // reservedEnv are the keys AWS refuses in a function's environment: its

@@ -8,12 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/wasmlambda/lambda/internal/lazyregexp"
 	"github.com/wasmlambda/lambda/internal/vfs"
 	"github.com/wasmlambda/lambda/internal/wasm"
 )
@@ -93,7 +93,7 @@ func (l *LayerVersion) Deleted() bool { return l.deleted.Load() }
 // under /opt when this is its only layer.
 func (l *LayerVersion) FS() fs.FS { return l.tree.FS() }
 
-var layerNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,140}$`)
+var layerNameRE = lazyregexp.New(`^[a-zA-Z0-9_-]{1,140}$`)
 
 // PublishLayerVersion publishes a new version of the named layer, as AWS's
 // PublishLayerVersion: the first is version 1, and each later one takes the

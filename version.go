@@ -8,12 +8,12 @@ import (
 	"maps"
 	"math"
 	"reflect"
-	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
 
 	"github.com/wasmlambda/lambda/internal/cond"
+	"github.com/wasmlambda/lambda/internal/lazyregexp"
 )
 
 // A function's versions, as AWS Lambda's: $LATEST, whose code and
@@ -144,7 +144,7 @@ func (vs *versions) current() *Function {
 }
 
 // qualifierRE is AWS's pattern of a qualifier.
-var qualifierRE = regexp.MustCompile(`^[a-zA-Z0-9$_-]{1,128}$`)
+var qualifierRE = lazyregexp.New(`^[a-zA-Z0-9$_-]{1,128}$`)
 
 // WithQualifier invokes a version ("3"), an alias ("live") or "$LATEST"
 // rather than the unqualified function, as AWS's Qualifier parameter does.
