@@ -14,10 +14,10 @@ const oneShotMemoryLimit = 256 << 20
 //
 // Such a process is short-lived: it deploys one module, invokes it once and
 // exits, which gives all its memory back at once. The deploy, even from the
-// compilation cache, allocates some 40 MB that is garbage within tens of
-// milliseconds (wazero decodes and validates the whole module before it
-// finds its compiled code), and collections during it cost CPU time, a
-// tenth of the whole process, and free nothing the process still needs.
+// compilation cache, allocates tens of megabytes that are garbage within
+// tens of milliseconds (wazero decodes and validates the whole module
+// before it finds its compiled code), and collections during it cost CPU
+// time, a tenth of the whole process, and free nothing it still needs.
 // The memory limit is the backstop: once the heap reaches
 // oneShotMemoryLimit (a far larger module, or a long invocation whose host
 // calls allocate), the collector runs as it must to stay under it.
