@@ -66,8 +66,7 @@ func main() {
 
 // startCPUProfile writes a CPU profile of the command to path, when path
 // is not empty, until the function it returns is called. It is for
-// measuring the command, and for the profile that guides its build
-// (default.pgo; see docs/PERFORMANCE.md).
+// measuring the command (see docs/PERFORMANCE.md).
 func startCPUProfile(path string, stderr io.Writer) (stop func()) {
 	if path == "" {
 		return func() {}
