@@ -71,7 +71,9 @@ type FunctionConfig struct {
 	// root. Exactly one of Code and CodePath is set. Deploy does not keep
 	// Code: Function.Config returns it nil.
 	Code []byte
-	// CodePath is a file holding the code: a wasm module or a zip.
+	// CodePath is a file holding the code: a wasm module or a zip. Deploy
+	// and Update read it once: a later change to the file changes nothing
+	// deployed, nor a version published after.
 	CodePath string
 
 	// Version is the version the unqualified function and $LATEST report:
