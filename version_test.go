@@ -114,6 +114,7 @@ func TestVersionsFromCodePath(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "echo", runs(v1), "the code deployed, not what the file holds now")
 	require.Equal(t, "echo", runs(""))
+	require.Equal(t, 1, lambda.SharedModules(rt), "the version shares the compiled code, found by its SHA-256")
 
 	require.NoError(t, f.Update(t.Context(), lambda.FunctionConfig{CodePath: path}))
 	require.NoError(t, os.WriteFile(path, echo, 0o600))
@@ -124,6 +125,7 @@ func TestVersionsFromCodePath(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "counter", runs(v2))
 	require.Equal(t, "echo", runs(v1))
+	require.Equal(t, 2, lambda.SharedModules(rt), "one compiled code for each of the two modules")
 	require.Empty(t, f.Config().CodePath)
 
 	vs := f.Versions()
