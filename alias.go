@@ -3,8 +3,9 @@ package lambda
 import (
 	"maps"
 	"math/rand/v2"
-	"regexp"
 	"slices"
+
+	"github.com/wasmlambda/lambda/internal/lazyregexp"
 )
 
 // Alias is a name for a version of a function, as AWS Lambda's alias: it
@@ -49,8 +50,8 @@ func (a *alias) route(vs *versions) *Function {
 }
 
 var (
-	aliasNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
-	allDigitsRE = regexp.MustCompile(`^[0-9]+$`)
+	aliasNameRE = lazyregexp.New(`^[a-zA-Z0-9_-]{1,128}$`)
+	allDigitsRE = lazyregexp.New(`^[0-9]+$`)
 )
 
 // newAlias validates a and resolves it, with AWS's errors.

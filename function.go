@@ -9,13 +9,13 @@ import (
 	"log/slog"
 	"maps"
 	"os"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/wasmlambda/lambda/internal/lazyregexp"
 	"github.com/wasmlambda/lambda/internal/vfs"
 	"github.com/wasmlambda/lambda/internal/wasm"
 )
@@ -71,7 +71,9 @@ type FunctionConfig struct {
 	// root. Exactly one of Code and CodePath is set. Deploy does not keep
 	// Code: Function.Config returns it nil.
 	Code []byte
-	// CodePath is a file holding the code: a wasm module or a zip.
+	// CodePath is a file holding the code: a wasm module or a zip. Deploy
+	// and Update read it once: a later change to the file changes nothing
+	// deployed, nor a version published after.
 	CodePath string
 
 	// Version is the version the unqualified function and $LATEST report:
@@ -200,8 +202,8 @@ type FunctionConfig struct {
 }
 
 var (
-	nameRE   = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
-	envKeyRE = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]+$`)
+	nameRE   = lazyregexp.New(`^[a-zA-Z0-9_-]{1,64}$`)
+	envKeyRE = lazyregexp.New(`^[a-zA-Z][a-zA-Z0-9_]+$`)
 )
 
 // reservedEnv are the keys AWS refuses in a function's environment: its
@@ -219,14 +221,18 @@ var reservedEnv = map[string]bool{
 }
 
 // withDefaults validates c and returns it with every zero field resolved.
-func (c FunctionConfig) withDefaults() (FunctionConfig, error) {
+func (c FunctionConfig) withDefaults() (FunctionConfig, error) { return c.resolve(false) }
+
+// resolve is withDefaults; with keptCode, c sets no code, and needs none:
+// it keeps the code of the incarnation it updates.
+func (c FunctionConfig) resolve(keptCode bool) (FunctionConfig, error) {
 	if !nameRE.MatchString(c.Name) {
 		return c, invalidConfig("Name %q: want 1 to 64 letters, digits, hyphens or underscores", c.Name)
 	}
 	switch {
 	case len(c.Code) > 0 && c.CodePath != "":
 		return c, invalidConfig("function %s: set Code or CodePath, not both", c.Name)
-	case len(c.Code) == 0 && c.CodePath == "":
+	case len(c.Code) == 0 && c.CodePath == "" && !keptCode:
 		return c, invalidConfig("function %s: Code or CodePath is required", c.Name)
 	}
 	if c.Version == "" {
@@ -375,11 +381,12 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 	if err != nil {
 		return nil, err
 	}
-	code := cfg.Code
+	src := source{pkg: cfg.Code}
 	if cfg.CodePath != "" {
-		if code, err = os.ReadFile(cfg.CodePath); err != nil {
+		if src, err = openCode(cfg.CodePath); err != nil {
 			return nil, invalidConfig("function %s: CodePath: %v", cfg.Name, err)
 		}
+		defer src.close()
 	}
 	f := &Function{
 		rt:      r,
@@ -399,7 +406,7 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 	if r.testHookDeploy != nil {
 		r.testHookDeploy("registered", f)
 	}
-	if err := f.load(ctx, &cfg, code); err != nil {
+	if err := f.load(ctx, &cfg, src); err != nil {
 		r.unregister(f)
 		return nil, err
 	}
@@ -435,15 +442,19 @@ func (r *Runtime) Deploy(ctx context.Context, cfg FunctionConfig) (*Function, er
 // load packages, compiles and validates code for f, and makes its pool:
 // what Deploy does for a function, and Update and PublishVersion for each
 // of its versions.
-func (f *Function) load(ctx context.Context, cfg *FunctionConfig, code []byte) error {
-	module, pkg, err := packageFiles(cfg, code, vfs.Limits{MaxBytes: f.rt.maxUnzipped})
+func (f *Function) load(ctx context.Context, cfg *FunctionConfig, src source) error {
+	module, pkg, err := packageFiles(cfg, src.pkg, vfs.Limits{MaxBytes: f.rt.maxUnzipped})
 	if err != nil {
 		if errors.Is(err, vfs.ErrTooLarge) {
 			return invalidConfig("function %s: %v", cfg.Name, err)
 		}
 		return serviceError(ErrInvalidCode, "function %s: %v", cfg.Name, err)
 	}
-	if f.files, err = f.rt.buildFiles(cfg, pkg, len(module)); err != nil {
+	moduleSize := len(module)
+	if src.pkg == nil {
+		moduleSize = src.size
+	}
+	if f.files, err = f.rt.buildFiles(cfg, pkg, moduleSize); err != nil {
 		return err
 	}
 	granted, ungranted, err := f.rt.hostConfig(f)
@@ -452,6 +463,8 @@ func (f *Function) load(ctx context.Context, cfg *FunctionConfig, code []byte) e
 	}
 	f.module, err = wasm.Compile(ctx, wasm.Config{
 		Code:             module,
+		CodeFile:         src.file,
+		Rewrite:          src.rewrite,
 		MemoryLimitPages: uint32(cfg.MemorySize << 20 / wasm.PageSize), // in int: 4096 MB overflows a uint32
 		Cache:            f.rt.cache,
 		Host:             granted,
@@ -483,8 +496,28 @@ func (f *Function) load(ctx context.Context, cfg *FunctionConfig, code []byte) e
 	if f.rt.obs != nil {
 		f.pool.observe = f.observeSandbox
 	}
-	f.inc.code = code
+	f.inc.src = source{pkg: src.pkg, rewrite: src.rewrite, size: src.size}
+	if src.file != nil {
+		f.inc.src.rewrite = f.module.Rewrite()
+	}
 	return nil
+}
+
+// source is a function's code as load takes it: the package's bytes, or a
+// module open at CodePath, or the rewrite of a module deployed from a file
+// before, which is what an incarnation keeps of it (see incarnation).
+type source struct {
+	pkg     []byte        // a module or a zip
+	file    *os.File      // or a module in a file, which wasm.Compile reads
+	rewrite *wasm.Rewrite // or a module compiled from a file before
+	size    int           // the module's size, with file or rewrite
+}
+
+// close closes the file, if any.
+func (s source) close() {
+	if s.file != nil {
+		_ = s.file.Close()
+	}
 }
 
 // newLogger is the function's logger for version, with the attributes

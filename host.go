@@ -8,13 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/wasmlambda/lambda/internal/abi"
+	"github.com/wasmlambda/lambda/internal/lazyregexp"
 	"github.com/wasmlambda/lambda/internal/wasm"
 )
 
@@ -114,7 +114,7 @@ type HostModule struct {
 // hostNameRE is what a host module's name and its functions' names match:
 // names that every guest language can spell in an import, Go's
 // //go:wasmimport directive included.
-var hostNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,63}$`)
+var hostNameRE = lazyregexp.New(`^[A-Za-z_][A-Za-z0-9_.-]{0,63}$`)
 
 // NewHostModule returns an empty host module named name: 1 to 64 letters,
 // digits, underscores, dots and hyphens, not starting with a digit, a dot

@@ -10,13 +10,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/wasmlambda/lambda/internal/abi"
+	"github.com/wasmlambda/lambda/internal/lazyregexp"
 )
 
 // Defaults of HTTPGrant.
@@ -148,8 +148,8 @@ type httpRule struct {
 }
 
 var (
-	hostLabelsRE = regexp.MustCompile(`^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$`)
-	methodRE     = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$") // RFC 9110's token
+	hostLabelsRE = lazyregexp.New(`^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$`)
+	methodRE     = lazyregexp.New("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$") // RFC 9110's token
 )
 
 // ruleError is a bad field of an HTTPRule.

@@ -8,12 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/wasmlambda/lambda/internal/lazyregexp"
 	"github.com/wasmlambda/lambda/internal/vfs"
 	"github.com/wasmlambda/lambda/internal/wasm"
 )
@@ -93,7 +93,7 @@ func (l *LayerVersion) Deleted() bool { return l.deleted.Load() }
 // under /opt when this is its only layer.
 func (l *LayerVersion) FS() fs.FS { return l.tree.FS() }
 
-var layerNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,140}$`)
+var layerNameRE = lazyregexp.New(`^[a-zA-Z0-9_-]{1,140}$`)
 
 // PublishLayerVersion publishes a new version of the named layer, as AWS's
 // PublishLayerVersion: the first is version 1, and each later one takes the
@@ -272,7 +272,7 @@ type files struct {
 // packageFiles splits code into the module and the package's files. Code
 // is a wasm module, or a zip holding one; see FunctionConfig.Code.
 func packageFiles(cfg *FunctionConfig, code []byte, lim vfs.Limits) ([]byte, *vfs.Tree, error) {
-	if !bytes.HasPrefix(code, []byte("PK\x03\x04")) && !bytes.HasPrefix(code, []byte("PK\x05\x06")) {
+	if !isZip(code) {
 		return code, nil, nil
 	}
 	tree, err := vfs.FromZip(bytes.NewReader(code), int64(len(code)), lim)
@@ -298,6 +298,45 @@ func packageFiles(cfg *FunctionConfig, code []byte, lim vfs.Limits) ([]byte, *vf
 		return nil, nil, fmt.Errorf("package: no module: want a wasm file named %s or %s.wasm, or a single .wasm file, at the root of the zip", cfg.Handler, cfg.Handler)
 	}
 	return nil, nil, fmt.Errorf("package: %d .wasm files at the root (%s) and none named %s or %s.wasm: set Handler to pick one", len(candidates), strings.Join(candidates, ", "), cfg.Handler, cfg.Handler)
+}
+
+// openCode opens the code at path. A zip, a deployment package, it reads
+// whole, to unpack it, and returns its bytes. A module, or anything else, it
+// returns open, with its size, for wasm.Compile to read no further than it
+// must: a module whose rewrite is cached is only hashed, never held in
+// memory whole. The caller closes the source.
+func openCode(path string) (source, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return source{}, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return source{}, err
+	}
+	var head [4]byte
+	n, err := f.ReadAt(head[:], 0)
+	if err != nil && err != io.EOF {
+		f.Close()
+		return source{}, err
+	}
+	if !isZip(head[:n]) {
+		return source{file: f, size: int(st.Size())}, nil
+	}
+	defer f.Close()
+	var b bytes.Buffer
+	b.Grow(int(st.Size()) + bytes.MinRead)
+	if _, err := b.ReadFrom(f); err != nil { // from the start: ReadAt left the offset there
+		return source{}, err
+	}
+	return source{pkg: b.Bytes()}, nil
+}
+
+// isZip reports whether b begins a zip: a local file header, or the end
+// of an empty archive.
+func isZip(b []byte) bool {
+	return bytes.HasPrefix(b, []byte("PK\x03\x04")) || bytes.HasPrefix(b, []byte("PK\x05\x06"))
 }
 
 // buildFiles checks and assembles a function's file systems.

@@ -409,6 +409,10 @@ func TestSizeCaps(t *testing.T) {
 		_, err = rt.Deploy(ctx, lambda.FunctionConfig{Name: "over", Code: guest, Layers: []*lambda.LayerVersion{small, other}})
 		require.ErrorIs(t, err, lambda.ErrInvalidConfig)
 		require.ErrorContains(t, err, fmt.Sprintf("%d bytes unzipped, over the limit of %d", len(guest)+1200, len(guest)+1000))
+		path := filepath.Join(t.TempDir(), "behave.wasm")
+		require.NoError(t, os.WriteFile(path, guest, 0o600))
+		_, err = rt.Deploy(ctx, lambda.FunctionConfig{Name: "over-file", CodePath: path, Layers: []*lambda.LayerVersion{small, other}})
+		require.ErrorContains(t, err, fmt.Sprintf("%d bytes unzipped, over the limit of %d", len(guest)+1200, len(guest)+1000), "a module at CodePath counts as much")
 	})
 
 	t.Run("layers", func(t *testing.T) {

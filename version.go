@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"os"
 	"reflect"
-	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
 
 	"github.com/wasmlambda/lambda/internal/cond"
+	"github.com/wasmlambda/lambda/internal/lazyregexp"
 )
 
 // A function's versions, as AWS Lambda's: $LATEST, whose code and
@@ -35,7 +34,7 @@ import (
 // incarnation is one code and configuration's life: what it was made
 // from, and who is inside it.
 type incarnation struct {
-	code        []byte // the package, kept for PublishVersion and Update
+	src         source // the code, kept for PublishVersion and Update
 	codeSHA     string // its SHA-256, base64, as AWS's CodeSha256
 	description string // PublishVersion's description
 
@@ -145,7 +144,7 @@ func (vs *versions) current() *Function {
 }
 
 // qualifierRE is AWS's pattern of a qualifier.
-var qualifierRE = regexp.MustCompile(`^[a-zA-Z0-9$_-]{1,128}$`)
+var qualifierRE = lazyregexp.New(`^[a-zA-Z0-9$_-]{1,128}$`)
 
 // WithQualifier invokes a version ("3"), an alias ("live") or "$LATEST"
 // rather than the unqualified function, as AWS's Qualifier parameter does.
@@ -299,7 +298,7 @@ func (l *limiter) setMax(n int) {
 
 // newIncarnation loads code with cfg, resolved already, as a version of
 // f: compiled, validated, and with MinWarm sandboxes initialised.
-func (f *Function) newIncarnation(ctx context.Context, cfg FunctionConfig, code []byte) (*Function, error) {
+func (f *Function) newIncarnation(ctx context.Context, cfg FunctionConfig, src source) (*Function, error) {
 	v := &Function{
 		rt:      f.rt,
 		cfg:     cfg.clone(),
@@ -310,13 +309,13 @@ func (f *Function) newIncarnation(ctx context.Context, cfg FunctionConfig, code 
 	}
 	v.inc.drained = make(chan struct{})
 	v.logger = v.newLogger(cfg.Version)
-	if err := v.load(ctx, &cfg, code); err != nil {
+	if err := v.load(ctx, &cfg, src); err != nil {
 		if v.module != nil {
 			_ = v.module.Close(context.Background())
 		}
 		return nil, err
 	}
-	v.inc.codeSHA = codeSHA(code)
+	v.inc.codeSHA = v.inc.src.sha256()
 	if err := v.pool.prewarm(ctx); err != nil {
 		_ = v.shutdown(context.Background())
 		return nil, err
@@ -324,8 +323,12 @@ func (f *Function) newIncarnation(ctx context.Context, cfg FunctionConfig, code 
 	return v, nil
 }
 
-func codeSHA(code []byte) string {
-	sum := sha256.Sum256(code)
+// sha256 is the SHA-256 of the code, base64, as AWS's CodeSha256.
+func (s source) sha256() string {
+	if s.pkg == nil && s.rewrite != nil {
+		return base64.StdEncoding.EncodeToString(s.rewrite.SHA256[:])
+	}
+	sum := sha256.Sum256(s.pkg)
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
@@ -367,27 +370,28 @@ func (f *Function) Update(ctx context.Context, cfg FunctionConfig) error {
 		return serviceError(ErrClosed, "Function not found: %s (closed)", f.arn)
 	}
 	cur := vs.latest.Load()
-	code := cfg.Code
+	src := source{pkg: cfg.Code}
+	kept := false
 	switch {
 	case cfg.CodePath != "" && len(cfg.Code) > 0:
-		// withDefaults refuses it.
+		// resolve refuses it.
 	case cfg.CodePath != "":
 		var err error
-		if code, err = os.ReadFile(cfg.CodePath); err != nil {
+		if src, err = openCode(cfg.CodePath); err != nil {
 			return invalidConfig("function %s: CodePath: %v", f.name, err)
 		}
-		cfg.CodePath, cfg.Code = "", code
-	case len(code) == 0:
-		code = cur.inc.code
-		cfg.Code = code
+		defer src.close()
+	case len(cfg.Code) == 0:
+		src, kept = cur.inc.src, true
 	}
 	cfg.Version = f.cfg.Version
 	cfg.Async = f.cfg.Async
-	cfg, err := cfg.withDefaults()
+	cfg, err := cfg.resolve(kept)
 	if err != nil {
 		return err
 	}
-	v, err := f.newIncarnation(ctx, cfg, code)
+	cfg.CodePath = "" // the code is the incarnation's, whatever that file holds later
+	v, err := f.newIncarnation(ctx, cfg, src)
 	if err != nil {
 		return fmt.Errorf("update function %s: the code in service is unchanged: %w", f.name, err)
 	}
@@ -508,7 +512,7 @@ func (f *Function) PublishVersion(ctx context.Context, description string) (stri
 	}
 	pub := *vs.published.Load()
 	if cur.inc.codeSHA == "" {
-		cur.inc.codeSHA = codeSHA(cur.inc.code)
+		cur.inc.codeSHA = cur.inc.src.sha256()
 	}
 	if n := len(pub); n > 0 && sameVersion(pub[n-1], cur) {
 		return pub[n-1].cfg.Version, nil
@@ -516,7 +520,7 @@ func (f *Function) PublishVersion(ctx context.Context, description string) (stri
 	cfg := cur.cfg.clone()
 	cfg.Version = strconv.Itoa(len(pub) + 1)
 	cfg.MinWarm = 0
-	v, err := f.newIncarnation(ctx, cfg, cur.inc.code)
+	v, err := f.newIncarnation(ctx, cfg, cur.inc.src)
 	if err != nil {
 		return "", fmt.Errorf("publish a version of %s: %w", f.name, err)
 	}

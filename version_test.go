@@ -2,8 +2,12 @@ package lambda_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -78,6 +82,55 @@ func TestVersionsPublishAndInvoke(t *testing.T) {
 	// Each version has its own pool.
 	require.NoError(t, f.PutProvisionedConcurrency(t.Context(), "1", 2))
 	require.Error(t, f.PutProvisionedConcurrency(t.Context(), "$LATEST", 1))
+}
+
+// TestVersionsFromCodePath checks that a function deployed from CodePath
+// keeps its code as it was: a version published after the file changed
+// runs the code deployed, and Update from CodePath, or without code, takes
+// the code as the file held it then.
+func TestVersionsFromCodePath(t *testing.T) {
+	rt := newRuntime(t, lambda.Options{})
+	echo, counter := testguest.C(t, "echo", true), testguest.WAT(t, "counter")
+	sha := func(code []byte) string {
+		sum := sha256.Sum256(code)
+		return base64.StdEncoding.EncodeToString(sum[:])
+	}
+	path := filepath.Join(t.TempDir(), "fn.wasm")
+	require.NoError(t, os.WriteFile(path, echo, 0o600))
+	f := deploy(t, rt, lambda.FunctionConfig{Name: "path", CodePath: path})
+	// whoami answers the echo guest's version; the counter echoes it.
+	runs := func(qualifier string) string {
+		t.Helper()
+		out, err := f.Invoke(t.Context(), []byte(`"whoami"`), lambda.WithQualifier(qualifier))
+		require.NoError(t, err)
+		if string(out) == `"whoami"` {
+			return "counter"
+		}
+		return "echo"
+	}
+
+	require.NoError(t, os.WriteFile(path, counter, 0o600))
+	v1, err := f.PublishVersion(t.Context(), "")
+	require.NoError(t, err)
+	require.Equal(t, "echo", runs(v1), "the code deployed, not what the file holds now")
+	require.Equal(t, "echo", runs(""))
+	require.Equal(t, 1, lambda.SharedModules(rt), "the version shares the compiled code, found by its SHA-256")
+
+	require.NoError(t, f.Update(t.Context(), lambda.FunctionConfig{CodePath: path}))
+	require.NoError(t, os.WriteFile(path, echo, 0o600))
+	require.Equal(t, "counter", runs(""))
+	require.NoError(t, f.Update(t.Context(), lambda.FunctionConfig{Environment: map[string]string{"STAGE": "two"}}))
+	require.Equal(t, "counter", runs(""), "an Update without code keeps the code")
+	v2, err := f.PublishVersion(t.Context(), "")
+	require.NoError(t, err)
+	require.Equal(t, "counter", runs(v2))
+	require.Equal(t, "echo", runs(v1))
+	require.Equal(t, 2, lambda.SharedModules(rt), "one compiled code for each of the two modules")
+	require.Empty(t, f.Config().CodePath)
+
+	vs := f.Versions()
+	require.Len(t, vs, 3)
+	require.Equal(t, []string{sha(counter), sha(echo), sha(counter)}, []string{vs[0].CodeSHA256, vs[1].CodeSHA256, vs[2].CodeSHA256})
 }
 
 // TestVersionGuestSees checks AWS_LAMBDA_FUNCTION_VERSION and lambdacontext

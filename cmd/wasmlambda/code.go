@@ -8,12 +8,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
 	lambda "github.com/wasmlambda/lambda"
 	"github.com/wasmlambda/lambda/internal/gobuild"
+	"github.com/wasmlambda/lambda/internal/lazyregexp"
 )
 
 // buildOptions say how a Go package directory is built.
@@ -116,7 +116,7 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-var invalidName = regexp.MustCompile(`[^a-zA-Z0-9_-]+`)
+var invalidName = lazyregexp.New(`[^a-zA-Z0-9_-]+`)
 
 // functionName derives a function name from a code path: its base name
 // without extension, in the letters a name may use.

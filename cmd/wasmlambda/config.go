@@ -5,11 +5,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
 	lambda "github.com/wasmlambda/lambda"
+	"github.com/wasmlambda/lambda/internal/lazyregexp"
 	"github.com/wasmlambda/lambda/trigger/httpfn"
 	"github.com/wasmlambda/lambda/trigger/s3"
 	"github.com/wasmlambda/lambda/trigger/schedule"
@@ -290,7 +290,7 @@ func loadConfig(path string) (*config, error) {
 	return &c, nil
 }
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+var validName = lazyregexp.New(`^[a-zA-Z0-9_-]{1,64}$`)
 
 // check checks what the decoder could not: required fields, names and
 // references, and the values the runtime and triggers would refuse later,
@@ -492,8 +492,8 @@ func checkName(d *decoder, a at, kind, name string, seen map[string]bool) {
 }
 
 var (
-	validBucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
-	validQueue  = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,75}(\.fifo)?$`)
+	validBucket = lazyregexp.New(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	validQueue  = lazyregexp.New(`^[a-zA-Z0-9_-]{1,75}(\.fifo)?$`)
 )
 
 // checkSink checks a dead-letter sink or destination: exactly one target.

@@ -86,6 +86,8 @@ func (o *invokeOptions) run(cmd *cobra.Command, codePath string) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	resumeGC := pauseGC()
+	defer resumeGC()
 
 	event, err := readEvent(o.event, cmd.InOrStdin())
 	if err != nil {

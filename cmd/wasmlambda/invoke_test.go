@@ -3,10 +3,14 @@ package main
 import (
 	"archive/zip"
 	"encoding/json"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -157,6 +161,58 @@ func TestInvoke(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInvokeQuietUsesTheCache checks that invoke -q, which has no logger,
+// deploys from the compilation cache that an invoke with logs filled, and
+// the reverse: neither writes an entry the other wrote, in wazero's cache
+// or in the cache of rewritten modules.
+func TestInvokeQuietUsesTheCache(t *testing.T) {
+	echo := guestFile(t, "echo")
+	for _, order := range [][2]string{{"", "-q"}, {"-q", ""}} {
+		t.Run(fmt.Sprintf("%q then %q", order[0], order[1]), func(t *testing.T) {
+			dir := t.TempDir()
+			invoke := func(flag string) {
+				t.Helper()
+				args := []string{"invoke", echo, "--cache-dir", dir}
+				if flag != "" {
+					args = append(args, flag)
+				}
+				r := cli(t, "", "", args...)
+				require.Equal(t, 0, r.code, "%s", r)
+				require.Equal(t, "{}\n", r.stdout)
+			}
+			invoke(order[0])
+			first := cacheFiles(t, dir)
+			require.NotEmpty(t, first)
+			invoke(order[1])
+			require.Equal(t, first, cacheFiles(t, dir), "the second invoke wrote to the cache")
+		})
+	}
+}
+
+// cacheFiles lists the files under dir, each with its size, modification
+// time and inode: a file written again, even alike, shows as changed.
+func cacheFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		var ino uint64
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			ino = st.Ino
+		}
+		files[path] = fmt.Sprintf("%d bytes, %s, inode %d", info.Size(), info.ModTime().Format(time.RFC3339Nano), ino)
+		return nil
+	})
+	require.NoError(t, err)
+	return files
 }
 
 func contains(list []string, s string) bool {

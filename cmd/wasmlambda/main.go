@@ -16,6 +16,11 @@
 // AWS's error JSON as the result); 2 for anything else: bad flags or input,
 // a config error, code that does not build or deploy.
 //
+// # Environment
+//
+// WASMLAMBDA_CPUPROFILE=FILE writes a CPU profile of the command to FILE,
+// for go tool pprof.
+//
 // # Caches
 //
 // Built modules are kept in wasmlambda/build and wazero's compiled code in
@@ -32,6 +37,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -52,7 +58,35 @@ type functionFailed struct{ err *lambda.FunctionError }
 func (e functionFailed) Error() string { return e.err.Error() }
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	stop := startCPUProfile(os.Getenv("WASMLAMBDA_CPUPROFILE"), os.Stderr)
+	code := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// startCPUProfile writes a CPU profile of the command to path, when path
+// is not empty, until the function it returns is called. It is for
+// measuring the command (see docs/PERFORMANCE.md).
+func startCPUProfile(path string, stderr io.Writer) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		if err = pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wasmlambda: WASMLAMBDA_CPUPROFILE: %v\n", err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintf(stderr, "wasmlambda: WASMLAMBDA_CPUPROFILE: %v\n", err)
+		}
+	}
 }
 
 // run runs the command line args and returns the exit status.

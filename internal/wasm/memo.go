@@ -1,7 +1,12 @@
 package wasm
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"hash/crc32"
+	"io"
+	"math"
+	"os"
 	"sync"
 	"sync/atomic"
 )
@@ -35,13 +40,20 @@ type memoEntry struct {
 	out []byte
 }
 
-// rewriteRuns counts the rewrites the memo could not avoid, for tests.
-var rewriteRuns atomic.Int64
+// rewriteRuns counts the rewrites the memo could not avoid, and fileReads
+// the module files instrumentFile had to read whole, for tests.
+var rewriteRuns, fileReads atomic.Int64
 
 // instrument returns instrument(code), from the memo or else from disk
 // (when disk is not nil) when it can. A rewrite it has to make is stored in
 // both.
 func (c *rewriteMemo) instrument(code []byte, disk *rewriteStore) ([]byte, error) {
+	out, _, err := c.instrumentKeyed(code, disk)
+	return out, err
+}
+
+// instrumentKeyed is instrument, and returns the SHA-256 of code too.
+func (c *rewriteMemo) instrumentKeyed(code []byte, disk *rewriteStore) ([]byte, [sha256.Size]byte, error) {
 	var key, stored [sha256.Size]byte
 	var out []byte
 	found := false
@@ -55,20 +67,90 @@ func (c *rewriteMemo) instrument(code []byte, disk *rewriteStore) ([]byte, error
 		key = <-keyc
 	}
 	if out, ok := c.get(key); ok {
-		return out, nil
+		return out, key, nil
 	}
 	if !found || stored != key {
 		rewriteRuns.Add(1)
 		var err error
 		if out, err = instrument(code); err != nil {
-			return nil, err
+			return nil, key, err
 		}
 		out = out[:len(out):len(out)] // an append by a caller copies
 		disk.put(code, key, out)
 	}
 	c.put(key, out)
-	return out, nil
+	return out, key, nil
 }
+
+// fileChunk is how much of a module file instrumentFile reads at a time.
+const fileChunk = 128 << 10
+
+// instrumentFile is instrumentKeyed for the module in f. It hashes the file
+// as it reads it, a piece at a time, and reads it whole only when neither
+// the memo nor disk holds its rewrite: a module deployed before costs the
+// hashes of the file, and no copy of it in memory (for a module of
+// megabytes, a thousand page faults of a short-lived process). As in
+// instrument, the entry on disk is read while the SHA-256 that must match
+// it is computed: the file is read twice side by side, once for the
+// SHA-256 and once for the cheap checksums that name the entry. f is read
+// with ReadAt, from its start.
+func (c *rewriteMemo) instrumentFile(f *os.File, disk *rewriteStore) ([]byte, [sha256.Size]byte, error) {
+	type sum struct {
+		key [sha256.Size]byte
+		n   int64
+		err error
+	}
+	sumc := make(chan sum, 1)
+	go func() {
+		var s sum
+		h := sha256.New()
+		s.n, s.err = io.CopyBuffer(h, io.NewSectionReader(f, 0, math.MaxInt64), make([]byte, fileChunk))
+		h.Sum(s.key[:0])
+		sumc <- s
+	}()
+	var stored [sha256.Size]byte
+	var out []byte
+	found := false
+	if disk != nil {
+		crcC, crcI := crc32.New(castagnoli), crc32.NewIEEE()
+		n, err := io.CopyBuffer(io.MultiWriter(crcC, crcI), io.NewSectionReader(f, 0, math.MaxInt64), make([]byte, fileChunk))
+		if err == nil && n > 0 {
+			stored, out, found = disk.loadNamed(entryName{crcC.Sum32(), crcI.Sum32(), n})
+		}
+	}
+	s := <-sumc
+	switch {
+	case s.err != nil:
+		return nil, s.key, readError{s.err}
+	case s.n == 0:
+		return nil, s.key, errEmpty
+	}
+	if out, ok := c.get(s.key); ok {
+		return out, s.key, nil
+	}
+	if found && stored == s.key {
+		c.put(s.key, out)
+		return out, s.key, nil
+	}
+	// The file may have changed since: instrumentKeyed hashes what it
+	// rewrites.
+	fileReads.Add(1)
+	var code bytes.Buffer
+	code.Grow(int(s.n) + bytes.MinRead)
+	if _, err := code.ReadFrom(io.NewSectionReader(f, 0, math.MaxInt64)); err != nil {
+		return nil, s.key, readError{err}
+	}
+	if code.Len() == 0 {
+		return nil, s.key, errEmpty
+	}
+	return c.instrumentKeyed(code.Bytes(), disk)
+}
+
+// readError is an error reading a module's file: no fault of the module.
+type readError struct{ err error }
+
+func (e readError) Error() string { return "read the module: " + e.err.Error() }
+func (e readError) Unwrap() error { return e.err }
 
 // ForgetRewrites empties the memo of rewritten modules, so that the next
 // deploy of any code in this process finds only what a new process would:

@@ -7,8 +7,10 @@ package wasm
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -57,12 +59,13 @@ func (c *Cache) engine(ctx context.Context) (*engine, error) {
 	if c.closed {
 		return nil, errors.New("the compilation cache is closed")
 	}
+	if c.eng != nil && c.eng.failed() {
+		// Its own modules could not be made: try again with another.
+		_ = c.eng.close(ctx)
+		c.eng = nil
+	}
 	if c.eng == nil {
-		eng, err := newEngine(ctx, c.cc, false)
-		if err != nil {
-			return nil, err
-		}
-		c.eng = eng
+		c.eng = newEngine(ctx, c.cc, false)
 	}
 	return c.eng, nil
 }
@@ -103,6 +106,15 @@ func (m Mode) String() string {
 type Config struct {
 	// Code is the wasm binary.
 	Code []byte
+	// CodeFile, when Code is nil, holds the wasm binary instead, from its
+	// start. Compile reads it no further than it must (see
+	// rewriteMemo.instrumentFile), and does not close it.
+	CodeFile *os.File
+	// Rewrite, when Code and CodeFile are not set, is the module as a
+	// Module compiled from a CodeFile kept it (see Module.Rewrite): Compile
+	// shares the compiled code of the same original, found by its SHA-256,
+	// or else compiles it again, with neither the file nor a rewrite.
+	Rewrite *Rewrite
 	// MemoryLimitPages caps the linear memory. A wasm32 memory cannot pass
 	// 65536 pages (4 GiB), whatever the limit.
 	MemoryLimitPages uint32
@@ -137,31 +149,35 @@ type Module struct {
 	abiExports bool
 	// hasShutdown: it exports wasmlambda_v1_shutdown, () -> ().
 	hasShutdown bool
+	// rewrite is the module's, when it was compiled from a CodeFile or a
+	// Rewrite.
+	rewrite *Rewrite
 }
 
-// wasiOnce computes, once per process, the WASI functions wazero provides.
-var wasiOnce = sync.OnceValues(func() (map[string]api.FunctionDefinition, error) {
-	ctx := context.Background()
-	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
-	defer rt.Close(ctx)
-	mod, err := wasi_snapshot_preview1.Instantiate(ctx, rt)
-	if err != nil {
-		return nil, err
-	}
-	defs := map[string]api.FunctionDefinition{}
-	for name, d := range mod.(api.Module).ExportedFunctionDefinitions() {
-		defs[name] = d
-	}
-	return defs, nil
-})
+// Rewrite is a module as instrumented for the deadline checks, with the
+// SHA-256 of the original: what a Module compiled from a file keeps, so
+// that the module can be compiled again once the file is gone or changed,
+// without a copy of the original. It must not be modified.
+type Rewrite struct {
+	// SHA256 is the original module's.
+	SHA256 [sha256.Size]byte
+	code   []byte
+}
+
+// Rewrite returns the module's rewrite when it was compiled from
+// Config.CodeFile or Config.Rewrite, and nil when from Config.Code.
+func (m *Module) Rewrite() *Rewrite { return m.rewrite }
+
+// errEmpty is Compile's error for a module of no bytes.
+var errEmpty = errors.New("the module is empty")
 
 // Compile compiles code and validates it against ABI v1, returning a clear
 // error for malformed wasm, an unsupported import or a missing export. Code
 // compiled with cfg.Cache before, and not yet freed, is not compiled again:
 // the new module shares it.
 func Compile(ctx context.Context, cfg Config) (*Module, error) {
-	if len(cfg.Code) == 0 {
-		return nil, errors.New("the module is empty")
+	if len(cfg.Code) == 0 && cfg.CodeFile == nil && cfg.Rewrite == nil {
+		return nil, errEmpty
 	}
 	var eng *engine
 	if cfg.Cache != nil {
@@ -170,32 +186,74 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 			return nil, err
 		}
 	}
-	m, err := compileIn(ctx, eng, &cfg)
+	rw, err := rewriteOf(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	m, err := compileIn(ctx, eng, &cfg, rw)
 	if err == errHostClash {
 		// Another module of the engine has a host module of the same name
 		// without a function this one imports.
-		m, err = compileIn(ctx, nil, &cfg)
+		m, err = compileIn(ctx, nil, &cfg, rw)
 	}
 	return m, err
+}
+
+// rewriteOf returns the rewrite of the module in cfg.CodeFile, from the
+// caches when they hold it (see rewriteMemo.instrumentFile), or
+// cfg.Rewrite; nil for cfg.Code, which the engine finds or rewrites itself.
+func rewriteOf(cfg *Config) (*Rewrite, error) {
+	switch {
+	case len(cfg.Code) > 0:
+		return nil, nil
+	case cfg.CodeFile == nil:
+		return cfg.Rewrite, nil
+	}
+	var disk *rewriteStore
+	if cfg.Cache != nil {
+		disk = cfg.Cache.rewrites
+	}
+	code, key, err := rewrites.instrumentFile(cfg.CodeFile, disk)
+	var re readError
+	switch {
+	case errors.Is(err, errEmpty), errors.As(err, &re):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("malformed wasm module: %w", err)
+	}
+	return &Rewrite{SHA256: key, code: code}, nil
 }
 
 // errHostClash: the engine cannot serve the module's host imports.
 var errHostClash = errors.New("the engine's host modules clash with the module's")
 
-// compileIn compiles cfg's code in eng, or in an engine of its own when eng
-// is nil.
-func compileIn(ctx context.Context, eng *engine, cfg *Config) (*Module, error) {
+// compileIn compiles cfg's code, or rw when it is not nil, in eng, or in an
+// engine of its own when eng is nil.
+func compileIn(ctx context.Context, eng *engine, cfg *Config, rw *Rewrite) (*Module, error) {
 	if eng == nil {
 		var cc wazero.CompilationCache
 		if cfg.Cache != nil {
 			cc = cfg.Cache.cc
 		}
-		var err error
-		if eng, err = newEngine(ctx, cc, true); err != nil {
-			return nil, err
-		}
+		eng = newEngine(ctx, cc, true)
 	}
-	sh, err := eng.acquire(ctx, cfg)
+	var sh *shared
+	var err error
+	if rw != nil {
+		sh, err = eng.acquireRewrite(ctx, rw)
+	} else {
+		sh, err = eng.acquire(ctx, cfg)
+	}
+	if err == nil {
+		// The engine's own modules, made meanwhile on its first compile:
+		// their error, if any, comes first.
+		if ierr := eng.wait(); ierr != nil {
+			eng.release(sh)
+			err = ierr
+		}
+	} else if ierr := eng.wait(); ierr != nil {
+		err = ierr
+	}
 	if err != nil {
 		if eng.private {
 			_ = eng.close(ctx)
@@ -210,6 +268,7 @@ func compileIn(ctx context.Context, eng *engine, cfg *Config) (*Module, error) {
 		abiExports:  sh.abiExports,
 		hasShutdown: sh.hasShutdown,
 		limitPages:  cfg.MemoryLimitPages,
+		rewrite:     rw,
 	}
 	if err := m.check(ctx, cfg); err != nil {
 		_ = m.Close(ctx)
@@ -225,7 +284,7 @@ func (m *Module) check(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	var err error
-	if m.hasHost, err = checkImports(m.sh.compiled, cfg); err != nil {
+	if m.hasHost, err = m.sh.eng.checkImports(m.sh.compiled, cfg); err != nil {
 		return err
 	}
 	if !m.hasHost {
@@ -248,12 +307,13 @@ func (m *Module) check(ctx context.Context, cfg *Config) error {
 func (m *Module) CarriesABI() bool { return m.abiExports }
 
 // checkImports refuses an import the host does not provide or the guest
-// may not use, and reports whether the guest imports host functions.
-func checkImports(cm wazero.CompiledModule, cfg *Config) (bool, error) {
-	wasi, err := wasiOnce()
-	if err != nil {
+// may not use, and reports whether the guest imports host functions. The
+// WASI functions are those of the engine's runtime, read once.
+func (e *engine) checkImports(cm wazero.CompiledModule, cfg *Config) (bool, error) {
+	if err := e.wait(); err != nil {
 		return false, err
 	}
+	wasi := e.wasi
 	for _, d := range cm.ImportedMemories() {
 		mod, name, _ := d.Import()
 		return false, fmt.Errorf("unsupported import %s.%s: a guest must define its own memory", mod, name)

@@ -63,10 +63,25 @@ func newRewriteStore(cacheDir string) *rewriteStore {
 	return &rewriteStore{dir: filepath.Join(cacheDir, "rewrite")}
 }
 
+// entryName is what names the entry of a module: its two checksums and
+// its length.
+type entryName struct {
+	castagnoli, ieee uint32
+	size             int64
+}
+
+// nameOf is the entryName of the module code.
+func nameOf(code []byte) entryName {
+	return entryName{crc32.Checksum(code, castagnoli), crc32.ChecksumIEEE(code), int64(len(code))}
+}
+
 // path is the file of the entry for the module code.
-func (s *rewriteStore) path(code []byte) string {
+func (s *rewriteStore) path(code []byte) string { return s.pathOf(nameOf(code)) }
+
+// pathOf is the file of the entry named n.
+func (s *rewriteStore) pathOf(n entryName) string {
 	return filepath.Join(s.dir, fmt.Sprintf("%08x%08x-%d-%d.rw",
-		crc32.Checksum(code, castagnoli), crc32.ChecksumIEEE(code), len(code), rewriterVersion))
+		n.castagnoli, n.ieee, n.size, rewriterVersion))
 }
 
 // header returns an entry's header for the original's key and the
@@ -86,7 +101,12 @@ func (s *rewriteStore) load(code []byte) (key [sha256.Size]byte, out []byte, ok 
 	if s == nil {
 		return key, nil, false
 	}
-	b, err := os.ReadFile(s.path(code))
+	return s.loadNamed(nameOf(code))
+}
+
+// loadNamed is load for the module whose entry is named n.
+func (s *rewriteStore) loadNamed(n entryName) (key [sha256.Size]byte, out []byte, ok bool) {
+	b, err := os.ReadFile(s.pathOf(n))
 	if err != nil || len(b) < rewriteHeaderSize {
 		return key, nil, false
 	}

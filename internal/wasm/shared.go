@@ -3,6 +3,7 @@ package wasm
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"hash/maphash"
 	"slices"
@@ -37,6 +38,17 @@ import (
 // compares it with the code kept for the entry, and takes a reference: no
 // rewrite, no compile, no decoding, and no copy of its bytes. The copy the
 // entry keeps is made once, by the deploy that compiles it.
+//
+// A deploy from a file (Config.CodeFile), or of a version's kept rewrite
+// (Config.Rewrite), has no copy of the code to compare: it has the SHA-256
+// of the original, computed as the file was read, and finds its entry by
+// that (see acquireRewrite). An entry compiled from Config.Code is found by
+// its SHA-256 too, which its rewrite computed. Two codes of one SHA-256 are
+// taken to be the same, as the on-disk rewrite cache takes them already.
+// A deploy of Config.Code does not look for an entry by SHA-256, which
+// would cost a hash of every byte: the code of an entry made from a file is
+// compiled again when deployed from memory, a second entry, never a wrong
+// one.
 
 // engine is a wazero runtime shared by the modules of one Cache, or owned by
 // one module compiled without a Cache or whose host modules clash with the
@@ -53,7 +65,17 @@ type engine struct {
 	hostFuncs map[string][]string
 	// modules are the compiled codes, by the hash of their original code.
 	modules map[uint64][]*shared
-	closed  bool
+	// bySHA are the compiled codes, by the SHA-256 of their original code,
+	// when it is known.
+	bySHA  map[[sha256.Size]byte]*shared
+	closed bool
+
+	// initDone is closed once WASI and the engine's own modules are
+	// instantiated, with initErr; meanwhile the first module compiles.
+	initDone chan struct{}
+	initErr  error
+	// wasi are the WASI functions the runtime provides, set by init.
+	wasi map[string]api.FunctionDefinition
 }
 
 // shared is one compiled code in an engine, with what its functions read of
@@ -61,8 +83,13 @@ type engine struct {
 type shared struct {
 	eng  *engine
 	hash uint64
-	// code is a copy of the original code, the entry's identity.
+	// code is a copy of the original code, the entry's identity, or nil
+	// for an entry compiled from a rewrite.
 	code []byte
+	// sha is the SHA-256 of the original code, when hasSHA; the entry is
+	// then in eng.bySHA.
+	sha    [sha256.Size]byte
+	hasSHA bool
 	// ready is closed once compiled is set or err is.
 	ready chan struct{}
 	err   error
@@ -79,8 +106,11 @@ type shared struct {
 }
 
 // newEngine makes a runtime with WASI and the modules every guest may
-// import from the runtime itself.
-func newEngine(ctx context.Context, cc wazero.CompilationCache, private bool) (*engine, error) {
+// import from the runtime itself. It instantiates them in the background,
+// while the first module compiles (most of a cold deploy, even from the
+// compilation cache: wazero decodes and validates the whole module first);
+// wait waits for them.
+func newEngine(ctx context.Context, cc wazero.CompilationCache, private bool) *engine {
 	// wazero's maximum is the most a wasm32 memory can have, so that every
 	// grow reaches the allocator, which enforces the limit: see limiter.
 	rc := wazero.NewRuntimeConfigCompiler().WithMemoryLimitPages(maxPages)
@@ -93,19 +123,44 @@ func newEngine(ctx context.Context, cc wazero.CompilationCache, private bool) (*
 		private:   private,
 		hostFuncs: map[string][]string{},
 		modules:   map[uint64][]*shared{},
+		bySHA:     map[[sha256.Size]byte]*shared{},
+		initDone:  make(chan struct{}),
 	}
-	if err := e.init(ctx); err != nil {
-		_ = e.rt.Close(ctx)
-		return nil, err
+	// The engine outlives the call that makes it.
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		e.initErr = e.init(ctx)
+		close(e.initDone)
+	}()
+	return e
+}
+
+// wait waits for the engine's own modules, and returns their error.
+func (e *engine) wait() error {
+	<-e.initDone
+	return e.initErr
+}
+
+// failed reports whether the engine's own modules failed, without waiting.
+func (e *engine) failed() bool {
+	select {
+	case <-e.initDone:
+		return e.initErr != nil
+	default:
+		return false
 	}
-	return e, nil
 }
 
 func (e *engine) init(ctx context.Context) error {
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, e.rt); err != nil {
+	wasi, err := wasi_snapshot_preview1.Instantiate(ctx, e.rt)
+	if err != nil {
 		return fmt.Errorf("instantiate WASI: %w", err)
 	}
-	_, err := e.rt.NewHostModuleBuilder(abi.ImportModule).
+	e.wasi = map[string]api.FunctionDefinition{}
+	for name, d := range wasi.(api.Module).ExportedFunctionDefinitions() {
+		e.wasi[name] = d
+	}
+	_, err = e.rt.NewHostModuleBuilder(abi.ImportModule).
 		NewFunctionBuilder().
 		WithGoModuleFunction(api.GoModuleFunc(hostResult), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, hostResults).
 		Export(abi.ImportHostResult).
@@ -126,6 +181,7 @@ func (e *engine) init(ctx context.Context) error {
 
 // close closes the runtime, and with it every instance still open in it.
 func (e *engine) close(ctx context.Context) error {
+	<-e.initDone
 	e.mu.Lock()
 	e.closed = true
 	e.mu.Unlock()
@@ -157,6 +213,37 @@ func (e *engine) acquire(ctx context.Context, cfg *Config) (*shared, error) {
 	e.modules[h] = append(e.modules[h], s)
 	e.mu.Unlock()
 	s.err = s.compile(ctx, cfg)
+	close(s.ready)
+	if s.err != nil {
+		e.release(s)
+		return nil, s.err
+	}
+	return s, nil
+}
+
+// acquireRewrite is acquire for a rewrite: it finds the engine's compiled
+// code by the SHA-256 of the original, and compiles rw first if it has
+// none.
+func (e *engine) acquireRewrite(ctx context.Context, rw *Rewrite) (*shared, error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, fmt.Errorf("the compilation cache is closed")
+	}
+	if s, ok := e.bySHA[rw.SHA256]; ok {
+		s.refs++
+		e.mu.Unlock()
+		<-s.ready
+		if s.err != nil {
+			e.release(s)
+			return nil, s.err
+		}
+		return s, nil
+	}
+	s := &shared{eng: e, sha: rw.SHA256, hasSHA: true, ready: make(chan struct{}), refs: 1}
+	e.bySHA[rw.SHA256] = s
+	e.mu.Unlock()
+	s.err = s.compileRewrite(ctx, rw.code)
 	close(s.ready)
 	if s.err != nil {
 		e.release(s)
@@ -203,14 +290,19 @@ func (e *engine) release(s *shared) {
 		e.mu.Unlock()
 		return
 	}
-	list := e.modules[s.hash]
-	if i := slices.Index(list, s); i >= 0 {
-		list = slices.Delete(list, i, i+1)
+	if s.code != nil {
+		list := e.modules[s.hash]
+		if i := slices.Index(list, s); i >= 0 {
+			list = slices.Delete(list, i, i+1)
+		}
+		if len(list) == 0 {
+			delete(e.modules, s.hash)
+		} else {
+			e.modules[s.hash] = list
+		}
 	}
-	if len(list) == 0 {
-		delete(e.modules, s.hash)
-	} else {
-		e.modules[s.hash] = list
+	if s.hasSHA && e.bySHA[s.sha] == s {
+		delete(e.bySHA, s.sha)
 	}
 	e.mu.Unlock()
 	if s.compiled != nil {
@@ -225,10 +317,27 @@ func (s *shared) compile(ctx context.Context, cfg *Config) error {
 	if cfg.Cache != nil {
 		disk = cfg.Cache.rewrites
 	}
-	code, err := rewrites.instrument(cfg.Code, disk)
+	code, sha, err := rewrites.instrumentKeyed(cfg.Code, disk)
 	if err != nil {
 		return fmt.Errorf("malformed wasm module: %w", err)
 	}
+	if err := s.compileRewrite(ctx, code); err != nil {
+		return err
+	}
+	// Deploys from a file of the same code find it too.
+	e := s.eng
+	e.mu.Lock()
+	if _, ok := e.bySHA[sha]; !ok && !e.closed {
+		s.sha, s.hasSHA = sha, true
+		e.bySHA[sha] = s
+	}
+	e.mu.Unlock()
+	return nil
+}
+
+// compileRewrite compiles and checks code, a rewrite, for what every
+// function of the code has in common.
+func (s *shared) compileRewrite(ctx context.Context, code []byte) error {
 	if err := checkImportKinds(code); err != nil {
 		return err
 	}
@@ -319,6 +428,11 @@ func (c *Cache) Modules() int {
 	n := 0
 	for _, list := range eng.modules {
 		n += len(list)
+	}
+	for _, s := range eng.bySHA {
+		if s.code == nil { // not in modules
+			n++
+		}
 	}
 	return n
 }
