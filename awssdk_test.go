@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +24,7 @@ import (
 
 	lambda "github.com/wasmlambda/lambda"
 	"github.com/wasmlambda/lambda/internal/testguest"
+	"github.com/wasmlambda/lambda/internal/testkit"
 )
 
 // roleCreds are the execution role of the AWS SDK tests: no log line or
@@ -152,27 +152,13 @@ func TestAWSSDKS3FromGuest(t *testing.T) {
 // message to fauxqs (at $WASMLAMBDA_SQS_ENDPOINT) through the host's HTTP
 // capability, with the role's credentials; the message arrives.
 func TestAWSSDKSQSFromGuest(t *testing.T) {
-	endpoint := os.Getenv("WASMLAMBDA_SQS_ENDPOINT")
-	missing := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format, args...)
-	}
-	if endpoint == "" {
-		missing("no SQS server: set WASMLAMBDA_SQS_ENDPOINT (.ci/run starts fauxqs)")
-	}
-	hc := &http.Client{Timeout: 5 * time.Second}
-	resp, err := hc.Get(endpoint + "/health")
-	if err != nil {
-		missing("the SQS server at %s does not answer: %v", endpoint, err)
-	}
-	_ = resp.Body.Close()
-	hc.CloseIdleConnections()
+	endpoint := testkit.SQSEndpoint(t)
 
 	ctx := context.Background()
-	admin := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	// The test's own client, whose connections close with the test.
+	adminHTTP := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(adminHTTP.CloseIdleConnections)
+	admin := sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), HTTPClient: adminHTTP})
 	q, err := admin.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("wl-guest-%d", time.Now().UnixNano()))})
 	require.NoError(t, err)
 

@@ -26,36 +26,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmlambda/lambda/internal/testguest"
+	"github.com/wasmlambda/lambda/internal/testkit"
 	"github.com/wasmlambda/lambda/lambdatest"
 	"github.com/wasmlambda/lambda/trigger/s3/awss3"
 )
 
-// sqsEndpointEnv names the environment variable that holds the endpoint of
-// an SQS-protocol server (fauxqs in CI, started by .ci/run).
-const sqsEndpointEnv = "WASMLAMBDA_SQS_ENDPOINT"
-
-// sqsEndpoint returns the SQS-protocol server's endpoint. With none, the
-// test is skipped, or fails under CI=true.
-func sqsEndpoint(t *testing.T) string {
-	t.Helper()
-	endpoint := os.Getenv(sqsEndpointEnv)
-	missing := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format, args...)
-	}
-	if endpoint == "" {
-		missing("no SQS server: set %s (.ci/run starts fauxqs)", sqsEndpointEnv)
-	}
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(endpoint + "/health")
-	if err != nil {
-		missing("the SQS server at %s does not answer: %v", endpoint, err)
-	}
-	_ = resp.Body.Close()
-	return endpoint
-}
+// sqsEndpoint returns the SQS-protocol server's endpoint
+// (testkit.SQSEndpoint: skipped without one, or failed under CI=true).
+func sqsEndpoint(t *testing.T) string { return testkit.SQSEndpoint(t) }
 
 // TestRunAmazonQueue runs a config whose SQS trigger polls a queue of an
 // SQS-protocol server, through the amazon form of a queue, with the

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"os"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -16,37 +14,18 @@ import (
 	sqssdk "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasmlambda/lambda/internal/testkit"
 	"github.com/wasmlambda/lambda/trigger/s3/internal/notifysuite"
 	"github.com/wasmlambda/lambda/trigger/sqs"
 	"github.com/wasmlambda/lambda/trigger/sqs/awssqs"
 )
 
-// EndpointEnv names the environment variable that holds the endpoint of an
-// SQS-protocol server (fauxqs in CI, started by .ci/run).
-const EndpointEnv = "WASMLAMBDA_SQS_ENDPOINT"
-
-// sqsClient returns a client of the server at $WASMLAMBDA_SQS_ENDPOINT.
-// With no server, the test is skipped, or fails under CI=true.
+// sqsClient returns a client of the SQS-protocol server at
+// $WASMLAMBDA_SQS_ENDPOINT (testkit.SQSEndpoint: skipped without one, or
+// failed under CI=true).
 func sqsClient(t *testing.T) *sqssdk.Client {
 	t.Helper()
-	endpoint := os.Getenv(EndpointEnv)
-	missing := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format, args...)
-	}
-	if endpoint == "" {
-		missing("no SQS server: set %s (.ci/run starts fauxqs)", EndpointEnv)
-	}
-	hc := &http.Client{Timeout: 5 * time.Second}
-	resp, err := hc.Get(endpoint + "/health")
-	if err != nil {
-		missing("the SQS server at %s does not answer: %v", endpoint, err)
-	}
-	_ = resp.Body.Close()
-	hc.CloseIdleConnections()
+	endpoint := testkit.SQSEndpoint(t)
 	return sqssdk.New(sqssdk.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(endpoint),

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/wasmlambda/lambda/internal/testkit"
 	"github.com/wasmlambda/lambda/trigger/sqs"
 	"github.com/wasmlambda/lambda/trigger/sqs/awssqs"
 	"github.com/wasmlambda/lambda/trigger/sqs/internal/suite"
@@ -33,31 +32,12 @@ func TestMain(m *testing.M) {
 	)
 }
 
-// EndpointEnv names the environment variable that holds the endpoint of an
-// SQS-protocol server (fauxqs in CI, started by .ci/run).
-const EndpointEnv = "WASMLAMBDA_SQS_ENDPOINT"
-
-// client returns a client of the server at $WASMLAMBDA_SQS_ENDPOINT. With
-// no server, the test is skipped, or fails under CI=true.
+// client returns a client of the SQS-protocol server at
+// $WASMLAMBDA_SQS_ENDPOINT (testkit.SQSEndpoint: skipped without one, or
+// failed under CI=true).
 func client(t *testing.T) *sdk.Client {
 	t.Helper()
-	endpoint := os.Getenv(EndpointEnv)
-	missing := func(format string, args ...any) {
-		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf(format, args...)
-		}
-		t.Skipf(format, args...)
-	}
-	if endpoint == "" {
-		missing("no SQS server: set %s (.ci/run starts fauxqs)", EndpointEnv)
-	}
-	hc := &http.Client{Timeout: 5 * time.Second}
-	resp, err := hc.Get(endpoint + "/health")
-	if err != nil {
-		missing("the SQS server at %s does not answer: %v", endpoint, err)
-	}
-	_ = resp.Body.Close()
+	endpoint := testkit.SQSEndpoint(t)
 	c := sdk.New(sdk.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(endpoint),
