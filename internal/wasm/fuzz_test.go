@@ -568,7 +568,8 @@ func FuzzResultRecord(f *testing.F) {
 
 // TestInstrumentRefusesOutOfRange: an index one past the last function,
 // global or local names, after the rewrite, the check function, the fuel
-// global or a local the rewrite added. wazero would accept the rewrite,
+// global or a local the rewrite added; a branch past the last open label
+// names one the rewrite added. wazero would accept the rewrite,
 // and the guest reach its fuel; so instrument refuses the module.
 func TestInstrumentRefusesOutOfRange(t *testing.T) {
 	tests := []struct {
@@ -585,6 +586,12 @@ func TestInstrumentRefusesOutOfRange(t *testing.T) {
 		{"an export of the function after the last", module(sec(1, vec([]byte{0x60, 0x00, 0x00})), sec(3, vec(leb(0))),
 			sec(secExport, vec(cat(wname("f"), []byte{externFunc}, leb(1)))), sec(10, vec(funcBody()))), "function index 1 out of range"},
 		{"a start function after the last", module(sec(secStart, leb(0))), "function index 0 out of range"},
+		// Labels: the rewrite opens a block around a body and two around
+		// each loop, which would give such branches a target.
+		{"br_if past the function's label, in a block", oneFunc(0x02, 0x40, 0x41, 0x00, 0x0d, 0x02, 0x0b), "label 2, with 2 labels open"},
+		{"br past the function's label", oneFunc(0x0c, 0x01), "label 1, with 1 labels open"},
+		{"br past the function's label, in a loop", oneFunc(0x03, 0x40, 0x0c, 0x02, 0x0b), "label 2, with 2 labels open"},
+		{"br_table with a default past the function's label", oneFunc(0x03, 0x40, 0x41, 0x00, 0x0e, 0x01, 0x00, 0x03, 0x0b), "label 3, with 2 labels open"},
 	}
 	rts := newFuzzRuntimes(t)
 	for _, tt := range tests {

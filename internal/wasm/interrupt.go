@@ -1110,6 +1110,17 @@ func (w *rewriter) push(wrapped bool) {
 	w.frames = append(w.frames, f)
 }
 
+// checkLabel refuses a branch, at offset at, to a label that is not open.
+// The rewrite adds labels (the block enclosing a body, and each wrapped
+// loop's), which could otherwise turn such a branch, which the validator
+// refuses, into one it accepts.
+func (w *rewriter) checkLabel(l uint32, at int) error {
+	if int64(l) > int64(len(w.frames)) {
+		return fmt.Errorf("invalid branch at offset %d: label %d, with %d labels open", at, l, len(w.frames)+1)
+	}
+	return nil
+}
+
 // relabel returns the label index l, relative to the innermost open frame
 // of w.frames, once every wrapped loop is wrapped.
 func (w *rewriter) relabel(l uint32) uint32 {
@@ -1305,6 +1316,9 @@ func (w *rewriter) instructions(r *reader, out []byte, fuel, one bool) ([]byte, 
 			if r.err != nil {
 				return nil, r.err
 			}
+			if err := w.checkLabel(l, at); err != nil {
+				return nil, err
+			}
 			if pass && !w.enclose && l == uint32(len(w.frames)) {
 				// Out of the function: the fuel goes after the results.
 				flush(at)
@@ -1333,6 +1347,11 @@ func (w *rewriter) instructions(r *reader, out []byte, fuel, one bool) ([]byte, 
 			w.labels = append(w.labels, r.u32())
 			if r.err != nil {
 				return nil, r.err
+			}
+			for _, l := range w.labels {
+				if err := w.checkLabel(l, at); err != nil {
+					return nil, err
+				}
 			}
 			if pass && !w.enclose && slices.Contains(w.labels, uint32(len(w.frames))) {
 				return nil, errEnclose
