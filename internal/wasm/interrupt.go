@@ -377,7 +377,7 @@ func instrumentWith(code []byte, globalOnly bool) ([]byte, error) {
 			}
 		}
 	}
-	for _, s := range secs {
+	for i, s := range secs {
 		if s.id != secCustom {
 			before(sectionRank(s.id))
 		}
@@ -385,7 +385,7 @@ func instrumentWith(code []byte, globalOnly bool) ([]byte, error) {
 		var err error
 		switch s.id {
 		case secCustom:
-			body, err = w.custom(s.body)
+			body, err = w.custom(s.body, i == len(secs)-1)
 		case secType:
 			body = w.typeSection(s.body, checkType)
 		case secImport:
@@ -802,7 +802,7 @@ func (w *rewriter) elements(b []byte) ([]byte, error) {
 // other subsections (they may also be indexed by function), and drops DWARF,
 // whose code offsets no longer hold. Other custom sections are kept. A
 // wrapper is named after the function it wraps.
-func (w *rewriter) custom(b []byte) ([]byte, error) {
+func (w *rewriter) custom(b []byte, last bool) ([]byte, error) {
 	r := reader{b: b}
 	name := r.name()
 	if r.err != nil {
@@ -814,21 +814,39 @@ func (w *rewriter) custom(b []byte) ([]byte, error) {
 	case name != "name":
 		return b, nil
 	}
+	// The name section is read as wazero reads it, so that the rewrite,
+	// whose subsections' sizes are right, is refused exactly when the
+	// input is: wazero reads a known subsection's content whatever size
+	// it declares, counts the declared sizes down from the section's own,
+	// and refuses the section unless it read exactly its bytes. Reading
+	// on from a section's end reaches the next section, which can only
+	// fail, or the end of the module, where wazero stops.
 	out := append([]byte(nil), b[:r.off]...)
-	for r.off < len(r.b) && r.err == nil {
+	limit := uint64(len(b) - r.off)
+	for limit > 0 && r.err == nil {
+		if r.off == len(r.b) {
+			if !last {
+				return nil, errors.New("name section: its subsections declare more bytes than it has")
+			}
+			break
+		}
 		id := r.byte()
-		sub := r.bytes(int(r.u32()))
-		sr := reader{b: sub}
+		limit--
+		at := r.off
+		size := r.u32()
+		limit -= uint64(r.off - at)
 		var nb []byte
 		switch id {
 		case 0: // module name
-			nb = sub
+			at := r.off
+			r.name()
+			nb = r.b[at:r.off]
 		case 1: // function names
-			n := sr.count()
+			n := r.count()
 			names := map[uint32]string{}
 			var entries []byte
-			for i := uint32(0); i < n && sr.err == nil; i++ {
-				idx, name := sr.u32(), sr.name()
+			for i := uint32(0); i < n && r.err == nil; i++ {
+				idx, name := r.u32(), r.name()
 				names[idx] = name
 				entries = appendName(appendU32(entries, w.fn(idx)), name)
 			}
@@ -841,38 +859,47 @@ func (w *rewriter) custom(b []byte) ([]byte, error) {
 			}
 			nb = append(appendU32(nil, n), entries...)
 		case 2: // local names
-			n := sr.count()
+			n := r.count()
 			nb = appendU32(nil, n)
-			for i := uint32(0); i < n && sr.err == nil; i++ {
-				f := sr.u32()
+			for i := uint32(0); i < n && r.err == nil; i++ {
+				f := r.u32()
 				// The fuel parameter comes after a defined function's own.
 				shift := uint32(1 << 31)
 				if d := f - w.importedFuncs; !w.globalOnly && f >= w.importedFuncs && d < uint32(len(w.funcTypes)) {
 					shift = w.typeParams[w.funcTypes[d]]
 				}
 				nb = appendU32(nb, w.fn(f))
-				m := sr.count()
+				m := r.count()
 				nb = appendU32(nb, m)
-				for j := uint32(0); j < m && sr.err == nil; j++ {
-					l := sr.u32()
+				for j := uint32(0); j < m && r.err == nil; j++ {
+					l := r.u32()
 					if l >= shift {
 						l++
 					}
 					nb = appendU32(nb, l)
-					nb = appendName(nb, sr.name())
+					nb = appendName(nb, r.name())
 				}
 			}
-		default:
+		default: // skipped, and dropped
+			r.bytes(int(size))
+			limit -= uint64(size)
 			continue
 		}
-		if sr.err != nil {
-			return nil, fmt.Errorf("name section: %w", sr.err)
+		limit -= uint64(size)
+		if r.err != nil {
+			break
 		}
 		out = append(out, id)
 		out = appendU32(out, uint32(len(nb)))
 		out = append(out, nb...)
 	}
-	return out, r.err
+	if r.err != nil {
+		return nil, fmt.Errorf("name section: %w", r.err)
+	}
+	if r.off != len(r.b) {
+		return nil, fmt.Errorf("name section: its subsections declare %d bytes fewer than it has", len(r.b)-r.off)
+	}
+	return out, nil
 }
 
 // checkCode is the sequence inserted at every function entry and loop

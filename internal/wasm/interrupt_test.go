@@ -997,7 +997,7 @@ func TestInstrumentMalformed(t *testing.T) {
 		{"empty start section", module(sec(secStart)), "unexpected end"},
 		{"element segment with unknown flags", module(sec(secElement, vec(leb(8)))), "element segment 0: unknown flags 8"},
 		{"truncated element segment", module(sec(secElement, leb(1), leb(0), []byte{0x41, 0x00, 0x0b}, leb(3), leb(0))), "a vector of 3 items in 1 bytes"},
-		{"truncated name section", module(sec(secCustom, wname("name"), []byte{1, 5}, leb(1))), "unexpected end"},
+		{"truncated name section", module(sec(secCustom, wname("name"), []byte{1, 5}, leb(1))), "name section: malformed wasm module: a vector of 1 items in 0 bytes"},
 		{"name section with a cut-short function name", module(sec(secCustom, wname("name"), []byte{1, 4}, leb(1), leb(0), leb(9), []byte("x"))), "name section"},
 		{"custom section without a name", module(sec(secCustom)), "unexpected end"},
 		{"fewer bodies than counted", module(sec(1, vec([]byte{0x60, 0x00, 0x00})), sec(3, vec(leb(0), leb(0))), sec(secCode, leb(2), funcBody())), "function body 1"},
