@@ -91,8 +91,9 @@ const (
 // A change that leaves every output byte for byte the same (speed, error
 // messages) needs no bump, unless it refuses modules an older build
 // accepted: their old rewrites must not be found again (version 4 refuses
-// out-of-range indices).
-const rewriterVersion = 4
+// out-of-range indices; version 5, branches to labels that are not open and
+// name sections whose subsection sizes do not add up).
+const rewriterVersion = 5
 
 const (
 	secCustom   = 0
