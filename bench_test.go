@@ -331,6 +331,56 @@ func BenchmarkRawCompileWarmCache(b *testing.B) {
 	}
 }
 
+// BenchmarkDeployCold: a deploy that no cache helps, the first of a module
+// in a new cache, in every iteration: with the default CompileWorkers
+// (GOMAXPROCS), then with one worker, then raw wazero's compile of the
+// original module, which uses one. Each is timed on its own, one after the
+// other, so that a noisy machine slows each alike: workers-ns/op,
+// one-ns/op and raw-ns/op; x-one and x-raw are the default's ratios to
+// them.
+func BenchmarkDeployCold(b *testing.B) {
+	code := testguest.Go(b, "echo")
+	ctx := context.Background()
+	b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "procs")
+	deploy := func(workers int) time.Duration {
+		wasm.ForgetRewrites() // the rewrite is part of a first deploy
+		start := time.Now()
+		rt, err := lambda.New(lambda.Options{CompileWorkers: workers})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := rt.Deploy(ctx, lambda.FunctionConfig{Name: "echo", Code: code}); err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(start)
+		rt.Close(ctx)
+		return d
+	}
+	raw := func() time.Duration {
+		start := time.Now()
+		rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(true))
+		if _, err := rt.CompileModule(ctx, code); err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(start)
+		rt.Close(ctx)
+		return d
+	}
+	var def, one, rawT time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		def += deploy(0)
+		one += deploy(1)
+		rawT += raw()
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(def.Nanoseconds())/n, "workers-ns/op")
+	b.ReportMetric(float64(one.Nanoseconds())/n, "one-ns/op")
+	b.ReportMetric(float64(rawT.Nanoseconds())/n, "raw-ns/op")
+	b.ReportMetric(float64(def)/float64(one), "x-one")
+	b.ReportMetric(float64(def)/float64(rawT), "x-raw")
+}
+
 // BenchmarkThroughput: two goroutines invoking one function with two warm
 // sandboxes.
 func BenchmarkThroughput(b *testing.B) {

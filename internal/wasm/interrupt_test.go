@@ -1109,7 +1109,7 @@ func TestEnded(t *testing.T) {
 
 const testMemoryPages = 2048 // 128 MiB
 
-var testCache = sync.OnceValues(func() (*Cache, error) { return NewCache(testguest.CacheDir()) })
+var testCache = sync.OnceValues(func() (*Cache, error) { return NewCache(testguest.CacheDir(), 0) })
 
 // guest is a test guest: how to build it and what Compile must make of it.
 type guest struct {

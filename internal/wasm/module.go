@@ -32,6 +32,7 @@ const PageSize = 65536
 type Cache struct {
 	cc       wazero.CompilationCache
 	rewrites *rewriteStore // nil without a directory
+	workers  int           // see NewCache
 
 	mu     sync.Mutex
 	eng    *engine // made at the first compile
@@ -40,16 +41,18 @@ type Cache struct {
 
 // NewCache returns a compilation cache, kept on disk under dir when dir is
 // not empty, together with the modules' instrumented rewrites (see
-// rewritecache.go).
-func NewCache(dir string) (*Cache, error) {
+// rewritecache.go). A module the cache does not hold is compiled by
+// workers goroutines, its functions shared out among them; 0 means
+// runtime.GOMAXPROCS at each compile.
+func NewCache(dir string, workers int) (*Cache, error) {
 	if dir == "" {
-		return &Cache{cc: wazero.NewCompilationCache()}, nil
+		return &Cache{cc: wazero.NewCompilationCache(), workers: workers}, nil
 	}
 	cc, err := wazero.NewCompilationCacheWithDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("compilation cache directory %q: %w", dir, err)
 	}
-	return &Cache{cc: cc, rewrites: newRewriteStore(dir)}, nil
+	return &Cache{cc: cc, rewrites: newRewriteStore(dir), workers: workers}, nil
 }
 
 // engine returns the cache's engine, made at its first use.
@@ -65,7 +68,7 @@ func (c *Cache) engine(ctx context.Context) (*engine, error) {
 		c.eng = nil
 	}
 	if c.eng == nil {
-		c.eng = newEngine(ctx, c.cc, false)
+		c.eng = newEngine(ctx, c.cc, c.workers, false)
 	}
 	return c.eng, nil
 }
@@ -232,10 +235,11 @@ var errHostClash = errors.New("the engine's host modules clash with the module's
 func compileIn(ctx context.Context, eng *engine, cfg *Config, rw *Rewrite) (*Module, error) {
 	if eng == nil {
 		var cc wazero.CompilationCache
+		workers := 0
 		if cfg.Cache != nil {
-			cc = cfg.Cache.cc
+			cc, workers = cfg.Cache.cc, cfg.Cache.workers
 		}
-		eng = newEngine(ctx, cc, true)
+		eng = newEngine(ctx, cc, workers, true)
 	}
 	var sh *shared
 	var err error

@@ -18,7 +18,7 @@ import (
 func newProcess(t *testing.T, dir string) *Cache {
 	t.Helper()
 	ForgetRewrites()
-	c, err := NewCache(dir)
+	c, err := NewCache(dir, 0)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close(context.Background()) })
 	return c

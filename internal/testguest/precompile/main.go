@@ -33,7 +33,7 @@ func main() {
 }
 
 func run(ctx context.Context, dir string, paths []string) error {
-	cache, err := wasm.NewCache(dir)
+	cache, err := wasm.NewCache(dir, 0)
 	if err != nil {
 		return err
 	}
