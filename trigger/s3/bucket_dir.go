@@ -138,6 +138,11 @@ func dirDecodeName(n string) (string, bool) {
 // dirKeyPath is key's path, relative to Dir and slash-separated, before
 // dirSelfName: see Bucket.
 func dirKeyPath(key string) (string, error) {
+	if len(key) > MaxKeyLength {
+		// Refused before this by every caller; refused here too, so that
+		// every path given out reads back as its key (dirPathKey).
+		return "", fmt.Errorf("%w: a key is at most %d bytes, not %d", ErrInvalidKey, MaxKeyLength, len(key))
+	}
 	segs := strings.Split(key, "/")
 	for i, s := range segs {
 		segs[i] = dirEncodeSegment(s)
