@@ -91,8 +91,9 @@ const (
 // A change that leaves every output byte for byte the same (speed, error
 // messages) needs no bump, unless it refuses modules an older build
 // accepted: their old rewrites must not be found again (version 4 refuses
-// out-of-range indices; version 5, branches to labels that are not open and
-// name sections whose subsection sizes do not add up).
+// out-of-range indices; version 5, branches to labels that are not open,
+// name sections whose subsection sizes do not add up, and sections of an
+// unknown id, repeated or out of order).
 const rewriterVersion = 5
 
 const (
@@ -430,12 +431,27 @@ func instrumentWith(code []byte, globalOnly bool) ([]byte, error) {
 func splitSections(code []byte) ([]section, error) {
 	var secs []section
 	r := reader{b: code, off: 8}
+	last := 0 // the rank of the last section but custom ones
 	for r.off < len(r.b) {
+		at := r.off
 		id := r.byte()
 		n := r.u32()
 		body := r.bytes(int(n))
 		if r.err != nil {
 			return nil, r.err
+		}
+		// The rewrite emits its added sections by rank, and merges them
+		// into the module's own: an unknown, repeated or misplaced
+		// section, which wazero refuses, would leave two of one kind.
+		if id != secCustom {
+			switch rank := sectionRank(id); {
+			case id > secTag:
+				return nil, fmt.Errorf("unknown section id %d at offset %d", id, at)
+			case rank <= last:
+				return nil, fmt.Errorf("section id %d at offset %d: repeated, or out of order", id, at)
+			default:
+				last = rank
+			}
 		}
 		secs = append(secs, section{id, body})
 	}

@@ -1018,6 +1018,11 @@ func TestInstrumentMalformed(t *testing.T) {
 		{"br_table of 2^32-1 labels", oneFunc(0x0e, 0xff, 0xff, 0xff, 0xff, 0x0f), "unexpected end"},
 		{"truncated memarg", body(0, 0x28, 0x02), "unexpected end"},
 		{"truncated SIMD shuffle", oneFunc(0xfd, 13, 1, 2, 3), "unexpected end"},
+		// Sections the rewrite would leave two of: see splitSections.
+		{"unknown section id", module(sec(48, []byte("000000")), sec(1, vec([]byte{0x60, 0x00, 0x00}))), "unknown section id 48 at offset 8"},
+		{"import section after the function section", module(sec(1, vec([]byte{0x60, 0x00, 0x00})), sec(3, vec(leb(0))), sec(secImport, vec())), "section id 2 at offset 18: repeated, or out of order"},
+		{"two type sections", module(sec(1, vec()), sec(1, vec())), "section id 1 at offset 11: repeated, or out of order"},
+		{"a tag section after the global section", module(sec(secGlobal, vec()), sec(secTag, vec())), "section id 13 at offset 11: repeated, or out of order"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
