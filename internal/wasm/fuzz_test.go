@@ -592,6 +592,11 @@ func TestInstrumentRefusesOutOfRange(t *testing.T) {
 		{"br past the function's label", oneFunc(0x0c, 0x01), "label 1, with 1 labels open"},
 		{"br past the function's label, in a loop", oneFunc(0x03, 0x40, 0x0c, 0x02, 0x0b), "label 2, with 2 labels open"},
 		{"br_table with a default past the function's label", oneFunc(0x03, 0x40, 0x41, 0x00, 0x0e, 0x01, 0x00, 0x03, 0x0b), "label 3, with 2 labels open"},
+		// Types: the rewrite adds the check's and others.
+		{"a block of the type after the last", oneFunc(0x02, 0x01, 0x0b), "block at offset 1: type 1 of 1"},
+		{"a loop of the type after the last", oneFunc(0x03, 0x01, 0x0b), "block at offset 1: type 1 of 1"},
+		{"an if of the type after the last", oneFunc(0x41, 0x00, 0x04, 0x01, 0x0b), "block at offset 3: type 1 of 1"},
+		{"call_indirect of the type after the last", oneFunc(0x41, 0x00, 0x11, 0x01, 0x00), "call_indirect at offset 3: type 1 of 1"},
 	}
 	rts := newFuzzRuntimes(t)
 	for _, tt := range tests {
@@ -603,6 +608,24 @@ func TestInstrumentRefusesOutOfRange(t *testing.T) {
 			}
 			require.ErrorContains(t, err, tt.want)
 		})
+	}
+}
+
+// TestInstrumentBlockTypeEncodings: a block type is a signed LEB128, and a
+// value type or none may take more than one byte, as wazero reads it; the
+// rewriter reads it the same way, and accepts what wazero accepts.
+func TestInstrumentBlockTypeEncodings(t *testing.T) {
+	rts := newFuzzRuntimes(t)
+	for _, code := range [][]byte{
+		oneFunc(0x02, 0xc0, 0x7f, 0x0b),                   // block, none in two bytes
+		oneFunc(0x03, 0xc0, 0xff, 0x7f, 0x0b),             // loop, none in three bytes
+		oneFunc(0x02, 0xff, 0x7f, 0x41, 0x00, 0x0b, 0x1a), // block (result i32) in two bytes
+		oneFunc(0x02, 0x00, 0x0b),                         // block of type 0
+	} {
+		require.NoError(t, rts.compile(code), "wazero accepts % x", code)
+		out, err := instrument(code)
+		require.NoError(t, err, "% x", code)
+		require.NoError(t, rts.compile(out), "the rewrite of % x", code)
 	}
 }
 

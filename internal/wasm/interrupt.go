@@ -92,8 +92,9 @@ const (
 // messages) needs no bump, unless it refuses modules an older build
 // accepted: their old rewrites must not be found again (version 4 refuses
 // out-of-range indices; version 5, branches to labels that are not open,
-// name sections whose subsection sizes do not add up, and sections of an
-// unknown id, repeated or out of order).
+// name sections whose subsection sizes do not add up, sections of an
+// unknown id, repeated or out of order, and block and call_indirect types
+// past the module's own).
 const rewriterVersion = 5
 
 const (
@@ -1165,6 +1166,16 @@ func (w *rewriter) checkLabel(l uint32, at int) error {
 	return nil
 }
 
+// checkBlockType refuses a block type, of the block, loop or if at offset
+// at, that indexes a type past the module's own: the rewrite adds types,
+// which such an index would name.
+func (w *rewriter) checkBlockType(bt int64, at int) error {
+	if bt >= int64(len(w.types)) {
+		return fmt.Errorf("block at offset %d: type %d of %d", at, bt, len(w.types))
+	}
+	return nil
+}
+
 // relabel returns the label index l, relative to the innermost open frame
 // of w.frames, once every wrapped loop is wrapped.
 func (w *rewriter) relabel(l uint32) uint32 {
@@ -1237,7 +1248,10 @@ func (w *rewriter) instructions(r *reader, out []byte, fuel, one bool) ([]byte, 
 		op := r.byte()
 		switch op {
 		case 0x03: // loop
-			bt := r.s33v()
+			bt := r.blockType()
+			if err := w.checkBlockType(bt, at); err != nil && r.err == nil {
+				return nil, err
+			}
 			depth++
 			wrap := false
 			if fuel {
@@ -1310,8 +1324,12 @@ func (w *rewriter) instructions(r *reader, out []byte, fuel, one bool) ([]byte, 
 			if r.err != nil {
 				return nil, r.err
 			}
-			if !pass || typ >= uint32(len(w.types)) {
-				continue // wazero refuses an unknown type
+			if typ >= uint32(len(w.types)) {
+				// The rewrite adds types: one this index would name.
+				return nil, fmt.Errorf("call_indirect at offset %d: type %d of %d", at, typ, len(w.types))
+			}
+			if !pass {
+				continue
 			}
 			flush(at)
 			if !w.extTables { // as a call to a host function
@@ -1414,8 +1432,12 @@ func (w *rewriter) instructions(r *reader, out []byte, fuel, one bool) ([]byte, 
 			r.skipFC(sub)
 			continue
 		case 0x02, 0x04: // block, if
+			if err := w.checkBlockType(r.blockType(), at); err != nil && r.err == nil {
+				return nil, err
+			}
 			depth++
 			w.push(false)
+			continue
 		case 0x0b: // end
 			if depth == 0 {
 				if one {
@@ -1716,13 +1738,28 @@ func (r *reader) s33() { r.leb(5) }
 
 // s33v reads a block type: negative for an empty or value type, else a type
 // index.
-func (r *reader) s33v() int64 {
-	v := int64(r.leb(5))
-	if v&0x40 != 0 && v < 0x80 { // a one-byte negative value
-		return v - 0x80
+// blockType reads a block type, a signed LEB128 of up to 33 bits, as the
+// validator reads it: a negative value is a value type or none, however
+// many bytes encode it; a non-negative one indexes a type.
+func (r *reader) blockType() int64 {
+	var v int64
+	for shift := 0; shift < 35; shift += 7 {
+		b := r.byte()
+		if r.err != nil {
+			return 0
+		}
+		v |= int64(b&0x7f) << shift
+		if b&0x80 == 0 {
+			if b&0x40 != 0 {
+				v |= -1 << (shift + 7) // sign extension
+			}
+			return v
+		}
 	}
-	return v
+	r.fail(errors.New("malformed wasm module: a block type of more than 5 bytes"))
+	return 0
 }
+
 func (r *reader) s64() { r.leb(10) }
 
 func (r *reader) memarg() {
