@@ -128,6 +128,7 @@ func sectionRank(id byte) int {
 type section struct {
 	id   byte
 	body []byte
+	off  int // of its id in the module
 }
 
 // funcType is a function type: its parameter and result value types, one
@@ -312,6 +313,9 @@ func instrumentWith(code []byte, globalOnly bool) ([]byte, error) {
 			return nil, sr.err
 		}
 	}
+	if err := checkOrder(secs); err != nil {
+		return nil, err
+	}
 	for i, t := range w.funcTypes {
 		if t >= types {
 			return nil, fmt.Errorf("malformed wasm module: function %d has type %d of %d", i, t, types)
@@ -432,7 +436,6 @@ func instrumentWith(code []byte, globalOnly bool) ([]byte, error) {
 func splitSections(code []byte) ([]section, error) {
 	var secs []section
 	r := reader{b: code, off: 8}
-	last := 0 // the rank of the last section but custom ones
 	for r.off < len(r.b) {
 		at := r.off
 		id := r.byte()
@@ -441,22 +444,32 @@ func splitSections(code []byte) ([]section, error) {
 		if r.err != nil {
 			return nil, r.err
 		}
-		// The rewrite emits its added sections by rank, and merges them
-		// into the module's own: an unknown, repeated or misplaced
-		// section, which wazero refuses, would leave two of one kind.
-		if id != secCustom {
-			switch rank := sectionRank(id); {
-			case id > secTag:
-				return nil, fmt.Errorf("unknown section id %d at offset %d", id, at)
-			case rank <= last:
-				return nil, fmt.Errorf("section id %d at offset %d: repeated, or out of order", id, at)
-			default:
-				last = rank
-			}
-		}
-		secs = append(secs, section{id, body})
+		secs = append(secs, section{id, body, at})
 	}
 	return secs, nil
+}
+
+// checkOrder refuses a section of unknown id, or repeated, or out of
+// order, as wazero does. The rewrite emits its added sections by rank, and
+// merges them into the module's own: such a section would leave two of one
+// kind. It is checked after the sections' counts, which bound what wazero
+// allocates to decode the sections before the misplaced one.
+func checkOrder(secs []section) error {
+	last := 0 // the rank of the last section but custom ones
+	for _, s := range secs {
+		if s.id == secCustom {
+			continue
+		}
+		switch rank := sectionRank(s.id); {
+		case s.id > secTag:
+			return fmt.Errorf("unknown section id %d at offset %d", s.id, s.off)
+		case rank <= last:
+			return fmt.Errorf("section id %d at offset %d: repeated, or out of order", s.id, s.off)
+		default:
+			last = rank
+		}
+	}
+	return nil
 }
 
 // planWrappers decides which functions need a wrapper: every exported
