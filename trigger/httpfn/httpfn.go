@@ -314,9 +314,11 @@ func (t *Trigger) serve(w http.ResponseWriter, r *http.Request, tc *lambda.Trigg
 	}
 
 	ctx := r.Context()
+	var integration time.Time // the integration's deadline, if any
 	if t.o.IntegrationTimeout > 0 && t.o.Front != FunctionURL {
+		integration = time.Now().Add(t.o.IntegrationTimeout)
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, t.o.IntegrationTimeout, errIntegrationTimeout)
+		ctx, cancel = context.WithDeadlineCause(ctx, integration, errIntegrationTimeout)
 		defer cancel()
 	}
 	var sw *streamWriter
@@ -341,7 +343,7 @@ func (t *Trigger) serve(w http.ResponseWriter, r *http.Request, tc *lambda.Trigg
 		return
 	}
 	if err != nil {
-		t.failInvoke(w, ctx, err)
+		t.failInvoke(w, ctx, integration, err)
 		return
 	}
 	if err := writeResponse(w, t.o.Front, out); err != nil {
@@ -355,10 +357,14 @@ func (t *Trigger) serve(w http.ResponseWriter, r *http.Request, tc *lambda.Trigg
 var errIntegrationTimeout = errors.New("the integration timed out")
 
 // failInvoke answers an invocation's error as the front door does.
-func (t *Trigger) failInvoke(w http.ResponseWriter, ctx context.Context, err error) {
+// integration is the integration's deadline, or the zero time: once it has
+// passed, the integration timed out, even if the invocation saw its
+// deadline before the context's timer fired.
+func (t *Trigger) failInvoke(w http.ResponseWriter, ctx context.Context, integration time.Time, err error) {
 	var se *lambda.ServiceError
 	switch {
-	case errors.Is(context.Cause(ctx), errIntegrationTimeout):
+	case errors.Is(context.Cause(ctx), errIntegrationTimeout),
+		!integration.IsZero() && !time.Now().Before(integration):
 		if t.o.Front == RESTAPI {
 			t.fail(w, http.StatusGatewayTimeout)
 		} else {
